@@ -1,0 +1,101 @@
+"""create_app(settings) -> Litestar; nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Router
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.middleware.base import DefineMiddleware
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
+
+from prm.core.auth import BearerTokenMiddleware
+from prm.core.clock import Clock, SystemClock
+from prm.core.dependencies import DEPENDENCIES
+from prm.core.problems import EXCEPTION_HANDLERS
+from prm.core.runtime import Runtime, build_runtime
+from prm.crm.routes.accounts import AccountController
+from prm.crm.routes.auth import AuthController
+from prm.crm.routes.partners import PartnerController
+from prm.crm.routes.users import UserController
+from prm.portal import portal_router, template_config
+from prm.settings import Settings
+from prm.system.routes import OutboxController, WebhookController, health, ready
+
+API_CONTROLLERS: list[type] = [
+    PartnerController,
+    UserController,
+    AccountController,
+    OutboxController,
+    WebhookController,
+]
+
+
+def _openapi() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="prm",
+        version="0.1.0",
+        description="Partner relationship management: deal registration, lead distribution, connect, scorecards.",
+        path="/schema",
+        render_plugins=[SwaggerRenderPlugin()],
+        components=Components(
+            security_schemes={
+                "oauth2": SecurityScheme(
+                    type="oauth2",
+                    flows=OAuthFlows(password=OAuthFlow(token_url="/api/v1/auth/token", scopes={})),  # noqa: S106
+                )
+            }
+        ),
+        security=[{"oauth2": []}],
+    )
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None) -> Litestar:
+    runtime = runtime or build_runtime(settings, clock or SystemClock())
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        if settings.run_scheduler:
+            await runtime.start_background()
+        try:
+            yield
+        finally:
+            await runtime.close()
+
+    api = Router(
+        path="/api/v1",
+        route_handlers=API_CONTROLLERS,
+        middleware=[DefineMiddleware(BearerTokenMiddleware)],
+    )
+    return Litestar(
+        route_handlers=[api, AuthController, health, ready, portal_router()],
+        dependencies=DEPENDENCIES,
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=_openapi(),
+        template_config=template_config(),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key,
+            cookie_name="prm_csrf",
+            cookie_secure=settings.cookie_secure,
+            cookie_httponly=False,
+            header_name="x-csrf-token",
+            # The API authenticates with bearer tokens, never cookies: CSRF cannot ride on it.
+            exclude=["/api/"],
+        ),
+        request_max_body_size=settings.max_request_body_bytes,
+        lifespan=[lifespan],
+        state=State(
+            {
+                "settings": settings,
+                "clock": runtime.clock,
+                "db": runtime.db,
+                "tokens": runtime.tokens,
+                "runtime": runtime,
+            }
+        ),
+        debug=settings.debug,
+    )

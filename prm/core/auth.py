@@ -1,0 +1,122 @@
+"""Who is calling: roles, the principal, the bearer-token middleware and role guards.
+
+The tenant filter itself lives in `prm.core.tenancy` and is applied by repositories.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
+
+from prm.core.tokens import InvalidToken, TokenService
+
+
+class Role(StrEnum):
+    VENDOR_ADMIN = "vendor_admin"
+    CHANNEL_MANAGER = "channel_manager"
+    PARTNER_ADMIN = "partner_admin"
+    PARTNER_USER = "partner_user"
+    LEADERSHIP = "leadership"
+
+
+PARTNER_ROLES = frozenset({Role.PARTNER_ADMIN, Role.PARTNER_USER})
+VENDOR_ROLES = frozenset({Role.VENDOR_ADMIN, Role.CHANNEL_MANAGER, Role.LEADERSHIP})
+ACCESS_TOKEN = "access"  # noqa: S105 - a token type, not a secret
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: uuid.UUID
+    role: Role
+    partner_id: uuid.UUID | None
+    email: str = ""
+
+    @property
+    def is_partner(self) -> bool:
+        return self.role in PARTNER_ROLES
+
+    @property
+    def is_vendor_admin(self) -> bool:
+        return self.role is Role.VENDOR_ADMIN
+
+    def claims(self) -> dict[str, Any]:
+        return {
+            "typ": ACCESS_TOKEN,
+            "role": self.role.value,
+            "pid": str(self.partner_id) if self.partner_id else None,
+            "email": self.email,
+        }
+
+    @classmethod
+    def from_claims(cls, claims: dict[str, Any]) -> Principal:
+        if claims.get("typ") != ACCESS_TOKEN:
+            raise InvalidToken("not an access token")
+        try:
+            partner = claims.get("pid")
+            return cls(
+                user_id=uuid.UUID(str(claims["sub"])),
+                role=Role(claims["role"]),
+                partner_id=uuid.UUID(partner) if partner else None,
+                email=str(claims.get("email", "")),
+            )
+        except (KeyError, ValueError) as exc:
+            raise InvalidToken("claims are malformed") from exc
+
+
+def principal_from_token(tokens: TokenService, token: str) -> Principal:
+    return Principal.from_claims(tokens.verify(token))
+
+
+class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
+    """Reads `Authorization: Bearer <jwt>`; the API never accepts the portal's cookie."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        header = connection.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("A bearer token is required.")
+        tokens: TokenService = connection.app.state.tokens
+        try:
+            principal = principal_from_token(tokens, token.strip())
+        except InvalidToken as exc:
+            raise NotAuthorizedException("The bearer token is invalid or expired.") from exc
+        return AuthenticationResult(user=principal, auth=token)
+
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+
+
+def allow(*roles: Role) -> Guard:
+    """A guard letting only the given roles through (403 otherwise: no record id is involved)."""
+    allowed = frozenset(roles)
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        principal = connection.user
+        if not isinstance(principal, Principal) or principal.role not in allowed:
+            raise PermissionDeniedException("Your role may not do this.")
+
+    guard.__name__ = f"allow_{'_'.join(sorted(r.value for r in allowed))}"
+    return guard
+
+
+def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = request.user
+    if not isinstance(principal, Principal):
+        raise NotAuthorizedException("A bearer token is required.")
+    return principal
+
+
+STAFF = (Role.VENDOR_ADMIN, Role.CHANNEL_MANAGER)
+EVERYONE = tuple(Role)
+WRITERS = (Role.VENDOR_ADMIN, Role.CHANNEL_MANAGER, Role.PARTNER_ADMIN, Role.PARTNER_USER)
+PARTNERS = (Role.PARTNER_ADMIN, Role.PARTNER_USER)
+VENDOR_READERS = (Role.VENDOR_ADMIN, Role.CHANNEL_MANAGER, Role.LEADERSHIP)

@@ -1,0 +1,160 @@
+"""Database plumbing: the declarative base, engine, and the unit of work.
+
+One session per request (or timer run) commits once at the end or rolls everything back.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+from advanced_alchemy.types import GUID, DateTimeUTC
+from sqlalchemy import JSON, Integer, MetaData, Text, event
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column
+from uuid_utils.compat import uuid7
+
+from prm.core.clock import Clock
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+JSON_TYPE = JSON().with_variant(JSONB(astext_type=Text()), "postgresql")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {
+        uuid.UUID: GUID,
+        datetime: DateTimeUTC(timezone=True),
+        dict[str, Any]: JSON_TYPE,
+        list[Any]: JSON_TYPE,
+        list[str]: JSON_TYPE,
+    }
+
+
+def new_id() -> uuid.UUID:
+    """Time-ordered UUIDs: unguessable ids that still index like a sequence."""
+    return uuid7()
+
+
+class IdMixin:
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+
+
+class TimestampMixin:
+    """created_at/updated_at come from the injected clock (see `_stamp_times`), not the DB."""
+
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    updated_at: Mapped[datetime]
+
+
+class VersionMixin:
+    """Optimistic locking: every UPDATE is conditional on the version the row was read at."""
+
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805 - a declared_attr takes the class
+        return {"version_id_col": cls.version}
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_times(session: Session, _context: Any, _instances: Any) -> None:
+    clock: Clock | None = session.info.get("clock")
+    if clock is None:
+        return
+    now = clock.now()
+    for obj in session.new:
+        if isinstance(obj, TimestampMixin):
+            if getattr(obj, "created_at", None) is None:
+                obj.created_at = now
+            obj.updated_at = now
+    for obj in session.dirty:
+        if isinstance(obj, TimestampMixin) and session.is_modified(obj, include_collections=False):
+            obj.updated_at = now
+
+
+class Database:
+    """Owns the engine and hands out sessions that know the clock."""
+
+    def __init__(self, url: str, *, clock: Clock, pool_size: int = 10, echo: bool = False) -> None:
+        self.url = url
+        self.clock = clock
+        self.is_sqlite = url.startswith("sqlite")
+        self.engine: AsyncEngine = _make_engine(url, pool_size=pool_size, echo=echo)
+        self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.after_commit_hooks: list[Callable[[AsyncSession], None]] = []
+
+    def session(self) -> AsyncSession:
+        session = self._sessions()
+        session.info["clock"] = self.clock
+        return session
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """Commit once on success, roll everything back on any error."""
+        async with self.session() as session:
+            try:
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
+        for hook in self.after_commit_hooks:
+            hook(session)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _make_engine(url: str, *, pool_size: int, echo: bool) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        _configure_sqlite(engine.sync_engine)
+        return engine
+    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, and BEGIN IMMEDIATE.
+
+    SQLite's default deferred transactions fail with "database is locked" when two readers
+    both try to upgrade to writers; taking the write lock at BEGIN makes writers queue instead.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def enum_column(enum: type[Any], **kwargs: Any) -> Any:
+    """A portable enum column stored as its string value (no native PostgreSQL ENUM type)."""
+    return mapped_column(
+        SAEnum(
+            enum, native_enum=False, length=40, values_callable=lambda e: [m.value for m in e], validate_strings=True
+        ),
+        **kwargs,
+    )

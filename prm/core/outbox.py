@@ -1,0 +1,166 @@
+"""The outbox: side effects written in the business transaction, delivered after commit.
+
+`enqueue_email` and `publish_event` only insert rows. `OutboxDispatcher.run_once` takes due
+rows (SKIP LOCKED on PostgreSQL, so several instances never send the same row at once),
+delivers them, and on failure backs off exponentially until `max_attempts`, when the row is
+marked dead and shown to vendor admins. Delivery is at-least-once; webhook receivers dedupe
+on the `X-PRM-Delivery` id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index, String, Text, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prm.core.db import Base, Database, IdMixin, enum_column
+
+log = logging.getLogger("prm.outbox")
+
+MAX_BACKOFF = timedelta(hours=1)
+FIRST_BACKOFF = timedelta(seconds=10)
+
+
+class OutboxKind(StrEnum):
+    EMAIL = "email"
+    WEBHOOK = "webhook"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
+class OutboxMessage(IdMixin, Base):
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+
+    kind: Mapped[OutboxKind] = enum_column(OutboxKind)
+    topic: Mapped[str] = mapped_column(String(100))
+    destination: Mapped[str] = mapped_column(String(2000))
+    payload: Mapped[dict[str, Any]]
+    status: Mapped[OutboxStatus] = enum_column(OutboxStatus, default=OutboxStatus.PENDING)
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    delivered_at: Mapped[datetime | None]
+
+
+def _mark_written(session: AsyncSession) -> None:
+    session.info["outbox_written"] = True
+
+
+def enqueue(
+    session: AsyncSession, *, kind: OutboxKind, topic: str, destination: str, payload: dict[str, Any]
+) -> OutboxMessage:
+    now = session.info["clock"].now()
+    message = OutboxMessage(
+        kind=kind,
+        topic=topic,
+        destination=destination,
+        payload=payload,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    _mark_written(session)
+    return message
+
+
+def enqueue_email(
+    session: AsyncSession, *, to: str, subject: str, text: str, topic: str = "email", html: str | None = None
+) -> OutboxMessage:
+    payload = {"to": to, "subject": subject, "text": text, "html": html}
+    return enqueue(session, kind=OutboxKind.EMAIL, topic=topic, destination=to, payload=payload)
+
+
+Deliverer = Callable[[OutboxMessage], Awaitable[None]]
+
+
+def backoff(attempts: int) -> timedelta:
+    delay: timedelta = FIRST_BACKOFF * (2 ** max(attempts - 1, 0))
+    return min(delay, MAX_BACKOFF)
+
+
+class OutboxDispatcher:
+    def __init__(self, db: Database, deliverers: dict[OutboxKind, Deliverer], *, max_attempts: int) -> None:
+        self._db = db
+        self._deliverers = deliverers
+        self._max_attempts = max_attempts
+        self._wakeup = asyncio.Event()
+        db.after_commit_hooks.append(self._after_commit)
+
+    def _after_commit(self, session: AsyncSession) -> None:
+        if session.info.pop("outbox_written", False):
+            self._wakeup.set()
+
+    async def run_once(self, batch: int = 100) -> int:
+        """Deliver what is due now; returns how many messages were attempted."""
+        async with self._db.unit_of_work() as session:
+            now = self._db.clock.now()
+            stmt = (
+                select(OutboxMessage)
+                .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+                .order_by(OutboxMessage.next_attempt_at)
+                .limit(batch)
+            )
+            if not self._db.is_sqlite:
+                stmt = stmt.with_for_update(skip_locked=True)
+            messages = (await session.scalars(stmt)).all()
+            for message in messages:
+                await self._deliver(message, now)
+        return len(messages)
+
+    async def _deliver(self, message: OutboxMessage, now: datetime) -> None:
+        message.attempts += 1
+        try:
+            await self._deliverers[message.kind](message)
+        except Exception as exc:  # any failure of the far side is retried, never lost
+            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+            if message.attempts >= self._max_attempts:
+                message.status = OutboxStatus.DEAD
+                log.warning("outbox message %s is dead after %s attempts", message.id, message.attempts)
+            else:
+                message.next_attempt_at = now + backoff(message.attempts)
+            return
+        message.status = OutboxStatus.DELIVERED
+        message.delivered_at = now
+        message.last_error = None
+
+    async def run_forever(self, poll_seconds: float) -> None:
+        """Deliver soon after each commit that wrote to the outbox, and poll for retries."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=poll_seconds)
+            self._wakeup.clear()
+            try:
+                while await self.run_once() > 0:
+                    pass
+            except Exception:  # keep the loop alive; the rows stay pending
+                log.exception("outbox dispatch failed")
+
+
+async def retry_message(session: AsyncSession, message_id: uuid.UUID) -> OutboxMessage | None:
+    """Put a dead (or pending) message back in line for immediate delivery."""
+    message = await session.get(OutboxMessage, message_id)
+    if message is None:
+        return None
+    if message.status != OutboxStatus.DELIVERED:
+        message.status = OutboxStatus.PENDING
+        message.next_attempt_at = session.info["clock"].now()
+        message.attempts = 0
+        _mark_written(session)
+    return message

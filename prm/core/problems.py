@@ -1,0 +1,110 @@
+"""Every error leaves as RFC 9457 problem details (`application/problem+json`).
+
+Domain errors carry their own status; Litestar's validation errors are re-shaped so the
+caller learns which field was wrong; anything unexpected is a 500 that leaks nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.orm.exc import StaleDataError
+
+from prm.core.errors import DomainError
+
+log = logging.getLogger("prm.errors")
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_BASE = "https://prm.example/problems/"
+_FIELD_IN_MESSAGE = re.compile(r"at `\$\.([^`]+)`")
+
+_TITLES = {
+    400: "Bad request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Content too large",
+    415: "Unsupported media type",
+    422: "Unprocessable content",
+    429: "Too many requests",
+    500: "Internal server error",
+}
+
+
+def problem(
+    status: int,
+    detail: str,
+    *,
+    type_slug: str | None = None,
+    title: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": TYPE_BASE + (type_slug or str(status)),
+        "title": title or _TITLES.get(status, "Error"),
+        "status": status,
+        "detail": detail,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
+    return problem(exc.status_code, exc.detail, type_slug=exc.type_slug, title=exc.title, errors=errors, **exc.extra)
+
+
+def _validation_errors(extra: Any) -> list[dict[str, str]]:
+    errors: list[dict[str, str]] = []
+    for item in extra if isinstance(extra, list) else []:
+        if not isinstance(item, dict):
+            continue
+        message = str(item.get("message", "invalid value"))
+        field = item.get("key")
+        if not field:
+            match = _FIELD_IN_MESSAGE.search(message)
+            field = match.group(1) if match else None
+        source = item.get("source")
+        errors.append({"field": str(field or source or "body"), "message": message})
+    return errors
+
+
+def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    headers = dict(exc.headers or {})
+    if status == 401:
+        headers.setdefault("WWW-Authenticate", "Bearer")
+    if isinstance(exc, ValidationException) or (status == 400 and exc.extra):
+        errors = _validation_errors(exc.extra)
+        fields = ", ".join(e["field"] for e in errors)
+        detail = f"Invalid input: {fields}." if fields else (exc.detail or "Invalid input.")
+        if errors:
+            detail = f"{detail} {errors[0]['message']}"
+        return problem(status, detail, type_slug="validation", headers=headers, errors=errors or None)
+    return problem(status, exc.detail or _TITLES.get(status, "Error"), headers=headers or None)
+
+
+def stale_data_handler(_: Request[Any, Any, Any], exc: StaleDataError) -> Response[dict[str, Any]]:
+    return problem(409, "The record was changed by someone else; reload it and try again.", type_slug="conflict")
+
+
+def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return problem(500, "Something went wrong on our side; it has been logged.")
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    DomainError: domain_error_handler,
+    HTTPException: http_exception_handler,
+    StaleDataError: stale_data_handler,
+    Exception: internal_error_handler,
+}
+
+__all__ = ["EXCEPTION_HANDLERS", "PROBLEM_JSON", "MediaType", "problem"]

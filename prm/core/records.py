@@ -1,0 +1,46 @@
+"""What every create and update of a record does besides the row itself: history and events."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.activity import record_activity, snapshot
+from prm.core.auth import Principal
+from prm.core.changes import apply_changes, expect_version
+from prm.core.webhooks import publish_event
+
+
+async def record_created(
+    session: AsyncSession, record: Any, *, entity: str, principal: Principal | None, fields: Iterable[str]
+) -> None:
+    """Flush the new row, write its 'created' history entry and queue the webhook event."""
+    await session.flush()
+    values = snapshot(record, fields)
+    record_activity(
+        session,
+        entity_type=entity,
+        entity_id=record.id,
+        action="created",
+        actor=principal,
+        changes={k: [None, v] for k, v in values.items()},
+    )
+    await publish_event(session, f"{entity}.created", {"id": str(record.id), **values})
+
+
+async def record_updated(
+    session: AsyncSession, record: Any, data: msgspec.Struct, *, entity: str, principal: Principal
+) -> dict[str, list[Any]]:
+    """Check the expected version, apply the sent fields, record what changed (if anything)."""
+    expect_version(record, data.expected_version)  # type: ignore[attr-defined]
+    changes = apply_changes(record, data)
+    if changes:
+        await session.flush()
+        record_activity(
+            session, entity_type=entity, entity_id=record.id, action="updated", actor=principal, changes=changes
+        )
+        await publish_event(session, f"{entity}.updated", {"id": str(record.id), "changes": changes})
+    return changes

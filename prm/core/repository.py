@@ -1,0 +1,63 @@
+"""The base for repositories: every query starts from the caller's tenant scope."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from prm.core.auth import Principal
+from prm.core.errors import NotFound
+from prm.core.pagination import PageRequest, page_of, paginate_statement
+
+M = TypeVar("M")
+
+
+class ScopedRepository(Generic[M]):
+    """Reads of one model, always filtered to what `principal` may see.
+
+    Subclasses set `model`, `label` (for messages), `sortable` and override `scope()`.
+    """
+
+    model: ClassVar[type[Any]]
+    label: ClassVar[str]
+    sortable: ClassVar[Mapping[str, str]] = {"created_at": "created_at"}
+
+    def __init__(self, session: AsyncSession, principal: Principal) -> None:
+        self.session = session
+        self.principal = principal
+
+    def scope(self) -> ColumnElement[bool]:
+        return true()
+
+    def select(self) -> Select[Any]:
+        return select(self.model).where(self.scope())
+
+    async def get(self, record_id: uuid.UUID, *, for_update: bool = False) -> M:
+        stmt = self.select().where(self.model.id == record_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        found: M | None = await self.session.scalar(stmt)
+        if found is None:
+            raise NotFound(f"{self.label} {record_id} not found.")
+        return found
+
+    async def exists(self, record_id: uuid.UUID) -> bool:
+        stmt = select(self.model.id).where(self.scope(), self.model.id == record_id)
+        return await self.session.scalar(stmt) is not None
+
+    async def page(self, page: PageRequest, *filters: ColumnElement[bool]) -> tuple[list[M], str | None]:
+        columns: dict[str, InstrumentedAttribute[Any]] = {
+            name: getattr(self.model, attr) for name, attr in self.sortable.items()
+        }
+        stmt = paginate_statement(self.select().where(*filters), page, columns, self.model.id)
+        rows = (await self.session.scalars(stmt)).all()
+        return page_of(rows, page, self.sortable.get(page.sort_key))
+
+    def add(self, record: M) -> M:
+        self.session.add(record)
+        return record

@@ -1,0 +1,74 @@
+"""The long-lived parts of a running service, built once from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import httpx
+
+from prm.core.clock import Clock
+from prm.core.db import Database
+from prm.core.idempotency import purge_expired_keys
+from prm.core.mail import SmtpDeliverer, keep_in_mailbox
+from prm.core.outbox import Deliverer, OutboxDispatcher, OutboxKind
+from prm.core.scheduler import JobRunner
+from prm.core.tokens import TokenConfig, TokenService
+from prm.core.webhooks import WebhookDeliverer
+from prm.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    db: Database
+    tokens: TokenService
+    http: httpx.AsyncClient
+    outbox: OutboxDispatcher
+    jobs: JobRunner
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def start_background(self) -> None:
+        """Deliver the outbox and run timers (catching up on what fell due while down)."""
+        self._tasks.append(asyncio.create_task(self.outbox.run_forever(self.settings.outbox_poll_seconds)))
+        self.jobs.start()
+
+    async def close(self) -> None:
+        self.jobs.shutdown()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+        await self.http.aclose()
+        await self.db.dispose()
+
+
+def build_runtime(settings: Settings, clock: Clock) -> Runtime:
+    db = Database(settings.database_url, clock=clock, pool_size=settings.db_pool_size, echo=False)
+    tokens = TokenService(
+        TokenConfig(
+            private_key_pem=settings.jwt_private_key_pem(),
+            previous_public_key_pem=settings.jwt_previous_public_key_pem(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            ttl_seconds=settings.jwt_ttl_seconds,
+        ),
+        clock,
+    )
+    http = httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+    mail: Deliverer = keep_in_mailbox
+    if not settings.mail_to_mailbox:
+        mail = SmtpDeliverer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_sender,
+            use_tls=settings.smtp_use_tls,
+        )
+    deliverers: dict[OutboxKind, Deliverer] = {OutboxKind.EMAIL: mail, OutboxKind.WEBHOOK: WebhookDeliverer(db, http)}
+    outbox = OutboxDispatcher(db, deliverers, max_attempts=settings.outbox_max_attempts)
+    jobs = JobRunner(db)
+    jobs.register("purge_idempotency_keys", purge_expired_keys, every_seconds=3600)
+    return Runtime(settings=settings, clock=clock, db=db, tokens=tokens, http=http, outbox=outbox, jobs=jobs)

@@ -1,0 +1,86 @@
+"""Webhook endpoints registered by vendor admins, and signed delivery of events to them.
+
+Signature: `X-PRM-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">` with the
+endpoint's secret, and `X-PRM-Timestamp`, so receivers can check both origin and freshness.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any
+
+import httpx
+import msgspec
+from sqlalchemy import String, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prm.core.db import Base, Database, IdMixin, TimestampMixin, VersionMixin
+from prm.core.outbox import OutboxKind, OutboxMessage, enqueue
+
+
+class WebhookEndpoint(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "webhook_endpoints"
+
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(200))
+    event_types: Mapped[list[str]]
+    active: Mapped[bool] = mapped_column(default=True)
+    description: Mapped[str] = mapped_column(String(500), default="")
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def _subscribed(endpoint: WebhookEndpoint, event_type: str) -> bool:
+    return "*" in endpoint.event_types or event_type in endpoint.event_types
+
+
+async def publish_event(session: AsyncSession, event_type: str, data: dict[str, Any]) -> int:
+    """Queue `event_type` for every active endpoint that subscribed to it."""
+    endpoints = (await session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True)))).all()
+    now: datetime = session.info["clock"].now()
+    count = 0
+    for endpoint in endpoints:
+        if not _subscribed(endpoint, event_type):
+            continue
+        payload = {"type": event_type, "occurred_at": now.isoformat(), "data": msgspec.to_builtins(data)}
+        enqueue(session, kind=OutboxKind.WEBHOOK, topic=event_type, destination=str(endpoint.id), payload=payload)
+        count += 1
+    return count
+
+
+class WebhookDeliverer:
+    def __init__(self, db: Database, client: httpx.AsyncClient) -> None:
+        self._db = db
+        self._client = client
+
+    async def __call__(self, message: OutboxMessage) -> None:
+        async with self._db.session() as session:
+            endpoint = await session.get(WebhookEndpoint, uuid.UUID(message.destination))
+        if endpoint is None or not endpoint.active:
+            raise RuntimeError("webhook endpoint is gone or inactive")
+        body = msgspec.json.encode({"id": str(message.id), **message.payload})
+        timestamp = str(int(self._db.clock.now().timestamp()))
+        response = await self._client.post(
+            endpoint.url,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-PRM-Event": message.topic,
+                "X-PRM-Delivery": str(message.id),
+                "X-PRM-Timestamp": timestamp,
+                "X-PRM-Signature": sign(endpoint.secret, timestamp, body),
+            },
+        )
+        response.raise_for_status()

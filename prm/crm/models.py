@@ -1,0 +1,194 @@
+"""CRM core tables: partners, users, accounts, contacts, products, opportunities, leads, campaigns."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prm.core.auth import Role
+from prm.core.db import Base, IdMixin, TimestampMixin, VersionMixin, enum_column
+from prm.core.tenancy import channel_manager_partners
+
+__all__ = ["channel_manager_partners"]
+
+
+class PartnerTier(StrEnum):
+    REGISTERED = "registered"
+    SILVER = "silver"
+    GOLD = "gold"
+    PLATINUM = "platinum"
+
+
+class Partner(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "partners"
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    tier: Mapped[PartnerTier] = enum_column(PartnerTier)
+    country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(100))
+    website: Mapped[str | None] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class User(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[Role] = enum_column(Role)
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    password_hash: Mapped[str | None] = mapped_column(String(500))
+    active: Mapped[bool] = mapped_column(default=True)
+    last_login_at: Mapped[datetime | None]
+
+
+class AccountKind(StrEnum):
+    CUSTOMER = "customer"
+    PROSPECT = "prospect"
+    PARTNER = "partner"
+
+
+class Account(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "accounts"
+
+    name: Mapped[str] = mapped_column(String(200))
+    normalized_name: Mapped[str] = mapped_column(String(200), index=True)
+    domain: Mapped[str | None] = mapped_column(String(253), index=True)
+    website: Mapped[str | None] = mapped_column(String(500))
+    country: Mapped[str | None] = mapped_column(String(2))
+    industry: Mapped[str | None] = mapped_column(String(100))
+    employees: Mapped[int | None]
+    kind: Mapped[AccountKind] = enum_column(AccountKind, default=AccountKind.CUSTOMER)
+    # The partner that owns this record (None: the vendor's own account).
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id"), index=True)
+
+
+class Contact(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "contacts"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(String(50))
+    title: Mapped[str | None] = mapped_column(String(200))
+
+
+class Product(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "products"
+
+    sku: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    family: Mapped[str | None] = mapped_column(String(100))
+    list_price_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    active: Mapped[bool] = mapped_column(default=True)
+
+
+class OpportunityStage(StrEnum):
+    PROSPECTING = "Prospecting"
+    PRESENTATION = "Presentation"
+    PROPOSAL = "Proposal"
+    NEGOTIATION = "Negotiation"
+    CLOSED_WON = "Closed Won"
+    CLOSED_LOST = "Closed Lost"
+
+    @property
+    def is_closed(self) -> bool:
+        return self in (OpportunityStage.CLOSED_WON, OpportunityStage.CLOSED_LOST)
+
+
+class Opportunity(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "opportunities"
+    __table_args__ = (Index("ix_opportunities_partner_created", "partner_id", "created_at"),)
+
+    name: Mapped[str] = mapped_column(String(200))
+    account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # A partner on the opportunity makes it indirect; none makes it direct.
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id"))
+    stage: Mapped[OpportunityStage] = enum_column(OpportunityStage, default=OpportunityStage.PROSPECTING)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    close_date: Mapped[date | None]
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    lead_source: Mapped[str | None] = mapped_column(String(40))
+    closed_at: Mapped[datetime | None]
+
+
+class LeadSource(StrEnum):
+    WEB = "web"
+    CAMPAIGN = "campaign"
+    IMPORT = "import"
+    REFERRAL = "referral"
+    EXISTING_CUSTOMER = "existing_customer"
+    PARTNER = "partner"
+    OTHER = "other"
+
+
+class LeadStatus(StrEnum):
+    NEW = "new"
+    WORKING = "working"
+    QUALIFIED = "qualified"
+    DISQUALIFIED = "disqualified"
+    CONVERTED = "converted"
+
+
+class Lead(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "leads"
+
+    first_name: Mapped[str] = mapped_column(String(100))
+    last_name: Mapped[str] = mapped_column(String(100))
+    email: Mapped[str | None] = mapped_column(String(320), index=True)
+    phone: Mapped[str | None] = mapped_column(String(50))
+    company: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(200))
+    country: Mapped[str | None] = mapped_column(String(2))
+    source: Mapped[LeadSource] = enum_column(LeadSource)
+    status: Mapped[LeadStatus] = enum_column(LeadStatus, default=LeadStatus.NEW)
+    campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id"), index=True)
+
+
+class CampaignStatus(StrEnum):
+    PLANNED = "planned"
+    ACTIVE = "active"
+    COMPLETED = "completed"
+    ABORTED = "aborted"
+
+
+class Campaign(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "campaigns"
+
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
+    type: Mapped[str] = mapped_column(String(50), default="other")
+    status: Mapped[CampaignStatus] = enum_column(CampaignStatus, default=CampaignStatus.PLANNED)
+    start_date: Mapped[date | None]
+    end_date: Mapped[date | None]
+    budget_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+
+
+class MemberStatus(StrEnum):
+    SENT = "Sent"
+    RESPONDED = "Responded"
+
+
+class CampaignMember(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "campaign_members"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "lead_id"),
+        UniqueConstraint("campaign_id", "contact_id"),
+    )
+
+    campaign_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"), index=True)
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("leads.id"))
+    contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contacts.id"))
+    status: Mapped[MemberStatus] = enum_column(MemberStatus, default=MemberStatus.SENT)
+    responded_at: Mapped[datetime | None]

@@ -1,0 +1,119 @@
+"""Users, their roles, and signing in."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.activity import record_activity
+from prm.core.auth import PARTNER_ROLES, Principal, Role
+from prm.core.changes import expect_version
+from prm.core.errors import Conflict, Forbidden, RuleViolation
+from prm.core.pagination import PageRequest
+from prm.core.passwords import hash_password, needs_rehash, verify_password
+from prm.core.records import record_created, record_updated
+from prm.crm.models import User
+from prm.crm.repository import PartnerRepository, UserRepository
+from prm.crm.schemas import UserCreate, UserUpdate
+
+FIELDS = ("email", "name", "role", "partner_id", "active")
+
+
+async def authenticate(session: AsyncSession, *, email: str, password: str) -> User | None:
+    """The user for these credentials, or None; timing does not reveal which part was wrong."""
+    user = await UserRepository.by_email(session, email)
+    ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        return None
+    if user.password_hash and needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = session.info["clock"].now()
+    return user
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(user_id=user.id, role=user.role, partner_id=user.partner_id, email=user.email)
+
+
+async def _check_partner_for_role(
+    session: AsyncSession, principal: Principal, role: Role, partner_id: uuid.UUID | None
+) -> uuid.UUID | None:
+    if principal.role is Role.PARTNER_ADMIN:
+        if role not in PARTNER_ROLES:
+            raise Forbidden("A partner admin can only create partner users and partner admins.", field="role")
+        return principal.partner_id
+    if role in PARTNER_ROLES:
+        if partner_id is None:
+            raise RuleViolation("Partner users need a partner_id.", field="partner_id")
+        if not await PartnerRepository(session, principal).exists(partner_id):
+            raise RuleViolation("No such partner.", field="partner_id")
+        return partner_id
+    if partner_id is not None:
+        raise RuleViolation("Vendor roles do not belong to a partner.", field="partner_id")
+    return None
+
+
+async def create_user(session: AsyncSession, *, principal: Principal | None, data: UserCreate) -> User:
+    """`principal` None is the operator's CLI (`prm user create`)."""
+    partner_id = data.partner_id
+    if principal is not None:
+        partner_id = await _check_partner_for_role(session, principal, data.role, data.partner_id)
+    email = data.email.strip().lower()
+    if await UserRepository.by_email(session, email) is not None:
+        raise Conflict("A user with this email already exists.", field="email")
+    user = User(
+        email=email,
+        name=data.name,
+        role=data.role,
+        partner_id=partner_id,
+        password_hash=hash_password(data.password),
+        active=True,
+    )
+    session.add(user)
+    try:
+        await record_created(session, user, entity="user", principal=principal, fields=FIELDS)
+    except IntegrityError as exc:
+        raise Conflict("A user with this email already exists.", field="email") from exc
+    return user
+
+
+async def update_user(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID, data: UserUpdate) -> User:
+    user = await UserRepository(session, principal).get(user_id)
+    is_self = user.id == principal.user_id
+    may_manage = principal.role in (Role.VENDOR_ADMIN, Role.PARTNER_ADMIN)
+    if not (is_self or may_manage):
+        raise Forbidden("You may only change your own profile.")
+    if is_self and data.active is False:
+        raise RuleViolation("You cannot deactivate yourself.", field="active")
+    expect_version(user, data.expected_version)
+    if isinstance(data.password, str):
+        user.password_hash = hash_password(data.password)
+        record_activity(session, entity_type="user", entity_id=user.id, action="password_changed", actor=principal)
+    await record_updated(
+        session, user, msgspec.structs.replace(data, password=msgspec.UNSET), entity="user", principal=principal
+    )
+    await session.flush()
+    return user
+
+
+async def get_user(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID) -> User:
+    return await UserRepository(session, principal).get(user_id)
+
+
+async def list_users(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    page: PageRequest,
+    role: Role | None = None,
+    partner_id: uuid.UUID | None = None,
+) -> tuple[list[User], str | None]:
+    filters = []
+    if role is not None:
+        filters.append(User.role == role)
+    if partner_id is not None:
+        filters.append(User.partner_id == partner_id)
+    return await UserRepository(session, principal).page(page, *filters)

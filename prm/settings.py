@@ -1,0 +1,119 @@
+"""One settings object, read from PRM_* environment variables.
+
+A missing or invalid setting stops start-up with one line naming it (`SettingsError`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+
+class SettingsError(Exception):
+    """Raised with a one-line message naming the bad PRM_* variable."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    database_url: str = "sqlite+aiosqlite:///./var/prm.db"
+    jwt_private_key_file: str = ""
+    jwt_previous_public_key_file: str = ""
+    jwt_issuer: str = "prm"
+    jwt_audience: str = "prm-api"
+    jwt_ttl_seconds: int = 1800
+    secret_key: str = ""
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_sender: str = "prm@localhost"
+    smtp_use_tls: bool = False
+    base_url: str = "http://127.0.0.1:8000"
+    max_request_body_bytes: int = 10 * 1024 * 1024
+    run_scheduler: bool = True
+    outbox_poll_seconds: float = 2.0
+    outbox_max_attempts: int = 8
+    db_pool_size: int = 10
+    cookie_secure: bool = False
+    bench_endpoints: bool = False
+    debug: bool = False
+
+    @property
+    def mail_to_mailbox(self) -> bool:
+        """Without an SMTP host, mail is kept in the database and shown on the mailbox page."""
+        return not self.smtp_host
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def jwt_private_key_pem(self) -> str:
+        return _read_file("PRM_JWT_PRIVATE_KEY_FILE", self.jwt_private_key_file)
+
+    def jwt_previous_public_key_pem(self) -> str | None:
+        if not self.jwt_previous_public_key_file:
+            return None
+        return _read_file("PRM_JWT_PREVIOUS_PUBLIC_KEY_FILE", self.jwt_previous_public_key_file)
+
+
+def _read_file(variable: str, path: str) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SettingsError(f"{variable}: cannot read {path!r} ({exc.strerror})") from exc
+
+
+_FIELD_TYPES: dict[str, Any] = {f.name: f.type for f in msgspec.structs.fields(Settings)}
+
+
+def _convert(name: str, raw: str) -> Any:
+    kind = _FIELD_TYPES[name]
+    variable = f"PRM_{name.upper()}"
+    if kind in ("bool", bool):
+        lowered = raw.strip().lower()
+        if lowered in {"1", "true", "yes", "on"}:
+            return True
+        if lowered in {"0", "false", "no", "off", ""}:
+            return False
+        raise SettingsError(f"{variable}: expected true or false, got {raw!r}")
+    if kind in ("int", int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise SettingsError(f"{variable}: expected a whole number, got {raw!r}") from None
+    if kind in ("float", float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise SettingsError(f"{variable}: expected a number, got {raw!r}") from None
+    return raw
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read PRM_* variables, apply overrides, and check that what is required is there."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for name in _FIELD_TYPES:
+        variable = f"PRM_{name.upper()}"
+        if variable in env:
+            values[name] = _convert(name, env[variable])
+    values.update(overrides)
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(settings: Settings) -> None:
+    if not settings.database_url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise SettingsError("PRM_DATABASE_URL: must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+    if not settings.jwt_private_key_file:
+        raise SettingsError("PRM_JWT_PRIVATE_KEY_FILE: missing (run `prm init` to create one)")
+    if len(settings.secret_key) < 32:
+        raise SettingsError("PRM_SECRET_KEY: missing or shorter than 32 characters")
+    if settings.jwt_ttl_seconds <= 0:
+        raise SettingsError("PRM_JWT_TTL_SECONDS: must be positive")
+    if settings.max_request_body_bytes <= 0:
+        raise SettingsError("PRM_MAX_REQUEST_BODY_BYTES: must be positive")
+    if not 0 < settings.smtp_port < 65536:
+        raise SettingsError("PRM_SMTP_PORT: must be a TCP port number")

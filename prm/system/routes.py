@@ -1,0 +1,119 @@
+"""Operations: health, readiness, the outbox (with its dead letters) and webhook endpoints."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Controller, Request, Response, get, patch, post
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.auth import Principal, Role, allow
+from prm.core.convert import to_page, to_read
+from prm.core.db import Database
+from prm.core.errors import NotFound
+from prm.core.idempotency import idempotent_create
+from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus, retry_message
+from prm.core.pagination import Page, PageRequest, page_of, paginate_statement
+from prm.core.problems import problem
+from prm.core.records import record_created, record_updated
+from prm.core.webhooks import WebhookEndpoint, new_secret
+from prm.system.schemas import Health, OutboxRead, WebhookCreate, WebhookCreated, WebhookRead, WebhookUpdate
+
+
+@get("/health", tags=["operations"], summary="Alive", exclude_from_auth=True)
+async def health() -> Health:
+    return Health(status="ok")
+
+
+@get("/ready", tags=["operations"], summary="Ready: the database answers", exclude_from_auth=True)
+async def ready(request: Request[Any, Any, Any]) -> Response[Any]:
+    db: Database = request.app.state.db
+    try:
+        async with db.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database means "not ready"
+        return problem(503, "The database is not reachable.")
+    return Response(Health(status="ready"))
+
+
+class OutboxController(Controller):
+    path = "/outbox"
+    tags = ["operations"]
+    guards = [allow(Role.VENDOR_ADMIN)]
+
+    @get("/", summary="Outbox messages; status=dead lists the dead letters")
+    async def list_outbox(
+        self,
+        db_session: AsyncSession,
+        page: PageRequest,
+        status: OutboxStatus | None = None,
+        kind: OutboxKind | None = None,
+    ) -> Page[OutboxRead]:
+        stmt = select(OutboxMessage)
+        if status is not None:
+            stmt = stmt.where(OutboxMessage.status == status)
+        if kind is not None:
+            stmt = stmt.where(OutboxMessage.kind == kind)
+        stmt = paginate_statement(stmt, page, {"created_at": OutboxMessage.created_at}, OutboxMessage.id)
+        rows, cursor = page_of((await db_session.scalars(stmt)).all(), page)
+        return to_page(rows, cursor, OutboxRead)
+
+    @get("/{message_id:uuid}")
+    async def get_message(self, db_session: AsyncSession, message_id: uuid.UUID) -> OutboxRead:
+        message = await db_session.get(OutboxMessage, message_id)
+        if message is None:
+            raise NotFound(f"Outbox message {message_id} not found.")
+        return to_read(message, OutboxRead)
+
+    @post("/{message_id:uuid}/retry", status_code=200, summary="Send a dead or pending message again now")
+    async def retry(self, db_session: AsyncSession, message_id: uuid.UUID) -> OutboxRead:
+        message = await retry_message(db_session, message_id)
+        if message is None:
+            raise NotFound(f"Outbox message {message_id} not found.")
+        return to_read(message, OutboxRead)
+
+
+class WebhookController(Controller):
+    path = "/webhooks"
+    tags = ["operations"]
+    guards = [allow(Role.VENDOR_ADMIN)]
+
+    @post("/", summary="Register a webhook endpoint (the reply shows its signing secret once)")
+    async def create_webhook(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: WebhookCreate
+    ) -> Response[WebhookCreated]:
+        async def create() -> WebhookCreated:
+            endpoint = WebhookEndpoint(
+                url=data.url,
+                secret=new_secret(),
+                event_types=list(data.event_types),
+                description=data.description,
+                active=True,
+            )
+            db_session.add(endpoint)
+            await record_created(
+                db_session, endpoint, entity="webhook", principal=principal, fields=("url", "event_types", "active")
+            )
+            return to_read(endpoint, WebhookCreated)
+
+        return await idempotent_create(request, db_session, principal, create, WebhookCreated)
+
+    @get("/")
+    async def list_webhooks(self, db_session: AsyncSession, page: PageRequest) -> Page[WebhookRead]:
+        stmt = paginate_statement(
+            select(WebhookEndpoint), page, {"created_at": WebhookEndpoint.created_at}, WebhookEndpoint.id
+        )
+        rows, cursor = page_of((await db_session.scalars(stmt)).all(), page)
+        return to_page(rows, cursor, WebhookRead)
+
+    @patch("/{webhook_id:uuid}")
+    async def update_webhook(
+        self, db_session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, data: WebhookUpdate
+    ) -> WebhookRead:
+        endpoint = await db_session.get(WebhookEndpoint, webhook_id)
+        if endpoint is None:
+            raise NotFound(f"Webhook {webhook_id} not found.")
+        await record_updated(db_session, endpoint, data, entity="webhook", principal=principal)
+        return to_read(endpoint, WebhookRead)

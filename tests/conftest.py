@@ -1,0 +1,223 @@
+"""Test harness: a real database built from the migrations, the app in-process, a movable clock.
+
+SQLite by default (a migrated template file copied per test); PostgreSQL when
+PRM_TEST_DATABASE_URL is set: a fresh database is created for the run, migrated once,
+truncated before each test, and dropped at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from litestar import Litestar
+from sqlalchemy.engine import make_url
+
+from prm.app import create_app
+from prm.cli import upgrade_database
+from prm.core.auth import Principal, Role
+from prm.core.clock import ManualClock
+from prm.core.db import Database
+from prm.core.passwords import hash_password
+from prm.core.tenancy import channel_manager_partners
+from prm.core.tokens import generate_private_key_pem
+from prm.crm.models import Partner, PartnerTier, User
+from prm.models import metadata
+from prm.settings import Settings, load_settings
+
+PG_URL = os.environ.get("PRM_TEST_DATABASE_URL", "")
+SECRET = "test-secret-" + "x" * 40
+PASSWORD = "correct horse battery"
+START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _pg_admin(url: str, sql: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(scope="session")
+def key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "jwt.pem"
+    path.write_text(generate_private_key_pem())
+    return path
+
+
+@pytest.fixture(scope="session")
+def migrated_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The schema built once per run from the alembic migrations (never create_all)."""
+    if PG_URL:
+        name = f"prm_test_{uuid.uuid4().hex[:10]}"
+        asyncio.run(_pg_admin(PG_URL, f'CREATE DATABASE "{name}"'))
+        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        upgrade_database(url)
+        yield url
+        asyncio.run(_pg_admin(PG_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        upgrade_database(f"sqlite+aiosqlite:///{path}")
+        yield str(path)
+
+
+@pytest.fixture
+def database_url(migrated_database: str, tmp_path: Path) -> str:
+    if PG_URL:
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        asyncio.run(_pg_admin(migrated_database, f"TRUNCATE {tables} CASCADE"))
+        return migrated_database
+    target = tmp_path / "prm.db"
+    shutil.copyfile(migrated_database, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def settings_overrides() -> dict[str, Any]:
+    """Override in a test module to change settings (e.g. SMTP)."""
+    return {}
+
+
+@pytest.fixture
+def settings(database_url: str, key_file: Path, settings_overrides: dict[str, Any]) -> Settings:
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "jwt_private_key_file": str(key_file),
+        "secret_key": SECRET,
+        "run_scheduler": False,
+        "db_pool_size": 5,
+    }
+    values.update(settings_overrides)
+    return load_settings({}, **values)
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: ManualClock) -> Litestar:
+    return create_app(settings, clock=clock)
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[httpx.AsyncClient]:
+    """HTTP into the app on the test's own event loop (Litestar's AsyncTestClient runs the app
+    on a portal thread's loop, which database connections made by fixtures cannot cross)."""
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://prm.test") as test_client:
+            yield test_client
+    finally:
+        # What the app's lifespan would do on shutdown (anyio's cancel scopes in Litestar's
+        # lifespan cannot span pytest-asyncio's separate setup and teardown tasks).
+        await app.state.runtime.close()
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+@dataclass
+class Actor:
+    user_id: uuid.UUID
+    email: str
+    role: Role
+    partner_id: uuid.UUID | None
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@dataclass
+class World:
+    """A vendor with two channel managers, leadership, and two partners with an admin and a user each.
+
+    Channel manager A manages partner A; channel manager B manages partner B.
+    """
+
+    admin: Actor
+    leader: Actor
+    cm_a: Actor
+    cm_b: Actor
+    partner_a: uuid.UUID
+    partner_b: uuid.UUID
+    pa_admin: Actor
+    pa_user: Actor
+    pb_admin: Actor
+    pb_user: Actor
+    db: Database
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def all(self) -> list[Actor]:
+        return [self.admin, self.leader, self.cm_a, self.cm_b, self.pa_admin, self.pa_user, self.pb_admin, self.pb_user]
+
+
+@pytest.fixture
+async def world(app: Litestar, password_hash: str) -> World:
+    db: Database = app.state.db
+    tokens = app.state.tokens
+
+    async with db.unit_of_work() as session:
+        partner_a = Partner(name="Acme Resellers", tier=PartnerTier.GOLD, country="US", active=True)
+        partner_b = Partner(name="Globex Integrators", tier=PartnerTier.SILVER, country="DE", active=True)
+        session.add_all([partner_a, partner_b])
+        await session.flush()
+
+        def user(email: str, role: Role, partner: Partner | None) -> User:
+            row = User(
+                email=email,
+                name=email.split("@", maxsplit=1)[0],
+                role=role,
+                partner_id=partner.id if partner else None,
+                password_hash=password_hash,
+                active=True,
+            )
+            session.add(row)
+            return row
+
+        users = {
+            "admin": user("admin@vendor.test", Role.VENDOR_ADMIN, None),
+            "leader": user("ceo@vendor.test", Role.LEADERSHIP, None),
+            "cm_a": user("cm.a@vendor.test", Role.CHANNEL_MANAGER, None),
+            "cm_b": user("cm.b@vendor.test", Role.CHANNEL_MANAGER, None),
+            "pa_admin": user("admin@acme.test", Role.PARTNER_ADMIN, partner_a),
+            "pa_user": user("seller@acme.test", Role.PARTNER_USER, partner_a),
+            "pb_admin": user("admin@globex.test", Role.PARTNER_ADMIN, partner_b),
+            "pb_user": user("seller@globex.test", Role.PARTNER_USER, partner_b),
+        }
+        await session.flush()
+        await session.execute(
+            channel_manager_partners.insert(),
+            [
+                {"user_id": users["cm_a"].id, "partner_id": partner_a.id},
+                {"user_id": users["cm_b"].id, "partner_id": partner_b.id},
+            ],
+        )
+
+    def actor(row: User) -> Actor:
+        principal = Principal(user_id=row.id, role=row.role, partner_id=row.partner_id, email=row.email)
+        token = tokens.issue(str(row.id), principal.claims())
+        return Actor(row.id, row.email, row.role, row.partner_id, token)
+
+    actors = {name: actor(row) for name, row in users.items()}
+    return World(partner_a=partner_a.id, partner_b=partner_b.id, db=db, **actors)
