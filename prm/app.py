@@ -20,6 +20,7 @@ from prm.core.problems import EXCEPTION_HANDLERS
 from prm.core.runtime import Runtime, build_runtime
 from prm.crm.routes.accounts import AccountController
 from prm.crm.routes.auth import AuthController
+from prm.crm.routes.opportunities import OpportunityController
 from prm.crm.routes.partners import PartnerController
 from prm.crm.routes.users import UserController
 from prm.portal import portal_router, template_config
@@ -30,6 +31,7 @@ API_CONTROLLERS: list[type] = [
     PartnerController,
     UserController,
     AccountController,
+    OpportunityController,
     OutboxController,
     WebhookController,
 ]

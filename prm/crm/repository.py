@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import ClassVar
 
-from sqlalchemy import ColumnElement, delete, insert, or_, select, true
+from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import PARTNER_ROLES, Role
@@ -102,6 +103,25 @@ class OpportunityRepository(PartnerOwnedRepository[Opportunity]):
         "amount_minor": "amount_minor",
         "stage": "stage",
     }
+
+    async def placement(self, account_id: uuid.UUID, partner_id: uuid.UUID | None) -> Placement | None:
+        """In one round trip (the create path is hot): the account's owner if the caller may see
+        the account (None if not), and whether the caller may act for `partner_id`."""
+        may_act: ColumnElement[bool] = true()
+        if partner_id is not None:
+            partners = PartnerRepository(self.session, self.principal)
+            may_act = exists().where(Partner.id == partner_id, partners.scope())
+        stmt = select(Account.partner_id, may_act).where(
+            Account.id == account_id, partner_scope(self.principal, Account.partner_id)
+        )
+        row = (await self.session.execute(stmt)).first()
+        return None if row is None else Placement(account_partner_id=row[0], may_act_for_partner=bool(row[1]))
+
+
+@dataclass(frozen=True, slots=True)
+class Placement:
+    account_partner_id: uuid.UUID | None
+    may_act_for_partner: bool
 
 
 class LeadRepository(PartnerOwnedRepository[Lead]):
