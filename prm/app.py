@@ -22,6 +22,7 @@ from prm.crm.routes.accounts import AccountController
 from prm.crm.routes.auth import AuthController
 from prm.crm.routes.opportunities import OpportunityController
 from prm.crm.routes.partners import PartnerController
+from prm.crm.routes.products import ProductController
 from prm.crm.routes.users import UserController
 from prm.portal import portal_router, template_config
 from prm.settings import Settings
@@ -32,6 +33,7 @@ API_CONTROLLERS: list[type] = [
     UserController,
     AccountController,
     OpportunityController,
+    ProductController,
     OutboxController,
     WebhookController,
 ]

@@ -137,6 +137,9 @@ class ProductRepository(ScopedRepository[Product]):
     label = "Product"
     sortable: ClassVar[dict[str, str]] = {"created_at": "created_at", "name": "name", "sku": "sku"}
 
+    async def sku_taken(self, sku: str) -> bool:
+        return await self.session.scalar(select(Product.id).where(Product.sku == sku)) is not None
+
 
 class CampaignRepository(ScopedRepository[Campaign]):
     """Campaigns are the vendor's marketing: staff and leadership only (guarded in routes)."""
