@@ -20,6 +20,7 @@ from prm.core.problems import EXCEPTION_HANDLERS
 from prm.core.runtime import Runtime, build_runtime
 from prm.crm.routes.accounts import AccountController
 from prm.crm.routes.auth import AuthController
+from prm.crm.routes.contacts import ContactController
 from prm.crm.routes.opportunities import OpportunityController
 from prm.crm.routes.partners import PartnerController
 from prm.crm.routes.products import ProductController
@@ -34,6 +35,7 @@ API_CONTROLLERS: list[type] = [
     AccountController,
     OpportunityController,
     ProductController,
+    ContactController,
     OutboxController,
     WebhookController,
 ]
