@@ -10,7 +10,7 @@ from email.message import EmailMessage
 
 import aiosmtplib
 
-from prm.core.outbox import OutboxMessage
+from prm.core.outbox import Claimed
 
 
 class SmtpDeliverer:
@@ -21,7 +21,7 @@ class SmtpDeliverer:
         self._use_tls = use_tls
         self._timeout = timeout
 
-    async def __call__(self, message: OutboxMessage) -> None:
+    async def __call__(self, message: Claimed) -> None:
         await aiosmtplib.send(
             build_email(message, self._sender),
             hostname=self._host,
@@ -31,7 +31,7 @@ class SmtpDeliverer:
         )
 
 
-def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
+def build_email(message: Claimed, sender: str) -> EmailMessage:
     payload = message.payload
     email = EmailMessage()
     email["From"] = sender
@@ -44,6 +44,6 @@ def build_email(message: OutboxMessage, sender: str) -> EmailMessage:
     return email
 
 
-async def keep_in_mailbox(message: OutboxMessage) -> None:
+async def keep_in_mailbox(message: Claimed) -> None:
     """Mailbox mode: nothing to send; the delivered row is the kept mail."""
     return

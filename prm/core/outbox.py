@@ -14,6 +14,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -87,7 +88,20 @@ def enqueue_email(
     return enqueue(session, kind=OutboxKind.EMAIL, topic=topic, destination=to, payload=payload)
 
 
-Deliverer = Callable[[OutboxMessage], Awaitable[None]]
+@dataclass(frozen=True)
+class Claimed:
+    """A message taken for one delivery attempt, detached from any session."""
+
+    id: uuid.UUID
+    kind: OutboxKind
+    topic: str
+    destination: str
+    payload: dict[str, Any]
+    attempts: int
+
+
+Deliverer = Callable[[Claimed], Awaitable[None]]
+LEASE = timedelta(minutes=5)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -96,10 +110,20 @@ def backoff(attempts: int) -> timedelta:
 
 
 class OutboxDispatcher:
-    def __init__(self, db: Database, deliverers: dict[OutboxKind, Deliverer], *, max_attempts: int) -> None:
+    """Claim due rows (one short transaction), deliver with no transaction open, record results.
+
+    A claim pushes `next_attempt_at` out by a lease, so a crash between claim and result only
+    delays the message until the lease ends; it is never lost. Holding no transaction during
+    network calls matters most on SQLite, where an open write transaction blocks every writer.
+    """
+
+    def __init__(
+        self, db: Database, deliverers: dict[OutboxKind, Deliverer], *, max_attempts: int, concurrency: int = 8
+    ) -> None:
         self._db = db
         self._deliverers = deliverers
         self._max_attempts = max_attempts
+        self._limit = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
         db.after_commit_hooks.append(self._after_commit)
 
@@ -109,6 +133,14 @@ class OutboxDispatcher:
 
     async def run_once(self, batch: int = 100) -> int:
         """Deliver what is due now; returns how many messages were attempted."""
+        claimed = await self._claim(batch)
+        if not claimed:
+            return 0
+        errors = await asyncio.gather(*(self._attempt(message) for message in claimed))
+        await self._record(list(zip(claimed, errors, strict=True)))
+        return len(claimed)
+
+    async def _claim(self, batch: int) -> list[Claimed]:
         async with self._db.unit_of_work() as session:
             now = self._db.clock.now()
             stmt = (
@@ -119,26 +151,34 @@ class OutboxDispatcher:
             )
             if not self._db.is_sqlite:
                 stmt = stmt.with_for_update(skip_locked=True)
-            messages = (await session.scalars(stmt)).all()
-            for message in messages:
-                await self._deliver(message, now)
-        return len(messages)
+            rows = (await session.scalars(stmt)).all()
+            for row in rows:
+                row.attempts += 1
+                row.next_attempt_at = now + LEASE
+            return [Claimed(r.id, r.kind, r.topic, r.destination, dict(r.payload), r.attempts) for r in rows]
 
-    async def _deliver(self, message: OutboxMessage, now: datetime) -> None:
-        message.attempts += 1
-        try:
-            await self._deliverers[message.kind](message)
-        except Exception as exc:  # any failure of the far side is retried, never lost
-            message.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-            if message.attempts >= self._max_attempts:
-                message.status = OutboxStatus.DEAD
-                log.warning("outbox message %s is dead after %s attempts", message.id, message.attempts)
-            else:
-                message.next_attempt_at = now + backoff(message.attempts)
-            return
-        message.status = OutboxStatus.DELIVERED
-        message.delivered_at = now
-        message.last_error = None
+    async def _attempt(self, message: Claimed) -> str | None:
+        async with self._limit:
+            try:
+                await self._deliverers[message.kind](message)
+            except Exception as exc:  # any failure of the far side is retried, never lost
+                return f"{type(exc).__name__}: {exc}"[:2000]
+        return None
+
+    async def _record(self, results: list[tuple[Claimed, str | None]]) -> None:
+        async with self._db.unit_of_work() as session:
+            now = self._db.clock.now()
+            for claimed, error in results:
+                row = await session.get(OutboxMessage, claimed.id)
+                if row is None or row.status is not OutboxStatus.PENDING:
+                    continue
+                if error is None:
+                    row.status, row.delivered_at, row.last_error = OutboxStatus.DELIVERED, now, None
+                elif claimed.attempts >= self._max_attempts:
+                    row.status, row.last_error = OutboxStatus.DEAD, error
+                    log.warning("outbox message %s is dead after %s attempts", row.id, claimed.attempts)
+                else:
+                    row.next_attempt_at, row.last_error = now + backoff(claimed.attempts), error
 
     async def run_forever(self, poll_seconds: float) -> None:
         """Deliver soon after each commit that wrote to the outbox, and poll for retries."""

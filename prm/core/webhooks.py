@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prm.core.db import Base, Database, IdMixin, TimestampMixin, VersionMixin
-from prm.core.outbox import OutboxKind, OutboxMessage, enqueue
+from prm.core.outbox import Claimed, OutboxKind, enqueue
 
 
 class WebhookEndpoint(IdMixin, TimestampMixin, VersionMixin, Base):
@@ -65,7 +65,7 @@ class WebhookDeliverer:
         self._db = db
         self._client = client
 
-    async def __call__(self, message: OutboxMessage) -> None:
+    async def __call__(self, message: Claimed) -> None:
         async with self._db.session() as session:
             endpoint = await session.get(WebhookEndpoint, uuid.UUID(message.destination))
         if endpoint is None or not endpoint.active:

@@ -12,6 +12,7 @@ from prm.core.activity import record_activity
 from prm.core.auth import PARTNER_ROLES, Principal, Role
 from prm.core.changes import expect_version
 from prm.core.errors import Conflict, Forbidden, RuleViolation
+from prm.core.outbox import enqueue_email
 from prm.core.pagination import PageRequest
 from prm.core.passwords import hash_password, needs_rehash, verify_password
 from prm.core.records import record_created, record_updated
@@ -77,7 +78,23 @@ async def create_user(session: AsyncSession, *, principal: Principal | None, dat
         await record_created(session, user, entity="user", principal=principal, fields=FIELDS)
     except IntegrityError as exc:
         raise Conflict("A user with this email already exists.", field="email") from exc
+    if principal is not None:
+        _send_welcome(session, user, invited_by=principal)
     return user
+
+
+def _send_welcome(session: AsyncSession, user: User, *, invited_by: Principal) -> None:
+    enqueue_email(
+        session,
+        to=user.email,
+        topic="user.welcome",
+        subject="Your prm account is ready",
+        text=(
+            f"Hello {user.name},\n\n{invited_by.email or 'An administrator'} created a prm account for you "
+            f"({user.role.value.replace('_', ' ')}).\nSign in with this email address and the password "
+            "you were given; change it on first sign-in.\n"
+        ),
+    )
 
 
 async def update_user(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID, data: UserUpdate) -> User:
