@@ -20,7 +20,9 @@ from prm.core.problems import EXCEPTION_HANDLERS
 from prm.core.runtime import Runtime, build_runtime
 from prm.crm.routes.accounts import AccountController
 from prm.crm.routes.auth import AuthController
+from prm.crm.routes.campaigns import CampaignController
 from prm.crm.routes.contacts import ContactController
+from prm.crm.routes.leads import LeadController
 from prm.crm.routes.opportunities import OpportunityController
 from prm.crm.routes.partners import PartnerController
 from prm.crm.routes.products import ProductController
@@ -36,6 +38,8 @@ API_CONTROLLERS: list[type] = [
     OpportunityController,
     ProductController,
     ContactController,
+    LeadController,
+    CampaignController,
     OutboxController,
     WebhookController,
 ]

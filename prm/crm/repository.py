@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import PARTNER_ROLES, Role
+from prm.core.errors import NotFound
 from prm.core.repository import M, ScopedRepository
 from prm.core.tenancy import channel_manager_partners, managed_partner_ids, partner_scope
 from prm.crm.models import (
@@ -148,7 +149,27 @@ class CampaignRepository(ScopedRepository[Campaign]):
     label = "Campaign"
     sortable: ClassVar[dict[str, str]] = {"created_at": "created_at", "name": "name"}
 
+    async def lineage(self, campaign_id: uuid.UUID) -> set[uuid.UUID]:
+        """The campaign and all its ancestors (UNION, not UNION ALL, so even a cycle ends)."""
+        up = select(Campaign.id, Campaign.parent_id).where(Campaign.id == campaign_id).cte("lineage", recursive=True)
+        up = up.union(select(Campaign.id, Campaign.parent_id).join(up, Campaign.id == up.c.parent_id))
+        return set((await self.session.scalars(select(up.c.id))).all())
+
 
 class CampaignMemberRepository(ScopedRepository[CampaignMember]):
     model = CampaignMember
     label = "Campaign member"
+
+    async def in_campaign(self, campaign_id: uuid.UUID, member_id: uuid.UUID) -> CampaignMember:
+        stmt = self.select().where(CampaignMember.campaign_id == campaign_id, CampaignMember.id == member_id)
+        found: CampaignMember | None = await self.session.scalar(stmt)
+        if found is None:
+            raise NotFound(f"Campaign member {member_id} not found.")
+        return found
+
+    async def already_member(
+        self, campaign_id: uuid.UUID, *, lead_id: uuid.UUID | None, contact_id: uuid.UUID | None
+    ) -> bool:
+        who = CampaignMember.lead_id == lead_id if lead_id else CampaignMember.contact_id == contact_id
+        stmt = select(CampaignMember.id).where(CampaignMember.campaign_id == campaign_id, who)
+        return await self.session.scalar(stmt) is not None

@@ -1,0 +1,116 @@
+"""Leads: sourced and qualified by the vendor, then seen by the partner they are assigned to.
+
+Assigning a lead to a partner is lead distribution's job; here a lead is created unassigned.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.auth import Principal
+from prm.core.errors import NotFound, RuleViolation
+from prm.core.pagination import PageRequest
+from prm.core.records import record_created, record_updated
+from prm.crm.models import Lead, LeadSource, LeadStatus
+from prm.crm.repository import CampaignRepository, LeadRepository, UserRepository
+from prm.crm.schemas import LeadCreate, LeadUpdate
+
+FIELDS = (
+    "first_name",
+    "last_name",
+    "company",
+    "email",
+    "phone",
+    "title",
+    "country",
+    "source",
+    "status",
+    "campaign_id",
+    "owner_id",
+    "partner_id",
+)
+
+
+def _normalize_email(email: str | None) -> str | None:
+    return email.strip().lower() if email else None
+
+
+async def _check_owner(
+    session: AsyncSession, principal: Principal, owner_id: uuid.UUID | None, lead_partner_id: uuid.UUID | None
+) -> None:
+    """The owner works for whoever holds the lead: a vendor user, or a user of the assigned partner."""
+    if owner_id is None:
+        return
+    try:
+        owner = await UserRepository(session, principal).get(owner_id)
+    except NotFound as exc:
+        raise RuleViolation(f"User {owner_id} not found.", field="owner_id") from exc
+    if owner.partner_id != lead_partner_id or not owner.active:
+        raise RuleViolation("The owner must be an active user of the organisation holding the lead.", field="owner_id")
+
+
+async def _check_campaign(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID | None) -> None:
+    if campaign_id is not None and not await CampaignRepository(session, principal).exists(campaign_id):
+        raise RuleViolation(f"Campaign {campaign_id} not found.", field="campaign_id")
+
+
+async def create_lead(session: AsyncSession, *, principal: Principal, data: LeadCreate) -> Lead:
+    await _check_campaign(session, principal, data.campaign_id)
+    await _check_owner(session, principal, data.owner_id, None)
+    lead = Lead(
+        first_name=data.first_name,
+        last_name=data.last_name,
+        company=data.company,
+        email=_normalize_email(data.email),
+        phone=data.phone,
+        title=data.title,
+        country=data.country,
+        source=data.source,
+        status=LeadStatus.NEW,
+        campaign_id=data.campaign_id,
+        owner_id=data.owner_id,
+        partner_id=None,
+    )
+    session.add(lead)
+    await record_created(session, lead, entity="lead", principal=principal, fields=FIELDS)
+    return lead
+
+
+async def update_lead(session: AsyncSession, *, principal: Principal, lead_id: uuid.UUID, data: LeadUpdate) -> Lead:
+    lead = await LeadRepository(session, principal).get(lead_id)
+    if isinstance(data.owner_id, uuid.UUID) and data.owner_id != lead.owner_id:
+        await _check_owner(session, principal, data.owner_id, lead.partner_id)
+    if isinstance(data.email, str):
+        data = msgspec.structs.replace(data, email=_normalize_email(data.email))
+    await record_updated(session, lead, data, entity="lead", principal=principal)
+    return lead
+
+
+async def get_lead(session: AsyncSession, *, principal: Principal, lead_id: uuid.UUID) -> Lead:
+    return await LeadRepository(session, principal).get(lead_id)
+
+
+async def list_leads(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    page: PageRequest,
+    status: LeadStatus | None = None,
+    source: LeadSource | None = None,
+    campaign_id: uuid.UUID | None = None,
+    partner_id: uuid.UUID | None = None,
+) -> tuple[list[Lead], str | None]:
+    filters: list[ColumnElement[bool]] = []
+    if status is not None:
+        filters.append(Lead.status == status)
+    if source is not None:
+        filters.append(Lead.source == source)
+    if campaign_id is not None:
+        filters.append(Lead.campaign_id == campaign_id)
+    if partner_id is not None:
+        filters.append(Lead.partner_id == partner_id)
+    return await LeadRepository(session, principal).page(page, *filters)
