@@ -7,8 +7,10 @@ from prm.core.db import Base
 from prm.core.idempotency import IdempotencyRecord
 from prm.core.outbox import OutboxMessage
 from prm.core.webhooks import WebhookEndpoint
+from prm.credits import models as credits
 from prm.crm import models as crm
+from prm.deal_registration import models as deal_registration
 
-__all__ = ["ActivityEntry", "Base", "IdempotencyRecord", "OutboxMessage", "WebhookEndpoint", "crm"]
+__all__ = ["ActivityEntry", "Base", "IdempotencyRecord", "OutboxMessage", "WebhookEndpoint", "credits", "crm", "deal_registration"]
 
 metadata = Base.metadata

@@ -118,6 +118,9 @@ class Opportunity(IdMixin, TimestampMixin, VersionMixin, Base):
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     lead_source: Mapped[str | None] = mapped_column(String(40))
     closed_at: Mapped[datetime | None]
+    # Deal registration protection: set while an approved registration protects this deal.
+    protected_until: Mapped[datetime | None]
+    protection_lapsed_at: Mapped[datetime | None]
 
 
 class LeadSource(StrEnum):

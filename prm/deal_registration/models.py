@@ -1,0 +1,217 @@
+"""Deal registration tables: programs, registrations, their products, conflicts, extensions, proof."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Index, LargeBinary, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from prm.core.db import Base, IdMixin, TimestampMixin, VersionMixin, enum_column
+
+DEFAULT_REVIEW_HOURS = 48
+DEFAULT_PROTECTION_DAYS = 90
+DEFAULT_REMINDER_DAYS = 14
+
+
+class DealProgram(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "deal_programs"
+
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    active: Mapped[bool] = mapped_column(default=True)
+    # Benefit: additional margin, in basis points of the won amount (250 = 2.5 %).
+    margin_bps: Mapped[int]
+    benefits: Mapped[str] = mapped_column(Text, default="")
+    # Requirements
+    required_fields: Mapped[list[str]]
+    eligible_tiers: Mapped[list[str]]
+    min_deal_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    currency: Mapped[str] = mapped_column(String(3))
+    review_hours: Mapped[int] = mapped_column(default=DEFAULT_REVIEW_HOURS)
+    protection_days: Mapped[int] = mapped_column(default=DEFAULT_PROTECTION_DAYS)
+    reminder_days: Mapped[int] = mapped_column(default=DEFAULT_REMINDER_DAYS)
+    extension_days: Mapped[int] = mapped_column(default=30)
+    max_extensions: Mapped[int] = mapped_column(default=1)
+    max_resubmissions: Mapped[int] = mapped_column(default=2)
+
+
+class RegistrationState(StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+    WON = "won"
+    LOST = "lost"
+    CANCELLED = "cancelled"
+
+
+LIVE_STATES = (RegistrationState.SUBMITTED, RegistrationState.APPROVED)
+
+
+class RejectionReason(StrEnum):
+    DUPLICATE = "duplicate"
+    INCOMPLETE = "incomplete"
+    NOT_ELIGIBLE = "not_eligible"
+    EXISTING_DIRECT_OPPORTUNITY = "existing_direct_opportunity"
+    CUSTOMER_NOT_QUALIFIED = "customer_not_qualified"
+    OTHER = "other"
+
+
+class ProofStatus(StrEnum):
+    NONE = "none"
+    SUBMITTED = "submitted"
+    VERIFIED = "verified"
+    REJECTED = "rejected"
+
+
+class DealRegistration(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "deal_registrations"
+    __table_args__ = (
+        Index("ix_deal_registrations_customer", "customer_normalized", "state"),
+        Index("ix_deal_registrations_domain", "customer_domain", "state"),
+        Index("ix_deal_registrations_review", "state", "review_due_at"),
+        Index("ix_deal_registrations_expiry", "state", "expires_at"),
+        Index("ix_deal_registrations_reminder", "state", "remind_at"),
+        Index("ix_deal_registrations_partner", "partner_id", "created_at"),
+    )
+
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    program_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("deal_programs.id"))
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"))
+    submitted_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    state: Mapped[RegistrationState] = enum_column(RegistrationState)
+    # The customer and the deal
+    customer_name: Mapped[str] = mapped_column(String(200))
+    customer_normalized: Mapped[str] = mapped_column(String(200))
+    customer_domain: Mapped[str | None] = mapped_column(String(253))
+    customer_website: Mapped[str | None] = mapped_column(String(500))
+    customer_country: Mapped[str | None] = mapped_column(String(2))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_email: Mapped[str | None] = mapped_column(String(320))
+    contact_phone: Mapped[str | None] = mapped_column(String(50))
+    contact_title: Mapped[str | None] = mapped_column(String(200))
+    estimated_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    current_situation: Mapped[str | None] = mapped_column(Text)
+    expected_close_date: Mapped[date | None]
+    # Clocks
+    submitted_at: Mapped[datetime | None]
+    review_due_at: Mapped[datetime | None]
+    overdue_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    approved_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]
+    remind_at: Mapped[datetime | None]
+    reminder_sent_at: Mapped[datetime | None]
+    expired_at: Mapped[datetime | None]
+    extensions_used: Mapped[int] = mapped_column(default=0)
+    # Decisions
+    rejection_reason: Mapped[RejectionReason | None] = enum_column(RejectionReason, nullable=True)
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    duplicate_of_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("deal_registrations.id"))
+    # The first registration of a resubmission chain, and how many resubmissions precede this one.
+    original_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("deal_registrations.id"), index=True)
+    resubmission_of_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("deal_registrations.id"))
+    resubmission_number: Mapped[int] = mapped_column(default=0)
+    opportunity_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("opportunities.id"))
+    # Close
+    closed_at: Mapped[datetime | None]
+    lost_reason: Mapped[str | None] = mapped_column(Text)
+    won_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    proof_status: Mapped[ProofStatus] = enum_column(ProofStatus, default=ProofStatus.NONE)
+    invoice_number: Mapped[str | None] = mapped_column(String(100))
+    purchase_order_number: Mapped[str | None] = mapped_column(String(100))
+    proof_amount_minor: Mapped[int | None] = mapped_column(BigInteger)
+    proof_date: Mapped[date | None]
+    proof_document_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("deal_documents.id"))
+    proof_note: Mapped[str | None] = mapped_column(Text)
+
+
+class RegistrationProduct(Base):
+    __tablename__ = "deal_registration_products"
+    __table_args__ = (Index("ix_deal_registration_products_product", "product_id", "registration_id"),)
+
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deal_registrations.id", ondelete="CASCADE"), primary_key=True
+    )
+    product_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("products.id"), primary_key=True)
+    quantity: Mapped[int]
+
+
+class ConflictKind(StrEnum):
+    REGISTRATION = "registration"
+    OPPORTUNITY = "opportunity"
+    DIRECT_OPPORTUNITY = "direct_opportunity"
+
+
+class RegistrationConflict(IdMixin, Base):
+    """A possible conflict found at submit time, kept so the reviewer sees why it matched."""
+
+    __tablename__ = "deal_registration_conflicts"
+
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deal_registrations.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[ConflictKind] = enum_column(ConflictKind)
+    other_registration_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("deal_registrations.id"))
+    other_opportunity_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("opportunities.id"))
+    matched_on: Mapped[list[str]]
+    overlapping_product_ids: Mapped[list[str]]
+    detected_at: Mapped[datetime]
+
+
+class ExtensionStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class ExtensionRequest(IdMixin, TimestampMixin, VersionMixin, Base):
+    __tablename__ = "deal_extension_requests"
+
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deal_registrations.id", ondelete="CASCADE"), index=True
+    )
+    requested_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[ExtensionStatus] = enum_column(ExtensionStatus, default=ExtensionStatus.PENDING)
+    decided_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    new_expires_at: Mapped[datetime | None]
+
+
+class DealDocument(IdMixin, Base):
+    """An uploaded proof-of-performance file, kept in the database with its checked type."""
+
+    __tablename__ = "deal_documents"
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    uploaded_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    uploaded_at: Mapped[datetime]
+
+
+def registration_snapshot(registration: DealRegistration) -> dict[str, Any]:
+    """What a webhook consumer needs to know about a registration after a transition."""
+    return {
+        "id": str(registration.id),
+        "number": registration.number,
+        "state": registration.state.value,
+        "partner_id": str(registration.partner_id),
+        "program_id": str(registration.program_id),
+        "customer_name": registration.customer_name,
+        "estimated_amount_minor": registration.estimated_amount_minor,
+        "currency": registration.currency,
+        "expires_at": registration.expires_at.isoformat() if registration.expires_at else None,
+    }
