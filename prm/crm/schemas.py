@@ -246,11 +246,11 @@ class OpportunityRead(ReadStruct):
     owner_id: uuid.UUID | None
     lead_source: str | None
     closed_at: datetime | None
-    protected_until: datetime | None = None
-    protection_lapsed_at: datetime | None = None
     version: int
     created_at: datetime
     updated_at: datetime
+    protected_until: datetime | None = None
+    protection_lapsed_at: datetime | None = None
 
     @property
     def is_indirect(self) -> bool:
