@@ -1,0 +1,56 @@
+"""`prm demo` seeds the CRM core through the services; what each demo login then sees over HTTP."""
+
+from __future__ import annotations
+
+import httpx
+
+from prm.demo import DEMO_PASSWORD, load_demo
+from prm.settings import Settings
+
+Client = httpx.AsyncClient
+
+
+async def _headers(client: Client, email: str) -> dict[str, str]:
+    reply = await client.post("/api/v1/auth/token", data={"username": email, "password": DEMO_PASSWORD})
+    assert reply.status_code == 200, reply.text
+    return {"Authorization": f"Bearer {reply.json()['access_token']}"}
+
+
+async def _all(client: Client, url: str, headers: dict[str, str], **params: str) -> list[dict[str, object]]:
+    reply = await client.get(url, params={"limit": 200, **params}, headers=headers)
+    assert reply.status_code == 200, reply.text
+    items: list[dict[str, object]] = reply.json()["items"]
+    return items
+
+
+async def test_demo_seeds_products_deals_leads_and_a_campaign_once(client: Client, settings: Settings) -> None:
+    await load_demo(settings)
+    await load_demo(settings)  # the second run finds the data and adds nothing
+    ceo = await _headers(client, "ceo@northwind.example")
+
+    products = await _all(client, "/api/v1/products", ceo)
+    assert len(products) >= 5
+    assert all(isinstance(p["list_price_minor"], int) and p["list_price_minor"] > 0 for p in products)
+
+    deals = await _all(client, "/api/v1/opportunities", ceo)
+    indirect = await _all(client, "/api/v1/opportunities", ceo, channel="indirect")
+    assert 0 < len(indirect) < len(deals)
+    assert len({d["partner_id"] for d in indirect}) == 3
+    won = await _all(client, "/api/v1/opportunities", ceo, stage="Closed Won")
+    assert len(won) >= 4
+    assert all(d["closed_at"] and d["amount_minor"] for d in won)
+    assert len({d["stage"] for d in deals}) >= 5
+
+    acme_seller = await _headers(client, "seller@acme.example")
+    [acme] = await _all(client, "/api/v1/partners", acme_seller)
+    acme_deals = await _all(client, "/api/v1/opportunities", acme_seller)
+    assert acme_deals
+    assert {d["partner_id"] for d in acme_deals} == {acme["id"]}
+
+    leads = await _all(client, "/api/v1/leads", ceo)
+    assert len({lead["source"] for lead in leads}) >= 4
+    campaigns = await _all(client, "/api/v1/campaigns", ceo, sort="name")
+    child = next(c for c in campaigns if c["parent_id"] is not None)
+    members = await _all(client, f"/api/v1/campaigns/{child['id']}/members", ceo)
+    assert {m["status"] for m in members} == {"Sent", "Responded"}
+    assert all((m["responded_at"] is not None) == (m["status"] == "Responded") for m in members)
