@@ -29,6 +29,7 @@ from prm.crm.routes.products import ProductController
 from prm.crm.routes.users import UserController
 from prm.portal import portal_router, template_config
 from prm.settings import Settings
+from prm.system.bench import register_bench_routes
 from prm.system.routes import OutboxController, WebhookController, health, ready
 
 API_CONTROLLERS: list[type] = [
@@ -81,6 +82,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
         route_handlers=API_CONTROLLERS,
         middleware=[DefineMiddleware(BearerTokenMiddleware)],
     )
+    register_bench_routes(api, settings)
     return Litestar(
         route_handlers=[api, AuthController, health, ready, portal_router()],
         dependencies=DEPENDENCIES,

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.<name>` (`--quick` for a small run) prints figures, not pass/fail."""
