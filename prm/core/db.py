@@ -16,6 +16,7 @@ from sqlalchemy import JSON, Integer, MetaData, Text, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column
 from uuid_utils.compat import uuid7
@@ -125,7 +126,25 @@ def _make_engine(url: str, *, pool_size: int, echo: bool) -> AsyncEngine:
         engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
         _configure_sqlite(engine.sync_engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
+    _skip_closed_connections(engine.sync_engine)
+    return engine
+
+
+def _skip_closed_connections(engine: Engine) -> None:
+    """A pre-ping that costs no round trip.
+
+    asyncpg's `pool_pre_ping` is BEGIN, a query, ROLLBACK: three round trips on every checkout,
+    as many as a whole read request needs. A connection the server closed (restart, idle
+    timeout, pg_terminate_backend) is already known to asyncpg as closed, so checking that is
+    free; raising DisconnectionError makes the pool retry with a fresh connection. One that
+    died silently fails its request once, and SQLAlchemy then invalidates the pooled rest.
+    """
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.driver_connection.is_closed():
+            raise DisconnectionError("the database server closed this pooled connection")
 
 
 def _configure_sqlite(engine: Engine) -> None:
