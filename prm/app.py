@@ -27,7 +27,7 @@ from prm.crm.routes.opportunities import OpportunityController
 from prm.crm.routes.partners import PartnerController
 from prm.crm.routes.products import ProductController
 from prm.crm.routes.users import UserController
-from prm.portal import portal_router, template_config
+from prm.portal import UNKNOWN_PAGE_HANDLERS, portal_router, template_config
 from prm.settings import Settings
 from prm.system.bench import register_bench_routes
 from prm.system.routes import OutboxController, WebhookController, health, ready
@@ -86,7 +86,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
     return Litestar(
         route_handlers=[api, AuthController, health, ready, portal_router()],
         dependencies=DEPENDENCIES,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, **UNKNOWN_PAGE_HANDLERS},
         openapi_config=_openapi(),
         template_config=template_config(),
         csrf_config=CSRFConfig(

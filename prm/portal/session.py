@@ -1,0 +1,124 @@
+"""The portal's sign-in session: a cookie holding the same JWT the API issues.
+
+Only the portal reads this cookie; the API authenticates with the Authorization header alone
+(`prm.core.auth.BearerTokenMiddleware`), so a cross-site request can never ride on it there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
+from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from prm.core.auth import Principal, Role, principal_from_token
+from prm.core.tokens import InvalidToken, TokenService
+from prm.settings import Settings
+
+SESSION_COOKIE = "prm_session"
+LOGIN_PATH = "/login"
+_CACHE_KEY = "portal_viewer"
+
+
+class SignInRequired(Exception):
+    """Raised by pages for a signed-out visitor; the portal turns it into a redirect to /login."""
+
+    def __init__(self, next_path: str) -> None:
+        super().__init__(next_path)
+        self.next_path = next_path
+
+
+def session_cookie(token: str, settings: Settings, ttl_seconds: int) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value=token,
+        path="/",
+        max_age=ttl_seconds,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+    )
+
+
+def cleared_session_cookie(settings: Settings) -> Cookie:
+    return Cookie(
+        key=SESSION_COOKIE,
+        value="",
+        path="/",
+        max_age=0,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+    )
+
+
+def viewer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """The signed-in principal from the session cookie, or None (verified once per request)."""
+    state = connection.scope.setdefault("state", {})
+    if _CACHE_KEY not in state:
+        state[_CACHE_KEY] = _verify(connection.app.state.tokens, connection.cookies.get(SESSION_COOKIE))
+    viewer: Principal | None = state[_CACHE_KEY]
+    return viewer
+
+
+def _verify(tokens: TokenService, token: str | None) -> Principal | None:
+    if not token:
+        return None
+    try:
+        return principal_from_token(tokens, token)
+    except InvalidToken:
+        return None
+
+
+def provide_viewer(request: Request[Any, Any, Any]) -> Principal | None:
+    """Dependency `viewer`: who is signed in, if anyone."""
+    return viewer_of(request)
+
+
+def provide_page_principal(request: Request[Any, Any, Any]) -> Principal:
+    """Dependency `principal` for pages: the signed-in principal, or a redirect to sign in."""
+    viewer = viewer_of(request)
+    if viewer is None:
+        raise SignInRequired(_path_with_query(request))
+    return viewer
+
+
+def page_allow(*roles: Role) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
+    """A guard for pages: signed-out visitors go to sign in, other roles get the 403 page."""
+    allowed = frozenset(roles)
+
+    # Async although it never awaits: Litestar would run a sync guard in a worker thread.
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        viewer = viewer_of(connection)
+        if viewer is None:
+            raise SignInRequired(_path_with_query(connection))
+        if viewer.role not in allowed:
+            raise PermissionDeniedException("This page is not available to your role.")
+
+    guard.__name__ = f"page_allow_{'_'.join(sorted(r.value for r in allowed))}"
+    return guard
+
+
+def _path_with_query(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    query = connection.scope.get("query_string", b"").decode("latin-1")
+    return f"{connection.url.path}?{query}" if query else connection.url.path
+
+
+def safe_next(value: str | None) -> str:
+    """Only a same-site relative path may be a post-login target (no open redirects)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or any(ord(c) < 32 for c in value):
+        return "/"
+    return value
+
+
+def login_url(next_path: str) -> str:
+    target = safe_next(next_path)
+    return LOGIN_PATH if target == "/" else f"{LOGIN_PATH}?{urlencode({'next': target})}"
