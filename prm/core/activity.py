@@ -10,12 +10,12 @@ from enum import Enum
 from typing import Any
 
 import msgspec
-from sqlalchemy import Index, String, select
+from sqlalchemy import Index, String, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prm.core.auth import Principal
-from prm.core.db import Base, IdMixin
+from prm.core.db import Base, IdMixin, new_id
 from prm.core.pagination import PageRequest, page_of, paginate_statement
 
 
@@ -81,6 +81,22 @@ def record_activity(
     )
     session.add(entry)
     return entry
+
+
+async def record_activities(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
+    """Many history rows with one INSERT; each dict has the record_activity keyword arguments."""
+    if not entries:
+        return
+    now = session.info["clock"].now()
+    rows = [
+        {
+            "id": new_id(), "entity_type": e["entity_type"], "entity_id": e["entity_id"], "action": e["action"],
+            "actor_id": e["actor"].user_id if e.get("actor") else None, "at": now,
+            "changes": {k: _plain_pair(v) for k, v in (e.get("changes") or {}).items()}, "note": e.get("note"),
+        }
+        for e in entries
+    ]
+    await session.execute(insert(ActivityEntry), rows)
 
 
 def _plain_pair(value: Any) -> Any:

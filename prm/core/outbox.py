@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String, Text, select
+from sqlalchemy import Index, String, Text, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prm.core.db import Base, Database, IdMixin, enum_column
+from prm.core.db import Base, Database, IdMixin, enum_column, new_id
 
 log = logging.getLogger("prm.outbox")
 
@@ -86,6 +86,35 @@ def enqueue_email(
 ) -> OutboxMessage:
     payload = {"to": to, "subject": subject, "text": text, "html": html}
     return enqueue(session, kind=OutboxKind.EMAIL, topic=topic, destination=to, payload=payload)
+
+
+@dataclass(frozen=True)
+class Email:
+    to: str
+    subject: str
+    text: str
+    topic: str = "email"
+
+
+async def enqueue_bulk(session: AsyncSession, rows: list[tuple[OutboxKind, str, str, dict[str, Any]]]) -> None:
+    """Queue many messages with one INSERT (timers that act on thousands of rows at once)."""
+    if not rows:
+        return
+    now = session.info["clock"].now()
+    values = [
+        {"id": new_id(), "kind": kind, "topic": topic, "destination": destination, "payload": payload,
+         "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+        for kind, topic, destination, payload in rows
+    ]
+    await session.execute(insert(OutboxMessage), values)
+    _mark_written(session)
+
+
+async def enqueue_emails(session: AsyncSession, emails: list[Email]) -> None:
+    await enqueue_bulk(session, [
+        (OutboxKind.EMAIL, e.topic, e.to, {"to": e.to, "subject": e.subject, "text": e.text, "html": None})
+        for e in emails
+    ])
 
 
 @dataclass(frozen=True)

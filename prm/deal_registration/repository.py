@@ -1,0 +1,150 @@
+"""Deal registration queries, scoped to what the caller may see."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any, ClassVar
+
+from sqlalchemy import ColumnElement, String, and_, cast, false, or_, select, true
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.auth import Principal, Role
+from prm.core.pagination import PageRequest, page_of, paginate_statement
+from prm.core.repository import ScopedRepository
+from prm.core.tenancy import partner_scope
+from prm.deal_registration.models import (
+    LIVE_STATES,
+    DealDocument,
+    DealProgram,
+    DealRegistration,
+    ExtensionRequest,
+    RegistrationConflict,
+    RegistrationProduct,
+    RegistrationState,
+)
+
+
+def tier_is_eligible(tier: str) -> ColumnElement[bool]:
+    # eligible_tiers is a JSON list of tier names; its text form contains '"gold"' exactly when
+    # "gold" is listed, on SQLite and PostgreSQL alike.
+    return cast(DealProgram.eligible_tiers, String).contains(f'"{tier}"')
+
+
+class ProgramRepository(ScopedRepository[DealProgram]):
+    """Staff see every program; partners see the active programs their tier is eligible for."""
+
+    model = DealProgram
+    label = "Program"
+    sortable: ClassVar[dict[str, str]] = {"created_at": "created_at", "name": "name"}
+
+    def __init__(self, session: AsyncSession, principal: Principal, partner_tier: str | None = None) -> None:
+        super().__init__(session, principal)
+        self.partner_tier = partner_tier
+
+    def scope(self) -> ColumnElement[bool]:
+        if not self.principal.is_partner:
+            return true()
+        if self.partner_tier is None:
+            return false()
+        return and_(DealProgram.active.is_(True), tier_is_eligible(self.partner_tier))
+
+
+class RegistrationRepository(ScopedRepository[DealRegistration]):
+    model = DealRegistration
+    label = "Deal registration"
+    sortable: ClassVar[dict[str, str]] = {
+        "created_at": "created_at",
+        "review_due_at": "review_due_at",
+        "number": "number",
+        "customer_name": "customer_name",
+    }
+
+    def scope(self) -> ColumnElement[bool]:
+        # Registrations always belong to a partner: managers see only their partners'.
+        return partner_scope(self.principal, DealRegistration.partner_id, vendor_rows_visible_to_managers=False)
+
+    async def review_queue(self, page: PageRequest) -> tuple[list[DealRegistration], str | None]:
+        """Submitted registrations, oldest deadline first (review_due_at is set on submit)."""
+        stmt = self.select().where(DealRegistration.state == RegistrationState.SUBMITTED)
+        stmt = paginate_statement(stmt, page, {"review_due_at": DealRegistration.review_due_at}, DealRegistration.id)
+        rows = (await self.session.scalars(stmt)).all()
+        return page_of(rows, page, "review_due_at")
+
+    async def products_of(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[RegistrationProduct]]:
+        found: dict[uuid.UUID, list[RegistrationProduct]] = defaultdict(list)
+        if registration_ids:
+            stmt = select(RegistrationProduct).where(RegistrationProduct.registration_id.in_(registration_ids))
+            for line in await self.session.scalars(stmt):
+                found[line.registration_id].append(line)
+        return found
+
+    async def conflicts_of(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[RegistrationConflict]]:
+        found: dict[uuid.UUID, list[RegistrationConflict]] = defaultdict(list)
+        if registration_ids:
+            stmt = select(RegistrationConflict).where(RegistrationConflict.registration_id.in_(registration_ids))
+            for conflict in await self.session.scalars(stmt):
+                found[conflict.registration_id].append(conflict)
+        return found
+
+    async def unscoped(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, DealRegistration]:
+        """Other partners' registrations, only for showing conflicts to staff who may see them."""
+        if not registration_ids:
+            return {}
+        rows = await self.session.scalars(select(DealRegistration).where(DealRegistration.id.in_(registration_ids)))
+        return {r.id: r for r in rows}
+
+    async def chain_length(self, original_id: uuid.UUID) -> int:
+        stmt = select(DealRegistration.id).where(
+            or_(DealRegistration.id == original_id, DealRegistration.original_id == original_id)
+        )
+        return len((await self.session.scalars(stmt)).all())
+
+    async def extensions(self, registration_id: uuid.UUID) -> list[ExtensionRequest]:
+        stmt = select(ExtensionRequest).where(ExtensionRequest.registration_id == registration_id)
+        return list((await self.session.scalars(stmt.order_by(ExtensionRequest.created_at))).all())
+
+    async def document(self, document_id: uuid.UUID) -> DealDocument | None:
+        return await self.session.get(DealDocument, document_id)
+
+
+async def live_registrations_matching(
+    session: AsyncSession,
+    *,
+    normalized: str,
+    domain: str | None,
+    exclude: list[uuid.UUID],
+    limit: int = 20,
+) -> list[Any]:
+    """Submitted or approved registrations (any partner) for the same customer."""
+    by_domain = DealRegistration.customer_domain == domain if domain else false()
+    stmt = (
+        select(
+            DealRegistration.id,
+            DealRegistration.partner_id,
+            DealRegistration.customer_normalized,
+            DealRegistration.customer_domain,
+        )
+        .where(
+            or_(DealRegistration.customer_normalized == normalized, by_domain), DealRegistration.state.in_(LIVE_STATES)
+        )
+        .limit(limit)
+    )
+    if exclude:
+        stmt = stmt.where(DealRegistration.id.not_in(exclude))
+    return list((await session.execute(stmt)).all())
+
+
+async def product_ids_of(session: AsyncSession, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    found: dict[uuid.UUID, set[str]] = defaultdict(set)
+    if registration_ids:
+        stmt = select(RegistrationProduct.registration_id, RegistrationProduct.product_id).where(
+            RegistrationProduct.registration_id.in_(registration_ids)
+        )
+        for row in await session.execute(stmt):
+            found[row.registration_id].add(str(row.product_id))
+    return found
+
+
+def manager_may_review(principal: Principal) -> bool:
+    return principal.role in (Role.CHANNEL_MANAGER, Role.VENDOR_ADMIN)

@@ -1,0 +1,278 @@
+"""Protection: extension requests, and the timers (overdue reviews, reminders, expiry).
+
+Timers act only on rows whose due-date column has passed, each through a conditional UPDATE
+that re-checks the state and the deadline, so a run that repeats, comes late, or races another
+instance changes each row once; all the history, emails and events go with that same update.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Row, and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.activity import record_activities, record_activity
+from prm.core.auth import Principal
+from prm.core.changes import expect_version
+from prm.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from prm.core.outbox import Email, enqueue_emails
+from prm.core.webhooks import publish_event, publish_events
+from prm.crm.services.deal_protection import extend_protection, lapse_protection
+from prm.crm.services.directory import emails_of, vendor_admin_emails
+from prm.deal_registration.models import (
+    DealProgram,
+    DealRegistration,
+    ExtensionRequest,
+    ExtensionStatus,
+    RegistrationState,
+)
+from prm.deal_registration.repository import RegistrationRepository, manager_may_review
+from prm.deal_registration.schemas import ExtensionCreate, ExtensionDecision
+from prm.deal_registration.service import notify
+from prm.deal_registration.service.state import ENTITY, ensure_state
+
+BATCH = 5_000
+R = DealRegistration
+
+
+async def request_extension(
+    session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID, data: ExtensionCreate
+) -> ExtensionRequest:
+    registration = await RegistrationRepository(session, principal).get(registration_id)
+    if not principal.is_partner:
+        raise Forbidden("Extensions are requested by the partner.")
+    expect_version(registration, data.expected_version)
+    ensure_state(registration, "extend", frozenset({RegistrationState.APPROVED}))
+    program = await session.get(DealProgram, registration.program_id)
+    assert program is not None  # a foreign key
+    if registration.extensions_used >= program.max_extensions:
+        raise RuleViolation(
+            f"The program allows {program.max_extensions} extensions; all are used.", field="registration_id"
+        )
+    if any(e.status is ExtensionStatus.PENDING for e in await _extensions(session, registration.id)):
+        raise Conflict("An extension request is already waiting for a decision.")
+    extension = ExtensionRequest(
+        registration_id=registration.id,
+        requested_by_id=principal.user_id,
+        reason=data.reason,
+        status=ExtensionStatus.PENDING,
+    )
+    session.add(extension)
+    await session.flush()
+    record_activity(
+        session,
+        entity_type=ENTITY,
+        entity_id=registration.id,
+        action="extension_requested",
+        actor=principal,
+        note=data.reason,
+    )
+    await publish_event(
+        session,
+        "deal_registration.extension_requested",
+        {"id": str(registration.id), "extension_id": str(extension.id), "reason": data.reason},
+    )
+    return extension
+
+
+async def _extensions(session: AsyncSession, registration_id: uuid.UUID) -> list[ExtensionRequest]:
+    stmt = select(ExtensionRequest).where(ExtensionRequest.registration_id == registration_id)
+    return list((await session.scalars(stmt)).all())
+
+
+async def decide_extension(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    registration_id: uuid.UUID,
+    extension_id: uuid.UUID,
+    data: ExtensionDecision,
+) -> ExtensionRequest:
+    if not manager_may_review(principal):
+        raise Forbidden("Only channel managers and vendor admins decide extensions.")
+    registration = await RegistrationRepository(session, principal).get(registration_id)
+    extension = await session.get(ExtensionRequest, extension_id)
+    if extension is None or extension.registration_id != registration.id:
+        raise NotFound(f"Extension request {extension_id} not found.")
+    if extension.status is not ExtensionStatus.PENDING:
+        raise Conflict(
+            f"The extension request is already {extension.status.value}.", current_state=extension.status.value
+        )
+    now = session.info["clock"].now()
+    extension.status = ExtensionStatus.APPROVED if data.approve else ExtensionStatus.REJECTED
+    extension.decided_by_id, extension.decided_at, extension.decision_note = principal.user_id, now, data.note
+    if data.approve:
+        await _extend(session, registration, extension)
+    record_activity(
+        session,
+        entity_type=ENTITY,
+        entity_id=registration.id,
+        action=f"extension_{extension.status}",
+        actor=principal,
+        note=data.note,
+        changes={"expires_at": [None, registration.expires_at]} if data.approve else None,
+    )
+    await notify.extension_decided(session, registration, data.approve)
+    return extension
+
+
+async def _extend(session: AsyncSession, registration: DealRegistration, extension: ExtensionRequest) -> None:
+    ensure_state(registration, "extend", frozenset({RegistrationState.APPROVED}))
+    program = await session.get(DealProgram, registration.program_id)
+    assert program is not None and registration.expires_at is not None
+    registration.expires_at += timedelta(days=program.extension_days)
+    registration.remind_at = registration.expires_at - timedelta(days=program.reminder_days)
+    registration.reminder_sent_at = None
+    registration.extensions_used += 1
+    extension.new_expires_at = registration.expires_at
+    await session.flush()
+    if registration.opportunity_id:
+        await extend_protection(session, registration.opportunity_id, registration.expires_at)
+
+
+# Timers -------------------------------------------------------------------------------------
+
+
+async def _claim(session: AsyncSession, where: ColumnElement[bool], values: dict[str, Any]) -> Sequence[Row[Any]]:
+    """One conditional UPDATE ... RETURNING over a batch of due rows."""
+    ids = select(R.id).where(where).limit(BATCH)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        ids = ids.with_for_update(skip_locked=True)
+    stmt = (
+        update(R)
+        .where(R.id.in_(ids.scalar_subquery()), where)
+        .values(**values, version=R.version + 1)
+        .returning(
+            R.id,
+            R.number,
+            R.partner_id,
+            R.submitted_by_id,
+            R.customer_name,
+            R.opportunity_id,
+            R.expires_at,
+            R.review_due_at,
+            R.program_id,
+            R.currency,
+            R.estimated_amount_minor,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return (await session.execute(stmt)).all()
+
+
+async def escalate_overdue_reviews(session: AsyncSession, now: datetime) -> int:
+    """Submitted past review_due_at: flag overdue and tell the vendor admins, once."""
+    where = and_(R.state == RegistrationState.SUBMITTED, R.review_due_at <= now, R.overdue_at.is_(None))
+    total = 0
+    while rows := await _claim(session, where, {"overdue_at": now}):
+        total += len(rows)
+        await record_activities(
+            session,
+            [
+                {
+                    "entity_type": ENTITY,
+                    "entity_id": r.id,
+                    "action": "review_overdue",
+                    "note": "review time passed without a decision; escalated to vendor admins",
+                }
+                for r in rows
+            ],
+        )
+        await publish_events(session, "deal_registration.review_overdue", [_event(r) for r in rows])
+        admins = await vendor_admin_emails(session)
+        await enqueue_emails(
+            session,
+            [
+                Email(
+                    to=admin,
+                    topic="deal_registration.overdue",
+                    subject=f"Overdue review: deal registration {r.number}",
+                    text=f"{r.number} for {r.customer_name} was due for a decision by "
+                    f"{r.review_due_at:%Y-%m-%d %H:%M} UTC and is still waiting.\n",
+                )
+                for r in rows
+                for admin in admins
+            ],
+        )
+    return total
+
+
+async def send_expiry_reminders(session: AsyncSession, now: datetime) -> int:
+    where = and_(
+        R.state == RegistrationState.APPROVED, R.remind_at <= now, R.expires_at > now, R.reminder_sent_at.is_(None)
+    )
+    total = 0
+    while rows := await _claim(session, where, {"reminder_sent_at": now}):
+        total += len(rows)
+        await record_activities(
+            session, [{"entity_type": ENTITY, "entity_id": r.id, "action": "expiry_reminder_sent"} for r in rows]
+        )
+        emails = await emails_of(session, [r.submitted_by_id for r in rows])
+        await enqueue_emails(
+            session,
+            [
+                Email(
+                    to=emails[r.submitted_by_id],
+                    topic="deal_registration.expiry_reminder",
+                    subject=f"Deal registration {r.number} expires {r.expires_at:%Y-%m-%d}",
+                    text=f"The protection of {r.number} for {r.customer_name} ends on "
+                    f"{r.expires_at:%Y-%m-%d %H:%M} UTC. Close the deal or request an extension.\n",
+                )
+                for r in rows
+                if r.submitted_by_id in emails
+            ],
+        )
+    return total
+
+
+async def expire_registrations(session: AsyncSession, now: datetime) -> int:
+    """Approved past expires_at: expired; the opportunity stays, unprotected."""
+    where = and_(R.state == RegistrationState.APPROVED, R.expires_at <= now)
+    total = 0
+    while rows := await _claim(session, where, {"state": RegistrationState.EXPIRED, "expired_at": now}):
+        total += len(rows)
+        await record_activities(
+            session,
+            [
+                {
+                    "entity_type": ENTITY,
+                    "entity_id": r.id,
+                    "action": "expire",
+                    "changes": {"state": ["approved", "expired"]},
+                    "note": "protection period ended",
+                }
+                for r in rows
+            ],
+        )
+        await lapse_protection(session, [r.opportunity_id for r in rows if r.opportunity_id], now)
+        await publish_events(session, "deal_registration.expire", [_event(r, state="expired") for r in rows])
+        emails = await emails_of(session, [r.submitted_by_id for r in rows])
+        await enqueue_emails(
+            session,
+            [
+                Email(
+                    to=emails[r.submitted_by_id],
+                    topic="deal_registration.expired",
+                    subject=f"Deal registration {r.number} expired",
+                    text=f"The protection of {r.number} for {r.customer_name} has ended. You may resubmit it.\n",
+                )
+                for r in rows
+                if r.submitted_by_id in emails
+            ],
+        )
+    return total
+
+
+def _event(row: Row[Any], state: str | None = None) -> dict[str, Any]:
+    return {
+        "id": str(row.id),
+        "number": row.number,
+        "partner_id": str(row.partner_id),
+        "customer_name": row.customer_name,
+        "state": state,
+        "expires_at": row.expires_at.isoformat() if row.expires_at else None,
+    }

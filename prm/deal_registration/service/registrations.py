@@ -1,0 +1,327 @@
+"""Partners register deals: draft, submit (with conflict check and auto-response), cancel, resubmit."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from datetime import timedelta
+import msgspec
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.auth import Principal, Role
+from prm.core.changes import apply_changes, expect_version
+from prm.core.errors import Forbidden, RuleViolation
+from prm.core.pagination import PageRequest
+from prm.crm.models import Product
+from prm.crm.normalize import normalize_company, normalize_domain
+from prm.crm.services.directory import partner_tier
+from prm.deal_registration.conflicts import FoundConflict, find_conflicts
+from prm.deal_registration.models import (
+    DealProgram,
+    DealRegistration,
+    RegistrationConflict,
+    RegistrationProduct,
+    RegistrationState,
+)
+from prm.deal_registration.repository import RegistrationRepository
+from prm.deal_registration.schemas import (
+    ConflictCheckRequest,
+    CustomerFields,
+    ProductLine,
+    RegistrationCreate,
+    RegistrationDetails,
+    RegistrationUpdate,
+)
+from prm.deal_registration.service import notify
+from prm.deal_registration.service.programs import programs_for
+from prm.deal_registration.service.state import record_event, transition
+
+RESUBMITTABLE = frozenset({RegistrationState.REJECTED, RegistrationState.EXPIRED})
+EDITABLE_FIELDS = [f for f in RegistrationUpdate.__struct_fields__ if f not in ("expected_version", "products")]
+
+
+def _new_number() -> str:
+    return "DR-" + base64.b32encode(secrets.token_bytes(5)).decode()
+
+
+def _require_partner(principal: Principal) -> uuid.UUID:
+    if principal.partner_id is None:
+        raise Forbidden("Only partner users register deals.")
+    return principal.partner_id
+
+
+def _customer_keys(data: CustomerFields) -> tuple[str, str | None]:
+    domain = normalize_domain(data.customer_domain or data.customer_website)
+    return normalize_company(data.customer_name), domain
+
+
+async def _check_products(session: AsyncSession, lines: list[ProductLine]) -> None:
+    ids = [line.product_id for line in lines]
+    if len(set(ids)) != len(ids):
+        raise RuleViolation("Each product may be listed once.", field="products")
+    if ids:
+        known = set((await session.scalars(select(Product.id).where(Product.id.in_(ids), Product.active))).all())
+        missing = [str(i) for i in ids if i not in known]
+        if missing:
+            raise RuleViolation(f"Unknown or inactive products: {', '.join(missing)}.", field="products")
+
+
+def missing_required(program: DealProgram, registration: DealRegistration, product_count: int) -> list[str]:
+    missing = []
+    for name in program.required_fields:
+        present = product_count > 0 if name == "products" else getattr(registration, name, None) not in (None, "")
+        if not present:
+            missing.append(name)
+    return missing
+
+
+def _check_requirements(program: DealProgram, registration: DealRegistration, product_count: int) -> None:
+    """Every program requirement at once, so the partner fixes them in one go (422 names each)."""
+    missing = missing_required(program, registration, product_count)
+    errors = [{"field": name, "message": "required by the program"} for name in missing]
+    amount = registration.estimated_amount_minor
+    if program.min_deal_minor and (amount is None or amount < program.min_deal_minor):
+        errors.append(
+            {
+                "field": "estimated_amount_minor",
+                "message": f"the program needs at least {program.min_deal_minor} minor units",
+            }
+        )
+    if registration.currency != program.currency:
+        errors.append({"field": "currency", "message": f"the program works in {program.currency}"})
+    if errors:
+        fields = ", ".join(e["field"] for e in errors)
+        raise RuleViolation(f"The registration is incomplete for this program: {fields}.", errors=errors)
+
+
+async def _program_for(session: AsyncSession, principal: Principal, program_id: uuid.UUID) -> DealProgram:
+    try:
+        return await (await programs_for(session, principal)).get(program_id)
+    except Exception as exc:
+        raise RuleViolation("No such program open to your organisation.", field="program_id") from exc
+
+
+async def _set_products(session: AsyncSession, registration: DealRegistration, lines: list[ProductLine]) -> None:
+    await _check_products(session, lines)
+    await session.execute(delete(RegistrationProduct).where(RegistrationProduct.registration_id == registration.id))
+    session.add_all(
+        RegistrationProduct(registration_id=registration.id, product_id=line.product_id, quantity=line.quantity)
+        for line in lines
+    )
+    await session.flush()
+
+
+def _registration_from(
+    data: RegistrationDetails, program: DealProgram, partner_id: uuid.UUID, principal: Principal
+) -> DealRegistration:
+    normalized, domain = _customer_keys(data)
+    return DealRegistration(
+        number=_new_number(),
+        program_id=program.id,
+        partner_id=partner_id,
+        submitted_by_id=principal.user_id,
+        state=RegistrationState.DRAFT,
+        customer_name=data.customer_name,
+        customer_normalized=normalized,
+        customer_domain=domain,
+        customer_website=data.customer_website,
+        customer_country=data.customer_country,
+        contact_name=data.contact_name,
+        contact_email=data.contact_email,
+        contact_phone=data.contact_phone,
+        contact_title=data.contact_title,
+        estimated_amount_minor=data.estimated_amount_minor,
+        currency=data.currency or program.currency,
+        current_situation=data.current_situation,
+        expected_close_date=data.expected_close_date,
+        extensions_used=0,
+        resubmission_number=0,
+    )
+
+
+async def create_registration(
+    session: AsyncSession, *, principal: Principal, data: RegistrationCreate
+) -> DealRegistration:
+    partner_id = _require_partner(principal)
+    program = await _program_for(session, principal, data.program_id)
+    registration = _registration_from(data, program, partner_id, principal)
+    session.add(registration)
+    await session.flush()
+    await _set_products(session, registration, data.products)
+    await record_event(session, registration, "created", actor=principal)
+    if data.submit:
+        await _submit(session, registration, program, principal, expected_version=None)
+    return registration
+
+
+async def update_draft(
+    session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID, data: RegistrationUpdate
+) -> DealRegistration:
+    registration = await RegistrationRepository(session, principal).get(registration_id)
+    expect_version(registration, data.expected_version)
+    if registration.state is not RegistrationState.DRAFT:
+        raise RuleViolation(
+            "Only drafts can be edited; resubmit a rejected or expired registration instead.",
+            current_state=registration.state.value,
+        )
+    changes = apply_changes(registration, msgspec.structs.replace(data, products=msgspec.UNSET))
+    if isinstance(data.products, list):
+        await _set_products(session, registration, data.products)
+        changes["products"] = [None, [str(p.product_id) for p in data.products]]
+    registration.customer_normalized = normalize_company(registration.customer_name)
+    registration.customer_domain = normalize_domain(registration.customer_domain or registration.customer_website)
+    if changes:
+        registration.updated_at = session.info["clock"].now()  # a product-only edit bumps the version too
+        await session.flush()
+        await record_event(session, registration, "updated", actor=principal)
+    return registration
+
+
+async def submit_registration(
+    session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID, expected_version: int
+) -> DealRegistration:
+    registration = await RegistrationRepository(session, principal).get(registration_id)
+    program = await session.get(DealProgram, registration.program_id)
+    assert program is not None  # a foreign key
+    await _submit(session, registration, program, principal, expected_version=expected_version)
+    return registration
+
+
+async def _product_count(session: AsyncSession, registration_id: uuid.UUID) -> int:
+    stmt = select(RegistrationProduct.product_id).where(RegistrationProduct.registration_id == registration_id)
+    return len((await session.scalars(stmt)).all())
+
+
+async def _submit(
+    session: AsyncSession,
+    registration: DealRegistration,
+    program: DealProgram,
+    principal: Principal,
+    *,
+    expected_version: int | None,
+) -> None:
+    await _check_eligibility(session, program, registration.partner_id)
+    _check_requirements(program, registration, await _product_count(session, registration.id))
+    now = session.info["clock"].now()
+    registration.submitted_at = now
+    registration.review_due_at = now + timedelta(hours=program.review_hours)
+    await transition(session, registration, "submit", actor=principal, expected_version=expected_version)
+    await store_conflicts(session, registration)
+    await notify.submitted(session, registration, program.review_hours)
+
+
+async def _check_eligibility(session: AsyncSession, program: DealProgram, partner_id: uuid.UUID) -> None:
+    tier = await partner_tier(session, partner_id)
+    if not program.active or tier not in program.eligible_tiers:
+        raise RuleViolation("Your organisation is not eligible for this program.", field="program_id")
+
+
+async def store_conflicts(session: AsyncSession, registration: DealRegistration) -> list[FoundConflict]:
+    lines = await RegistrationRepository(session, _system(registration)).products_of([registration.id])
+    product_ids = {str(line.product_id) for line in lines.get(registration.id, [])}
+    exclude = [registration.id] + [i for i in (registration.original_id, registration.resubmission_of_id) if i]
+    found = await find_conflicts(
+        session,
+        normalized=registration.customer_normalized,
+        domain=registration.customer_domain,
+        product_ids=product_ids,
+        exclude=exclude,
+    )
+    now = session.info["clock"].now()
+    session.add_all(
+        RegistrationConflict(
+            registration_id=registration.id,
+            kind=c.kind,
+            matched_on=c.matched_on,
+            overlapping_product_ids=c.overlapping_product_ids,
+            other_registration_id=c.other_registration_id,
+            other_opportunity_id=c.other_opportunity_id,
+            detected_at=now,
+        )
+        for c in found
+    )
+    await session.flush()
+    return found
+
+
+def _system(registration: DealRegistration) -> Principal:
+    """A principal scoped to the registration's own partner, for internal reads."""
+    return Principal(user_id=registration.submitted_by_id, role=Role.PARTNER_USER, partner_id=registration.partner_id)
+
+
+async def check_conflicts(
+    session: AsyncSession, *, principal: Principal, data: ConflictCheckRequest
+) -> list[FoundConflict]:
+    """Before submitting: would this customer and these products conflict? (kinds only, for partners)"""
+    _require_partner(principal)
+    await _check_products(session, data.products)
+    normalized, domain = _customer_keys(data)
+    return await find_conflicts(
+        session, normalized=normalized, domain=domain, product_ids={str(p.product_id) for p in data.products}
+    )
+
+
+async def cancel_registration(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    registration_id: uuid.UUID,
+    expected_version: int,
+    reason: str | None,
+) -> DealRegistration:
+    registration = await RegistrationRepository(session, principal).get(registration_id)
+    if not principal.is_partner:
+        raise Forbidden("Only the partner cancels its own registration; reject it instead.")
+    await transition(session, registration, "cancel", actor=principal, expected_version=expected_version, reason=reason)
+    return registration
+
+
+async def resubmit_registration(
+    session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID, data: RegistrationDetails
+) -> DealRegistration:
+    """A rejected or expired registration comes back as a new submission linked to the original."""
+    repo = RegistrationRepository(session, principal)
+    previous = await repo.get(registration_id)
+    if previous.state not in RESUBMITTABLE:
+        raise RuleViolation(
+            f"Only rejected or expired registrations can be resubmitted; {previous.number} is {previous.state.value}.",
+            current_state=previous.state.value,
+        )
+    original_id = previous.original_id or previous.id
+    program = await _program_for(session, principal, previous.program_id)
+    used = await repo.chain_length(original_id) - 1
+    if used >= program.max_resubmissions:
+        raise RuleViolation(
+            f"The program allows {program.max_resubmissions} resubmissions; all are used.", field="registration_id"
+        )
+    fresh = _registration_from(
+        data, program, previous.partner_id, principal
+    )
+    fresh.original_id, fresh.resubmission_of_id, fresh.resubmission_number = original_id, previous.id, used + 1
+    session.add(fresh)
+    await session.flush()
+    await _set_products(session, fresh, data.products)
+    await record_event(session, fresh, "resubmitted", actor=principal, reason=f"resubmission of {previous.number}")
+    await _submit(session, fresh, program, principal, expected_version=None)
+    return fresh
+
+
+async def list_registrations(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    page: PageRequest,
+    state: RegistrationState | None = None,
+    partner_id: uuid.UUID | None = None,
+    program_id: uuid.UUID | None = None,
+) -> tuple[list[DealRegistration], str | None]:
+    filters: list[ColumnElement[bool]] = []
+    if state is not None:
+        filters.append(DealRegistration.state == state)
+    if partner_id is not None:
+        filters.append(DealRegistration.partner_id == partner_id)
+    if program_id is not None:
+        filters.append(DealRegistration.program_id == program_id)
+    return await RegistrationRepository(session, principal).page(page, *filters)
