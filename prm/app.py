@@ -28,6 +28,9 @@ from prm.crm.routes.partners import PartnerController
 from prm.crm.routes.products import ProductController
 from prm.crm.routes.users import UserController
 from prm.portal import UNKNOWN_PAGE_HANDLERS, portal_router, template_config
+from prm.credits.routes import CreditController
+from prm.deal_registration.jobs import register_jobs as register_deal_registration_jobs
+from prm.deal_registration.routes import ProgramController, RegistrationController
 from prm.settings import Settings
 from prm.system.bench import register_bench_routes
 from prm.system.routes import OutboxController, WebhookController, health, ready
@@ -43,6 +46,9 @@ API_CONTROLLERS: list[type] = [
     CampaignController,
     OutboxController,
     WebhookController,
+    ProgramController,
+    RegistrationController,
+    CreditController,
 ]
 
 
@@ -67,6 +73,7 @@ def _openapi() -> OpenAPIConfig:
 
 def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None) -> Litestar:
     runtime = runtime or build_runtime(settings, clock or SystemClock())
+    register_deal_registration_jobs(runtime.jobs)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

@@ -141,11 +141,21 @@ class Actor:
     email: str
     role: Role
     partner_id: uuid.UUID | None
-    token: str
+    tokens: Any = field(repr=False)
+    token: str = field(default="", repr=False)  # issued once, when the world was made
+
+    def __post_init__(self) -> None:
+        self.token = self.fresh_token()
+
+    def fresh_token(self) -> str:
+        """A token issued at the (movable) clock's now, as a client that signs in again would hold."""
+        principal = Principal(user_id=self.user_id, role=self.role, partner_id=self.partner_id, email=self.email)
+        return str(self.tokens.issue(str(self.user_id), principal.claims()))
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
+        """Fresh each time, so tests that move the clock by months still act as signed-in users."""
+        return {"Authorization": f"Bearer {self.fresh_token()}"}
 
 
 @dataclass
@@ -215,9 +225,7 @@ async def world(app: Litestar, password_hash: str) -> World:
         )
 
     def actor(row: User) -> Actor:
-        principal = Principal(user_id=row.id, role=row.role, partner_id=row.partner_id, email=row.email)
-        token = tokens.issue(str(row.id), principal.claims())
-        return Actor(row.id, row.email, row.role, row.partner_id, token)
+        return Actor(row.id, row.email, row.role, row.partner_id, tokens)
 
     actors = {name: actor(row) for name, row in users.items()}
     return World(partner_a=partner_a.id, partner_b=partner_b.id, db=db, **actors)
