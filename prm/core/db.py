@@ -123,7 +123,13 @@ class Database:
 
 def _make_engine(url: str, *, pool_size: int, echo: bool) -> AsyncEngine:
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, echo=echo, connect_args={"timeout": 30})
+        # Every transaction takes SQLite's one write lock at BEGIN, so a second pooled
+        # connection only ever waits in SQLite's busy handler, which polls with growing sleeps
+        # and lets newcomers overtake: seconds-long tails under load. One connection makes
+        # the wait an asyncio queue instead: first come, first served, no sleeping.
+        engine = create_async_engine(
+            url, echo=echo, connect_args={"timeout": 30}, pool_size=1, max_overflow=0, pool_timeout=30
+        )
         _configure_sqlite(engine.sync_engine)
         return engine
     engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size)
