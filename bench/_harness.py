@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -264,8 +265,28 @@ class Stats:
         if not self.latencies_ms:
             return float("nan")
         ordered = sorted(self.latencies_ms)
-        rank = max(1, round(fraction * len(ordered) + 0.5))
-        return ordered[min(rank, len(ordered)) - 1]
+        rank = min(max(math.ceil(fraction * len(ordered)), 1), len(ordered))
+        return ordered[rank - 1]
+
+    @classmethod
+    def merged(cls, name: str, parts: list[Stats]) -> Stats:
+        """Several measuring rounds of one scenario as one (CPU averaged over their time)."""
+        seconds = sum(p.seconds for p in parts) or 1e-9
+
+        def mean(attr: str) -> float:
+            return float(sum(getattr(p.cpu, attr) * p.seconds for p in parts)) / seconds
+
+        return cls(
+            name=name,
+            requests=sum(p.requests for p in parts),
+            errors=sum(p.errors for p in parts),
+            seconds=seconds,
+            latencies_ms=[ms for p in parts for ms in p.latencies_ms],
+            cpu=CpuUse(
+                client=mean("client"), server=mean("server"), database=mean("database"), machine=mean("machine")
+            ),
+            first_error=next((p.first_error for p in parts if p.first_error), ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -376,16 +397,37 @@ async def measure(name: str, client: httpx.AsyncClient, factory: WorkerFactory, 
     """Warm up (discarded), then run `concurrency` workers until the time or request budget ends."""
     if load.warmup_seconds > 0:
         await _run_workers(client, factory, load, load.warmup_seconds, load.max_requests)
+    return await _measure_once(name, client, factory, load, meter)
+
+
+async def measure_interleaved(
+    scenarios: list[tuple[str, httpx.AsyncClient, WorkerFactory]], load: Load, meter: CpuMeter, rounds: int
+) -> dict[str, Stats]:
+    """Scenarios measured in turns (A B A B ...), so a change in what else runs on the machine
+    weighs on each alike: what their ratio needs. Each gets `load.seconds` in all."""
+    rounds = max(rounds, 1)
+    for _, client, factory in scenarios:
+        await _run_workers(client, factory, load, load.warmup_seconds, load.max_requests)
+    share = Load(load.concurrency, load.seconds / rounds, 0.0, max(load.max_requests // rounds, 1))
+    parts: dict[str, list[Stats]] = {name: [] for name, _, _ in scenarios}
+    for _ in range(rounds):
+        for name, client, factory in scenarios:
+            parts[name].append(await _measure_once(name, client, factory, share, meter))
+    return {name: Stats.merged(name, runs) for name, runs in parts.items()}
+
+
+async def _measure_once(
+    name: str, client: httpx.AsyncClient, factory: WorkerFactory, load: Load, meter: CpuMeter
+) -> Stats:
     before = meter.sample()
     latencies, errors, first_error, seconds = await _run_workers(client, factory, load, load.seconds, load.max_requests)
-    cpu = CpuMeter.between(before, meter.sample())
     return Stats(
         name=name,
         requests=len(latencies),
         errors=errors,
         seconds=seconds,
         latencies_ms=latencies,
-        cpu=cpu,
+        cpu=CpuMeter.between(before, meter.sample()),
         first_error=first_error,
     )
 

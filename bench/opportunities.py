@@ -41,6 +41,7 @@ from bench._harness import (
     api_client,
     fresh_database,
     measure,
+    measure_interleaved,
     migrate,
     running_service,
     service_env,
@@ -212,7 +213,9 @@ async def walk_everything(client: httpx.AsyncClient) -> tuple[int, list[str]]:
 # --- one database -----------------------------------------------------------------------------
 
 
-async def drive(kind: str, service: Service, meter: CpuMeter, world: World, load: Load, report: Report) -> None:
+async def drive(
+    kind: str, service: Service, meter: CpuMeter, world: World, load: Load, rounds: int, report: Report
+) -> None:
     seller_token = await token_for(service.base_url, world.seller)
     admin_token = await token_for(service.base_url, world.admin)
     connections = load.concurrency
@@ -226,12 +229,18 @@ async def drive(kind: str, service: Service, meter: CpuMeter, world: World, load
             raise RuntimeError(f"the seller's list walked {seen} rows, the seed made {world.seller_rows}")
         _, all_cursors = await walk_everything(admin)
 
-        floor = await measure(f"{kind}.floor", seller, floor_worker, load, meter)
+        pair = [("floor", seller, floor_worker), ("create", seller, create_worker(world))]
+        measured = await measure_interleaved(pair, load, meter, rounds)
+        floor, create = measured["floor"], measured["create"]
         report.stats(f"{kind}.floor", floor)
-        create = await measure(f"{kind}.create", seller, create_worker(world), load, meter)
         report.stats(f"{kind}.create", create)
         ratio = create.rps / floor.rps if floor.rps else 0.0
         report.figure(f"{kind}.create.floor_ratio", ratio, f"x floor (goal >= {CREATE_GOAL})")
+        # The same ratio from service CPU per request: steadier when other work shares the
+        # machine, and what requests/s converge to once the service is CPU-bound.
+        if floor.requests and create.requests:
+            cpu_ratio = (floor.cpu.server / floor.rps) / (create.cpu.server / create.rps)
+            report.figure(f"{kind}.create.floor_ratio_by_cpu", cpu_ratio, "x floor")
 
         for name, client, factory in (
             ("list", seller, walk_worker),
@@ -242,7 +251,7 @@ async def drive(kind: str, service: Service, meter: CpuMeter, world: World, load
             report.stats(f"{kind}.{name}", stats)
 
 
-def run_database(kind: str, rows: int, load: Load, workers: int, report: Report) -> None:
+def run_database(kind: str, rows: int, load: Load, rounds: int, workers: int, report: Report) -> None:
     with workdir() as folder, fresh_database(kind, folder) as database_url:
         env = service_env(database_url, folder)
         migrate(env)
@@ -251,7 +260,7 @@ def run_database(kind: str, rows: int, load: Load, workers: int, report: Report)
         with running_service(env, folder, workers=workers) as service:
             database_name = None if kind == "sqlite" else make_url(database_url).database
             meter = CpuMeter(service.pid, database_name)
-            asyncio.run(drive(kind, service, meter, world, load, report))
+            asyncio.run(drive(kind, service, meter, world, load, rounds, report))
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -262,6 +271,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, help="measuring time per figure (default 10)")
     parser.add_argument("--warmup", type=float, help="warm-up time per figure, discarded (default 2)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients (default 8)")
+    parser.add_argument("--rounds", type=int, default=3, help="floor and create measured in turns (default 3)")
     parser.add_argument("--max-requests", type=int, default=1_000_000, help="request budget per figure")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes (PostgreSQL only)")
     args = parser.parse_args(argv)
@@ -285,13 +295,14 @@ def main(argv: list[str] | None = None) -> None:
             "seconds": args.seconds,
             "warmup": args.warmup,
             "concurrency": args.concurrency,
+            "rounds": args.rounds,
             "workers": args.workers,
             "page": PAGE,
             "databases": databases,
         },
     )
     for kind in databases:
-        run_database(kind, args.rows, load, args.workers if kind != "sqlite" else 1, report)
+        run_database(kind, args.rows, load, args.rounds, args.workers if kind != "sqlite" else 1, report)
     report.finish()
 
 
