@@ -98,7 +98,10 @@ class RegistrationController(Controller):
 
     @post("/", guards=[allow(*PARTNERS)], summary="Register a deal (draft, or submit at once)")
     async def create_registration(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal,
+        self,
+        request: Request[Any, Any, Any],
+        db_session: AsyncSession,
+        principal: Principal,
         data: RegistrationCreate,
     ) -> Response[RegistrationRead]:
         async def create() -> RegistrationRead:
@@ -109,12 +112,20 @@ class RegistrationController(Controller):
 
     @get("/", summary="Registrations you may see")
     async def list_registrations(
-        self, db_session: AsyncSession, principal: Principal, page: PageRequest,
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        page: PageRequest,
         registration_state: Annotated[RegistrationState | None, QueryParameter(name="state")] = None,
-        partner_id: uuid.UUID | None = None, program_id: uuid.UUID | None = None,
+        partner_id: uuid.UUID | None = None,
+        program_id: uuid.UUID | None = None,
     ) -> Page[RegistrationRead]:
         rows, cursor = await registrations.list_registrations(
-            db_session, principal=principal, page=page, state=registration_state, partner_id=partner_id,
+            db_session,
+            principal=principal,
+            page=page,
+            state=registration_state,
+            partner_id=partner_id,
             program_id=program_id,
         )
         return Page(items=await views.read_many(db_session, principal, rows), next_cursor=cursor)
@@ -126,8 +137,12 @@ class RegistrationController(Controller):
         rows, cursor = await review.review_queue(db_session, principal=principal, page=page)
         return Page(items=await views.read_many(db_session, principal, rows), next_cursor=cursor)
 
-    @post("/conflict-check", status_code=200, guards=[allow(*PARTNERS)],
-          summary="Would this customer and these products conflict? (kinds only)")
+    @post(
+        "/conflict-check",
+        status_code=200,
+        guards=[allow(*PARTNERS)],
+        summary="Would this customer and these products conflict? (kinds only)",
+    )
     async def conflict_check(
         self, db_session: AsyncSession, principal: Principal, data: ConflictCheckRequest
     ) -> ConflictCheckResult:
@@ -164,13 +179,19 @@ class RegistrationController(Controller):
         self, db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID, data: Cancel
     ) -> RegistrationRead:
         registration = await registrations.cancel_registration(
-            db_session, principal=principal, registration_id=registration_id,
-            expected_version=data.expected_version, reason=data.reason,
+            db_session,
+            principal=principal,
+            registration_id=registration_id,
+            expected_version=data.expected_version,
+            reason=data.reason,
         )
         return await views.read_one(db_session, principal, registration)
 
-    @post("/{registration_id:uuid}/resubmit", guards=[allow(*PARTNERS)],
-          summary="Resubmit a rejected or expired registration as a new, linked submission")
+    @post(
+        "/{registration_id:uuid}/resubmit",
+        guards=[allow(*PARTNERS)],
+        summary="Resubmit a rejected or expired registration as a new, linked submission",
+    )
     async def resubmit(
         self, db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID, data: RegistrationDetails
     ) -> RegistrationRead:
@@ -183,16 +204,14 @@ class RegistrationController(Controller):
     async def approve(
         self, db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID, data: Approve
     ) -> RegistrationRead:
-        registration = await review.approve(db_session, principal=principal, registration_id=registration_id,
-                                            data=data)
+        registration = await review.approve(db_session, principal=principal, registration_id=registration_id, data=data)
         return await views.read_one(db_session, principal, registration)
 
     @post("/{registration_id:uuid}/reject", status_code=200, guards=[allow(*STAFF)])
     async def reject(
         self, db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID, data: Reject
     ) -> RegistrationRead:
-        registration = await review.reject(db_session, principal=principal, registration_id=registration_id,
-                                           data=data)
+        registration = await review.reject(db_session, principal=principal, registration_id=registration_id, data=data)
         return await views.read_one(db_session, principal, registration)
 
     @post("/{registration_id:uuid}/mark-duplicate", status_code=200, guards=[allow(*STAFF)])
@@ -221,33 +240,48 @@ class RegistrationController(Controller):
         )
         return to_read(extension, ExtensionRead)
 
-    @post("/{registration_id:uuid}/extensions/{extension_id:uuid}/decision", status_code=200,
-          guards=[allow(*STAFF)])
+    @post("/{registration_id:uuid}/extensions/{extension_id:uuid}/decision", status_code=200, guards=[allow(*STAFF)])
     async def decide_extension(
-        self, db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID,
-        extension_id: uuid.UUID, data: ExtensionDecision,
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        registration_id: uuid.UUID,
+        extension_id: uuid.UUID,
+        data: ExtensionDecision,
     ) -> ExtensionRead:
         extension = await protection.decide_extension(
             db_session, principal=principal, registration_id=registration_id, extension_id=extension_id, data=data
         )
         return to_read(extension, ExtensionRead)
 
-    @post("/{registration_id:uuid}/close-won", status_code=200, guards=[allow(*PARTNERS)],
-          summary="Close won with proof of performance (multipart upload: PDF, PNG or JPEG)")
+    @post(
+        "/{registration_id:uuid}/close-won",
+        status_code=200,
+        guards=[allow(*PARTNERS)],
+        summary="Close won with proof of performance (multipart upload: PDF, PNG or JPEG)",
+    )
     async def close_won(
-        self, db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID,
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        registration_id: uuid.UUID,
         data: Annotated[CloseWonForm, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> RegistrationRead:
         content = await data.document.read(closing.MAX_DOCUMENT_BYTES + 1)
         proof = closing.Proof(
             invoice_number=(data.invoice_number or "").strip()[:100] or None,
             purchase_order_number=(data.purchase_order_number or "").strip()[:100] or None,
-            amount_minor=data.amount_minor, proof_date=data.proof_date,
-            filename=data.document.filename or "document", content=content,
+            amount_minor=data.amount_minor,
+            proof_date=data.proof_date,
+            filename=data.document.filename or "document",
+            content=content,
         )
         registration = await closing.close_won(
-            db_session, principal=principal, registration_id=registration_id,
-            expected_version=data.expected_version, proof=proof,
+            db_session,
+            principal=principal,
+            registration_id=registration_id,
+            expected_version=data.expected_version,
+            proof=proof,
         )
         return await views.read_one(db_session, principal, registration)
 
@@ -260,8 +294,12 @@ class RegistrationController(Controller):
         )
         return await views.read_one(db_session, principal, registration)
 
-    @post("/{registration_id:uuid}/proof/decision", status_code=200, guards=[allow(*STAFF)],
-          summary="Verify (or refuse) the proof of performance; verification books the margin credit")
+    @post(
+        "/{registration_id:uuid}/proof/decision",
+        status_code=200,
+        guards=[allow(*STAFF)],
+        summary="Verify (or refuse) the proof of performance; verification books the margin credit",
+    )
     async def decide_proof(
         self, db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID, data: ProofDecision
     ) -> RegistrationRead:
@@ -276,9 +314,13 @@ class RegistrationController(Controller):
     ) -> Response[bytes]:
         document = await closing.proof_document(db_session, principal=principal, registration_id=registration_id)
         return Response(
-            document.content, media_type=document.content_type,
-            headers={"Content-Disposition": f'attachment; filename="{document.filename}"',
-                     "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store"},
+            document.content,
+            media_type=document.content_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="{document.filename}"',
+                "X-Content-Type-Options": "nosniff",
+                "Cache-Control": "private, no-store",
+            },
         )
 
     @get("/{registration_id:uuid}/history", summary="Every transition: who, when (UTC), from/to, why")

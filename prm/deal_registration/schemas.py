@@ -130,17 +130,17 @@ class RegistrationUpdate(Struct):
 
     expected_version: Version
     customer_name: Name | UnsetType = UNSET
-    customer_website: Url | None | UnsetType = UNSET
-    customer_domain: Annotated[str, Meta(max_length=253)] | None | UnsetType = UNSET
-    customer_country: Country | None | UnsetType = UNSET
-    contact_name: Name | None | UnsetType = UNSET
-    contact_email: Email | None | UnsetType = UNSET
-    contact_phone: Phone | None | UnsetType = UNSET
-    contact_title: Name | None | UnsetType = UNSET
-    estimated_amount_minor: MinorUnits | None | UnsetType = UNSET
+    customer_website: Url | UnsetType | None = UNSET
+    customer_domain: Annotated[str, Meta(max_length=253)] | UnsetType | None = UNSET
+    customer_country: Country | UnsetType | None = UNSET
+    contact_name: Name | UnsetType | None = UNSET
+    contact_email: Email | UnsetType | None = UNSET
+    contact_phone: Phone | UnsetType | None = UNSET
+    contact_title: Name | UnsetType | None = UNSET
+    estimated_amount_minor: MinorUnits | UnsetType | None = UNSET
     currency: Currency | UnsetType = UNSET
-    current_situation: LongText | None | UnsetType = UNSET
-    expected_close_date: date | None | UnsetType = UNSET
+    current_situation: LongText | UnsetType | None = UNSET
+    expected_close_date: date | UnsetType | None = UNSET
     products: Annotated[list[ProductLine], Meta(max_length=50)] | UnsetType = UNSET
 
 

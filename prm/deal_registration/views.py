@@ -35,19 +35,22 @@ async def _full_conflicts(
         shaped[registration_id] = []
         for conflict in items:
             other = others.get(conflict.other_registration_id) if conflict.other_registration_id else None
-            shaped[registration_id].append(ConflictRead(
-                kind=conflict.kind, matched_on=list(conflict.matched_on),
-                overlapping_product_ids=list(conflict.overlapping_product_ids),
-                other_registration_id=conflict.other_registration_id,
-                other_registration_number=other.number if other else None,
-                other_partner_id=other.partner_id if other else None,
-                other_partner_name=names.get(other.partner_id) if other else None,
-                other_state=other.state.value if other else None,
-                other_opportunity_id=conflict.other_opportunity_id,
-                other_customer_name=other.customer_name if other else None,
-                other_amount_minor=other.estimated_amount_minor if other else None,
-                detected_at=conflict.detected_at,
-            ))
+            shaped[registration_id].append(
+                ConflictRead(
+                    kind=conflict.kind,
+                    matched_on=list(conflict.matched_on),
+                    overlapping_product_ids=list(conflict.overlapping_product_ids),
+                    other_registration_id=conflict.other_registration_id,
+                    other_registration_number=other.number if other else None,
+                    other_partner_id=other.partner_id if other else None,
+                    other_partner_name=names.get(other.partner_id) if other else None,
+                    other_state=other.state.value if other else None,
+                    other_opportunity_id=conflict.other_opportunity_id,
+                    other_customer_name=other.customer_name if other else None,
+                    other_amount_minor=other.estimated_amount_minor if other else None,
+                    detected_at=conflict.detected_at,
+                )
+            )
     return shaped
 
 
@@ -63,8 +66,9 @@ async def read_many(
     result = []
     for registration in registrations:
         read = msgspec.convert(registration, RegistrationRead, from_attributes=True)
-        read.products = [ProductLineRead(product_id=p.product_id, quantity=p.quantity)
-                         for p in products.get(registration.id, [])]
+        read.products = [
+            ProductLineRead(product_id=p.product_id, quantity=p.quantity) for p in products.get(registration.id, [])
+        ]
         if principal.is_partner:
             read.conflict_hints = hints(conflicts.get(registration.id, []))
         else:

@@ -54,15 +54,24 @@ def inbox(smtp_port: int) -> Iterator[Inbox]:
 
 @pytest.fixture
 def settings_overrides(smtp_port: int) -> dict[str, Any]:
-    return {"smtp_host": "127.0.0.1", "smtp_port": smtp_port, "smtp_sender": "prm@vendor.test",
-            "outbox_max_attempts": 3}
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "smtp_sender": "prm@vendor.test",
+        "outbox_max_attempts": 3,
+    }
 
 
 async def _create_user(client: httpx.AsyncClient, world: World, email: str) -> httpx.Response:
     return await client.post(
         "/api/v1/users",
-        json={"email": email, "name": "New Seller", "role": "partner_user", "password": "a long password",
-              "partner_id": str(world.partner_a)},
+        json={
+            "email": email,
+            "name": "New Seller",
+            "role": "partner_user",
+            "password": "a long password",
+            "partner_id": str(world.partner_a),
+        },
         headers=world.admin.headers,
     )
 
@@ -86,8 +95,9 @@ async def test_email_goes_through_the_outbox_to_the_smtp_server(
     assert [m["destination"] for m in delivered.json()["items"]] == ["new.seller@acme.test"]
 
 
-async def test_failed_request_queues_no_email(client: httpx.AsyncClient, world: World, app: Litestar,
-                                              inbox: Inbox) -> None:
+async def test_failed_request_queues_no_email(
+    client: httpx.AsyncClient, world: World, app: Litestar, inbox: Inbox
+) -> None:
     await _create_user(client, world, "twice@acme.test")
     duplicate = await _create_user(client, world, "twice@acme.test")
     assert duplicate.status_code == 409
@@ -134,7 +144,7 @@ class Receiver(BaseHTTPRequestHandler):
     received: list[tuple[dict[str, str], bytes]] = []
     fail_next = 0
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         if Receiver.fail_next:
             Receiver.fail_next -= 1
@@ -172,8 +182,11 @@ async def test_webhook_events_are_signed_and_retried(
 
     Receiver.fail_next = 1
     account = (await client.post("/api/v1/accounts", json={"name": "Hooked"}, headers=world.pa_user.headers)).json()
-    await client.post("/api/v1/users", json={"email": "x@vendor.test", "name": "X", "role": "leadership",
-                                             "password": "a long password"}, headers=world.admin.headers)
+    await client.post(
+        "/api/v1/users",
+        json={"email": "x@vendor.test", "name": "X", "role": "leadership", "password": "a long password"},
+        headers=world.admin.headers,
+    )
     outbox = app.state.runtime.outbox
     await outbox.run_once()
     assert Receiver.received == []  # the 503 is retried later, not dropped
@@ -183,9 +196,10 @@ async def test_webhook_events_are_signed_and_retried(
     state = (await client.get("/api/v1/outbox", headers=world.admin.headers)).json()["items"]
     assert len(Receiver.received) == 1, [(m["kind"], m["status"], m["attempts"], m["last_error"]) for m in state]
     headers, body = Receiver.received[0]
-    expected = "sha256=" + hmac.new(
-        secret.encode(), headers["X-PRM-Timestamp"].encode() + b"." + body, hashlib.sha256
-    ).hexdigest()
+    expected = (
+        "sha256="
+        + hmac.new(secret.encode(), headers["X-PRM-Timestamp"].encode() + b"." + body, hashlib.sha256).hexdigest()
+    )
     assert hmac.compare_digest(headers["X-PRM-Signature"], expected)
     event = json.loads(body)
     assert event["type"] == "account.created"

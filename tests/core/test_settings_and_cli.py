@@ -44,8 +44,9 @@ def test_good_settings_load() -> None:
 def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     prm = Path(sys.executable).with_name("prm")
     base = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")}
-    return subprocess.run([str(prm), *args], env=base | env, capture_output=True, text=True, timeout=120,
-                          check=False)
+    return subprocess.run(  # noqa: S603 - our own console script
+        [str(prm), *args], env=base | env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 def test_serve_with_a_missing_key_stops_with_one_line(tmp_path: Path) -> None:
@@ -65,8 +66,21 @@ def test_init_upgrade_demo_are_idempotent(tmp_path: Path) -> None:
         demo = _cli(["demo"], env)
         assert demo.returncode == 0, demo.stderr
         assert "admin@northwind.example" in demo.stdout
-    created = _cli(["user", "create", "--email", "ops@northwind.example", "--name", "Ops", "--role",
-                    "vendor_admin", "--password", "a long password"], env)
+    created = _cli(
+        [
+            "user",
+            "create",
+            "--email",
+            "ops@northwind.example",
+            "--name",
+            "Ops",
+            "--role",
+            "vendor_admin",
+            "--password",
+            "a long password",
+        ],
+        env,
+    )
     assert created.returncode == 0, created.stderr
     assert "vendor_admin ops@northwind.example" in created.stdout
 

@@ -25,17 +25,23 @@ async def catalog(client: httpx.AsyncClient, world: World) -> Catalog:
     products = []
     for sku, price in (("FW-100", 500_00), ("FW-200", 1_200_00), ("SUP-1Y", 300_00)):
         reply = await client.post(
-            "/api/v1/products", json={"sku": sku, "name": sku, "list_price_minor": price, "currency": "USD"},
+            "/api/v1/products",
+            json={"sku": sku, "name": sku, "list_price_minor": price, "currency": "USD"},
             headers=world.admin.headers,
         )
         assert reply.status_code == 201, reply.text
         products.append(reply.json()["id"])
     program = await client.post(
         "/api/v1/deal-programs",
-        json={"name": "Northwind Deal Registration", "margin_bps": 500, "currency": "USD",
-              "benefits": "5% additional margin on registered deals",
-              "required_fields": ["products", "estimated_amount_minor", "contact_email", "expected_close_date"],
-              "eligible_tiers": ["gold", "silver"], "min_deal_minor": 10_000_00},
+        json={
+            "name": "Northwind Deal Registration",
+            "margin_bps": 500,
+            "currency": "USD",
+            "benefits": "5% additional margin on registered deals",
+            "required_fields": ["products", "estimated_amount_minor", "contact_email", "expected_close_date"],
+            "eligible_tiers": ["gold", "silver"],
+            "min_deal_minor": 10_000_00,
+        },
         headers=world.admin.headers,
     )
     assert program.status_code == 201, program.text
@@ -65,7 +71,8 @@ async def emails_to(app: Litestar, address: str) -> list[dict[str, Any]]:
     """What the outbox holds for this address (the demo mailbox shows the same rows)."""
     async with app.state.db.session() as session:
         rows = await session.scalars(
-            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.EMAIL, OutboxMessage.destination == address)
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == OutboxKind.EMAIL, OutboxMessage.destination == address)
             .order_by(OutboxMessage.created_at)
         )
         return [row.payload for row in rows]

@@ -17,7 +17,6 @@ from prm.credits.service import record_credit
 from prm.crm.services.deal_protection import close_opportunity
 from prm.deal_registration.models import (
     DealDocument,
-    DealProgram,
     DealRegistration,
     ProofStatus,
     RegistrationState,
@@ -25,6 +24,7 @@ from prm.deal_registration.models import (
 from prm.deal_registration.repository import RegistrationRepository, manager_may_review
 from prm.deal_registration.schemas import CloseLost, ProofDecision
 from prm.deal_registration.service import notify
+from prm.deal_registration.service.programs import program_of
 from prm.deal_registration.service.state import ENTITY, ensure_state, record_event, transition
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
@@ -181,8 +181,9 @@ async def decide_proof(
 
 
 async def _credit_for(session: AsyncSession, registration: DealRegistration) -> int:
-    program = await session.get(DealProgram, registration.program_id)
-    assert program is not None and registration.won_amount_minor is not None
+    program = await program_of(session, registration)
+    if registration.won_amount_minor is None:
+        raise Conflict("won_amount_minor is not set.")
     amount = margin_credit(registration.won_amount_minor, program.margin_bps)
     await record_credit(
         session,

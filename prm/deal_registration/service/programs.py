@@ -12,7 +12,7 @@ from prm.core.errors import Conflict
 from prm.core.pagination import PageRequest
 from prm.core.records import record_created, record_updated
 from prm.crm.services.directory import partner_tier
-from prm.deal_registration.models import DealProgram
+from prm.deal_registration.models import DealProgram, DealRegistration
 from prm.deal_registration.repository import ProgramRepository
 from prm.deal_registration.schemas import ProgramCreate, ProgramUpdate
 
@@ -78,3 +78,11 @@ async def list_programs(
 ) -> tuple[list[DealProgram], str | None]:
     filters = [DealProgram.active.is_(active)] if active is not None else []
     return await (await programs_for(session, principal)).page(page, *filters)
+
+
+async def program_of(session: AsyncSession, registration: DealRegistration) -> DealProgram:
+    """The program a registration belongs to (a foreign key: it always exists)."""
+    program = await session.get(DealProgram, registration.program_id)
+    if program is None:  # pragma: no cover - the foreign key forbids it
+        raise LookupError(f"program {registration.program_id} of {registration.number} is missing")
+    return program

@@ -24,7 +24,6 @@ from prm.core.webhooks import publish_event, publish_events
 from prm.crm.services.deal_protection import extend_protection, lapse_protection
 from prm.crm.services.directory import emails_of, vendor_admin_emails
 from prm.deal_registration.models import (
-    DealProgram,
     DealRegistration,
     ExtensionRequest,
     ExtensionStatus,
@@ -33,6 +32,7 @@ from prm.deal_registration.models import (
 from prm.deal_registration.repository import RegistrationRepository, manager_may_review
 from prm.deal_registration.schemas import ExtensionCreate, ExtensionDecision
 from prm.deal_registration.service import notify
+from prm.deal_registration.service.programs import program_of
 from prm.deal_registration.service.state import ENTITY, ensure_state
 
 BATCH = 5_000
@@ -47,8 +47,7 @@ async def request_extension(
         raise Forbidden("Extensions are requested by the partner.")
     expect_version(registration, data.expected_version)
     ensure_state(registration, "extend", frozenset({RegistrationState.APPROVED}))
-    program = await session.get(DealProgram, registration.program_id)
-    assert program is not None  # a foreign key
+    program = await program_of(session, registration)
     if registration.extensions_used >= program.max_extensions:
         raise RuleViolation(
             f"The program allows {program.max_extensions} extensions; all are used.", field="registration_id"
@@ -122,8 +121,9 @@ async def decide_extension(
 
 async def _extend(session: AsyncSession, registration: DealRegistration, extension: ExtensionRequest) -> None:
     ensure_state(registration, "extend", frozenset({RegistrationState.APPROVED}))
-    program = await session.get(DealProgram, registration.program_id)
-    assert program is not None and registration.expires_at is not None
+    program = await program_of(session, registration)
+    if registration.expires_at is None:
+        raise Conflict("expires_at is not set.")
     registration.expires_at += timedelta(days=program.extension_days)
     registration.remind_at = registration.expires_at - timedelta(days=program.reminder_days)
     registration.reminder_sent_at = None

@@ -6,6 +6,7 @@ import base64
 import secrets
 import uuid
 from datetime import timedelta
+
 import msgspec
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,7 +36,7 @@ from prm.deal_registration.schemas import (
     RegistrationUpdate,
 )
 from prm.deal_registration.service import notify
-from prm.deal_registration.service.programs import programs_for
+from prm.deal_registration.service.programs import program_of, programs_for
 from prm.deal_registration.service.state import record_event, transition
 
 RESUBMITTABLE = frozenset({RegistrationState.REJECTED, RegistrationState.EXPIRED})
@@ -183,8 +184,7 @@ async def submit_registration(
     session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID, expected_version: int
 ) -> DealRegistration:
     registration = await RegistrationRepository(session, principal).get(registration_id)
-    program = await session.get(DealProgram, registration.program_id)
-    assert program is not None  # a foreign key
+    program = await program_of(session, registration)
     await _submit(session, registration, program, principal, expected_version=expected_version)
     return registration
 
@@ -296,9 +296,7 @@ async def resubmit_registration(
         raise RuleViolation(
             f"The program allows {program.max_resubmissions} resubmissions; all are used.", field="registration_id"
         )
-    fresh = _registration_from(
-        data, program, previous.partner_id, principal
-    )
+    fresh = _registration_from(data, program, previous.partner_id, principal)
     fresh.original_id, fresh.resubmission_of_id, fresh.resubmission_number = original_id, previous.id, used + 1
     session.add(fresh)
     await session.flush()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,10 +11,11 @@ from prm.core.auth import Principal
 from prm.core.errors import Forbidden, RuleViolation
 from prm.core.pagination import PageRequest
 from prm.crm.services.deal_protection import Customer, open_protected_opportunity
-from prm.deal_registration.models import DealProgram, DealRegistration, RejectionReason
+from prm.deal_registration.models import DealRegistration, RejectionReason
 from prm.deal_registration.repository import RegistrationRepository, manager_may_review
 from prm.deal_registration.schemas import Approve, MarkDuplicate, Reject
 from prm.deal_registration.service import notify
+from prm.deal_registration.service.programs import program_of
 from prm.deal_registration.service.state import transition
 
 
@@ -32,8 +33,8 @@ async def review_queue(
     return await RegistrationRepository(session, principal).review_queue(page)
 
 
-def _decided(registration: DealRegistration, principal: Principal, now: object) -> None:
-    registration.decided_at = now  # type: ignore[assignment]
+def _decided(registration: DealRegistration, principal: Principal, now: datetime) -> None:
+    registration.decided_at = now
     registration.decided_by_id = principal.user_id
 
 
@@ -42,8 +43,7 @@ async def approve(
 ) -> DealRegistration:
     _reviewer(principal)
     registration = await RegistrationRepository(session, principal).get(registration_id)
-    program = await session.get(DealProgram, registration.program_id)
-    assert program is not None  # a foreign key
+    program = await program_of(session, registration)
     now = session.info["clock"].now()
     await transition(
         session, registration, "approve", actor=principal, expected_version=data.expected_version, reason=data.note
