@@ -322,7 +322,8 @@ class CpuMeter:
     def sample(self) -> CpuSample:
         busy, total = _machine_ticks()
         database = sum(_process_seconds(pid) for pid in self._database_backends())
-        return CpuSample(time.monotonic(), time.process_time(), _process_seconds(self._pid), database, busy, total)
+        service = sum(_process_seconds(pid) for pid in _process_tree(self._pid))
+        return CpuSample(time.monotonic(), time.process_time(), service, database, busy, total)
 
     def _database_backends(self) -> list[int]:
         """PostgreSQL backends serving our database (their titles name it)."""
@@ -347,6 +348,18 @@ class CpuMeter:
             database=max(end.database - start.database, 0.0) / wall,
             machine=(os.cpu_count() or 1) * (end.machine_busy - start.machine_busy) / total,
         )
+
+
+def _process_tree(pid: int) -> list[int]:
+    """A process and its descendants (uvicorn's worker processes, with --workers > 1)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for children in Path(f"/proc/{current}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                pending.extend(int(child) for child in children.read_text().split())
+    return found
 
 
 def _process_seconds(pid: int) -> float:
