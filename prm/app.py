@@ -31,6 +31,8 @@ from prm.portal import UNKNOWN_PAGE_HANDLERS, portal_router, template_config
 from prm.credits.routes import CreditController
 from prm.deal_registration.jobs import register_jobs as register_deal_registration_jobs
 from prm.deal_registration.routes import ProgramController, RegistrationController
+from prm.lead_distribution.jobs import register_jobs as register_lead_distribution_jobs
+from prm.lead_distribution.routes import CONTROLLERS as LEAD_DISTRIBUTION_CONTROLLERS
 from prm.settings import Settings
 from prm.system.bench import register_bench_routes
 from prm.system.routes import OutboxController, WebhookController, health, ready
@@ -49,6 +51,7 @@ API_CONTROLLERS: list[type] = [
     ProgramController,
     RegistrationController,
     CreditController,
+    *LEAD_DISTRIBUTION_CONTROLLERS,
 ]
 
 
@@ -74,6 +77,7 @@ def _openapi() -> OpenAPIConfig:
 def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None) -> Litestar:
     runtime = runtime or build_runtime(settings, clock or SystemClock())
     register_deal_registration_jobs(runtime.jobs)
+    register_lead_distribution_jobs(runtime.jobs)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

@@ -10,7 +10,18 @@ from prm.core.webhooks import WebhookEndpoint
 from prm.credits import models as credits
 from prm.crm import models as crm
 from prm.deal_registration import models as deal_registration
+from prm.lead_distribution import models as lead_distribution
 
-__all__ = ["ActivityEntry", "Base", "IdempotencyRecord", "OutboxMessage", "WebhookEndpoint", "credits", "crm", "deal_registration"]
+__all__ = [
+    "ActivityEntry",
+    "Base",
+    "IdempotencyRecord",
+    "OutboxMessage",
+    "WebhookEndpoint",
+    "credits",
+    "crm",
+    "deal_registration",
+    "lead_distribution",
+]
 
 metadata = Base.metadata

@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prm.core.auth import Role
@@ -134,28 +134,66 @@ class LeadSource(StrEnum):
 
 
 class LeadStatus(StrEnum):
+    """new -> marketing qualified -> sales qualified -> routed -> accepted -> converted, or disqualified.
+
+    Lead distribution moves a lead along these; the CRM's own PATCH never changes the status.
+    """
+
     NEW = "new"
-    WORKING = "working"
-    QUALIFIED = "qualified"
-    DISQUALIFIED = "disqualified"
+    MARKETING_QUALIFIED = "marketing_qualified"
+    SALES_QUALIFIED = "sales_qualified"
+    ROUTED = "routed"
+    ACCEPTED = "accepted"
     CONVERTED = "converted"
+    DISQUALIFIED = "disqualified"
+
+
+class TimeFrame(StrEnum):
+    """When the lead means to buy."""
+
+    IMMEDIATE = "immediate"
+    THIS_QUARTER = "this_quarter"
+    SIX_MONTHS = "six_months"
+    THIS_YEAR = "this_year"
+    LATER = "later"
+    UNKNOWN = "unknown"
 
 
 class Lead(IdMixin, TimestampMixin, VersionMixin, Base):
     __tablename__ = "leads"
+    __table_args__ = (Index("ix_leads_status_created", "status", "created_at"),)
 
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))
     email: Mapped[str | None] = mapped_column(String(320), index=True)
     phone: Mapped[str | None] = mapped_column(String(50))
     company: Mapped[str] = mapped_column(String(200))
+    # normalize_company(company): duplicate detection and account matching on conversion.
+    company_normalized: Mapped[str | None] = mapped_column(String(200), index=True)
     title: Mapped[str | None] = mapped_column(String(200))
     country: Mapped[str | None] = mapped_column(String(2))
+    region: Mapped[str | None] = mapped_column(String(100))
+    employees: Mapped[int | None]
     source: Mapped[LeadSource] = enum_column(LeadSource)
     status: Mapped[LeadStatus] = enum_column(LeadStatus, default=LeadStatus.NEW)
     campaign_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("campaigns.id"), index=True)
     owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    # The partner holding the lead: set when a partner accepts it, never while it is only offered.
     partner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("partners.id"), index=True)
+    # Qualification (current situation, product of interest, time frame, budget) and its score 0-100.
+    current_situation: Mapped[str | None] = mapped_column(Text)
+    product_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("products.id"))
+    time_frame: Mapped[TimeFrame | None] = enum_column(TimeFrame, nullable=True)
+    budget_minor: Mapped[int | None] = mapped_column(BigInteger)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    score: Mapped[int] = mapped_column(default=0, server_default="0")
+    disqualified_reason: Mapped[str | None] = mapped_column(String(40))
+    # A merged duplicate keeps its row and history and points at the lead it was merged into.
+    merged_into_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("leads.id"))
+    converted_at: Mapped[datetime | None]
+    converted_account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("accounts.id"))
+    converted_contact_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contacts.id"))
+    converted_opportunity_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("opportunities.id"))
 
 
 class CampaignStatus(StrEnum):

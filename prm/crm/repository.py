@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, delete, exists, insert, or_, select, true
+from sqlalchemy import ColumnElement, Row, delete, exists, false, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import PARTNER_ROLES, Role
@@ -20,6 +21,7 @@ from prm.crm.models import (
     Contact,
     Lead,
     Opportunity,
+    OpportunityStage,
     Partner,
     Product,
     User,
@@ -88,11 +90,23 @@ class AccountRepository(PartnerOwnedRepository[Account]):
     label = "Account"
     sortable: ClassVar[dict[str, str]] = {"created_at": "created_at", "name": "name"}
 
+    async def first_matching(self, normalized: str, domain: str | None, owner: uuid.UUID | None) -> Account | None:
+        """The oldest account of `owner` (None: the vendor) the caller may see with this name or domain."""
+        owned = Account.partner_id == owner if owner is not None else Account.partner_id.is_(None)
+        stmt = self.select().where(account_matches(normalized, domain), owned).order_by(Account.created_at).limit(1)
+        found: Account | None = await self.session.scalar(stmt)
+        return found
+
 
 class ContactRepository(PartnerOwnedRepository[Contact]):
     model = Contact
     label = "Contact"
     sortable: ClassVar[dict[str, str]] = {"created_at": "created_at", "last_name": "last_name"}
+
+    async def on_account_with_email(self, account_id: uuid.UUID, email: str) -> Contact | None:
+        stmt = self.select().where(Contact.account_id == account_id, Contact.email == email).limit(1)
+        found: Contact | None = await self.session.scalar(stmt)
+        return found
 
 
 class OpportunityRepository(PartnerOwnedRepository[Opportunity]):
@@ -128,7 +142,7 @@ class Placement:
 class LeadRepository(PartnerOwnedRepository[Lead]):
     model = Lead
     label = "Lead"
-    sortable: ClassVar[dict[str, str]] = {"created_at": "created_at", "company": "company"}
+    sortable: ClassVar[dict[str, str]] = {"created_at": "created_at", "company": "company", "score": "score"}
 
 
 class ProductRepository(ScopedRepository[Product]):
@@ -173,3 +187,98 @@ class CampaignMemberRepository(ScopedRepository[CampaignMember]):
         who = CampaignMember.lead_id == lead_id if lead_id else CampaignMember.contact_id == contact_id
         stmt = select(CampaignMember.id).where(CampaignMember.campaign_id == campaign_id, who)
         return await self.session.scalar(stmt) is not None
+
+
+class LeadStore:
+    """Lead queries that lead distribution's system work needs beyond one caller's scope:
+    intake duplicate checks, bulk import, timers acting on leads of any tenant. The callers
+    (services in prm/crm/services) decide who may trigger them."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, lead_id: uuid.UUID) -> Lead:
+        found = await self.session.get(Lead, lead_id)
+        if found is None:
+            raise NotFound(f"Lead {lead_id} not found.")
+        return found
+
+    async def by_ids(self, lead_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Lead]:
+        ids = list(set(lead_ids))
+        found: dict[uuid.UUID, Lead] = {}
+        for start in range(0, len(ids), 1000):
+            rows = await self.session.scalars(select(Lead).where(Lead.id.in_(ids[start : start + 1000])))
+            found |= {lead.id: lead for lead in rows}
+        return found
+
+    async def duplicate_keys(
+        self, *, emails: Collection[str], companies: Collection[str], exclude: Collection[uuid.UUID] = ()
+    ) -> list[Row[Any]]:
+        """Live (not merged) leads sharing an email or a normalised company with the given ones."""
+        found: list[Row[Any]] = []
+        columns = (Lead.id, Lead.email, Lead.company_normalized, Lead.first_name, Lead.last_name)
+        for column, values in ((Lead.email, list(emails)), (Lead.company_normalized, list(companies))):
+            for start in range(0, len(values), 1000):
+                stmt = select(*columns).where(column.in_(values[start : start + 1000]), Lead.merged_into_id.is_(None))
+                if exclude:
+                    stmt = stmt.where(Lead.id.not_in(list(exclude)))
+                found += list((await self.session.execute(stmt)).all())
+        return found
+
+    async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        for start in range(0, len(rows), 2000):
+            await self.session.execute(insert(Lead), rows[start : start + 2000])
+
+    async def move_campaign_memberships(self, from_lead: uuid.UUID, to_lead: uuid.UUID) -> int:
+        """Re-point a merged duplicate's campaign memberships, except where the survivor is already a member."""
+        already = select(CampaignMember.campaign_id).where(CampaignMember.lead_id == to_lead)
+        result = await self.session.execute(
+            update(CampaignMember)
+            .where(CampaignMember.lead_id == from_lead, CampaignMember.campaign_id.not_in(already))
+            .values(lead_id=to_lead, version=CampaignMember.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    async def active_emails_with_role(self, roles: Collection[Role]) -> list[str]:
+        stmt = select(User.email).where(User.role.in_(list(roles)), User.active.is_(True), User.partner_id.is_(None))
+        return list((await self.session.scalars(stmt)).all())
+
+    async def partner_people(self, partner_ids: Collection[uuid.UUID], *, admins_only: bool) -> list[Row[Any]]:
+        stmt = select(User.id, User.email, User.partner_id, User.role).where(
+            User.partner_id.in_(list(partner_ids)), User.active.is_(True)
+        )
+        if admins_only:
+            stmt = stmt.where(User.role == Role.PARTNER_ADMIN)
+        return list((await self.session.execute(stmt)).all())
+
+    async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+        """(id, name, tier, active, country, region) of each partner."""
+        ids = list(partner_ids)
+        if not ids:
+            return {}
+        stmt = select(Partner.id, Partner.name, Partner.tier, Partner.active, Partner.country, Partner.region)
+        return {row.id: row for row in await self.session.execute(stmt.where(Partner.id.in_(ids)))}
+
+    async def user_standing(self, user_id: uuid.UUID) -> Row[Any] | None:
+        stmt = select(User.id, User.email, User.role, User.partner_id, User.active).where(User.id == user_id)
+        return (await self.session.execute(stmt)).first()
+
+    async def won_opportunities(self, opportunity_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
+        """(id, amount_minor, currency) of those opportunities that are Closed Won."""
+        ids = list(opportunity_ids)
+        if not ids:
+            return {}
+        stmt = select(Opportunity.id, Opportunity.amount_minor, Opportunity.currency).where(
+            Opportunity.id.in_(ids), Opportunity.stage == OpportunityStage.CLOSED_WON
+        )
+        return {row.id: row for row in await self.session.execute(stmt)}
+
+    async def product_ids_by_sku(self) -> dict[str, uuid.UUID]:
+        rows = await self.session.execute(select(Product.sku, Product.id).where(Product.active.is_(True)))
+        return {row.sku.lower(): row.id for row in rows}
+
+
+def account_matches(normalized: str, domain: str | None) -> ColumnElement[bool]:
+    by_domain = Account.domain == domain if domain else false()
+    return or_(Account.normalized_name == normalized, by_domain)

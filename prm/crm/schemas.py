@@ -18,6 +18,7 @@ from prm.crm.models import (
     MemberStatus,
     OpportunityStage,
     PartnerTier,
+    TimeFrame,
 )
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
@@ -258,6 +259,10 @@ class OpportunityRead(ReadStruct):
 
 
 # Leads
+LongText = Annotated[str, Meta(min_length=1, max_length=4000)]
+Employees = Annotated[int, Meta(ge=0, le=10_000_000)]
+
+
 class LeadCreate(Struct):
     first_name: ShortText
     last_name: ShortText
@@ -267,11 +272,21 @@ class LeadCreate(Struct):
     phone: Phone | None = None
     title: Name | None = None
     country: Country | None = None
+    region: ShortText | None = None
+    employees: Employees | None = None
     campaign_id: uuid.UUID | None = None
     owner_id: uuid.UUID | None = None
+    # Qualification, when the source already knows it.
+    current_situation: LongText | None = None
+    product_id: uuid.UUID | None = None
+    time_frame: TimeFrame | None = None
+    budget_minor: MinorUnits | None = None
+    currency: Currency | None = None
 
 
 class LeadUpdate(Struct):
+    """Contact facts only: the status moves through lead distribution (qualify, route, accept, convert)."""
+
     expected_version: Version
     first_name: ShortText | UnsetType = UNSET
     last_name: ShortText | UnsetType = UNSET
@@ -280,7 +295,8 @@ class LeadUpdate(Struct):
     phone: Phone | UnsetType | None = UNSET
     title: Name | UnsetType | None = UNSET
     country: Country | UnsetType | None = UNSET
-    status: LeadStatus | UnsetType = UNSET
+    region: ShortText | UnsetType | None = UNSET
+    employees: Employees | UnsetType | None = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
 
 
@@ -301,6 +317,20 @@ class LeadRead(ReadStruct):
     version: int
     created_at: datetime
     updated_at: datetime
+    region: str | None = None
+    employees: int | None = None
+    current_situation: str | None = None
+    product_id: uuid.UUID | None = None
+    time_frame: TimeFrame | None = None
+    budget_minor: int | None = None
+    currency: str | None = None
+    score: int = 0
+    disqualified_reason: str | None = None
+    merged_into_id: uuid.UUID | None = None
+    converted_at: datetime | None = None
+    converted_account_id: uuid.UUID | None = None
+    converted_contact_id: uuid.UUID | None = None
+    converted_opportunity_id: uuid.UUID | None = None
 
 
 # Campaigns

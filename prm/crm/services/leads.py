@@ -1,11 +1,13 @@
 """Leads: sourced and qualified by the vendor, then seen by the partner they are assigned to.
 
-Assigning a lead to a partner is lead distribution's job; here a lead is created unassigned.
+Assigning a lead to a partner is lead distribution's job; here a lead is created unassigned,
+and PATCH edits contact facts only: the status moves through lead distribution's services.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 
 import msgspec
 from sqlalchemy import ColumnElement
@@ -15,7 +17,8 @@ from prm.core.auth import Principal
 from prm.core.errors import NotFound, RuleViolation
 from prm.core.pagination import PageRequest
 from prm.core.records import record_created, record_updated
-from prm.crm.models import Lead, LeadSource, LeadStatus
+from prm.crm.models import Campaign, Lead, LeadSource, LeadStatus, Product
+from prm.crm.normalize import normalize_company
 from prm.crm.repository import CampaignRepository, LeadRepository, UserRepository
 from prm.crm.schemas import LeadCreate, LeadUpdate
 
@@ -27,11 +30,19 @@ FIELDS = (
     "phone",
     "title",
     "country",
+    "region",
+    "employees",
     "source",
     "status",
     "campaign_id",
     "owner_id",
     "partner_id",
+    "current_situation",
+    "product_id",
+    "time_frame",
+    "budget_minor",
+    "currency",
+    "score",
 )
 
 
@@ -53,27 +64,53 @@ async def _check_owner(
         raise RuleViolation("The owner must be an active user of the organisation holding the lead.", field="owner_id")
 
 
-async def _check_campaign(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID | None) -> None:
-    if campaign_id is not None and not await CampaignRepository(session, principal).exists(campaign_id):
+async def _check_campaign(session: AsyncSession, principal: Principal | None, campaign_id: uuid.UUID | None) -> None:
+    if campaign_id is None:
+        return
+    exists = (
+        await CampaignRepository(session, principal).exists(campaign_id)
+        if principal is not None
+        else await session.get(Campaign, campaign_id) is not None
+    )
+    if not exists:
         raise RuleViolation(f"Campaign {campaign_id} not found.", field="campaign_id")
 
 
-async def create_lead(session: AsyncSession, *, principal: Principal, data: LeadCreate) -> Lead:
+async def _check_product(session: AsyncSession, product_id: uuid.UUID | None) -> None:
+    if product_id is not None and await session.get(Product, product_id) is None:
+        raise RuleViolation(f"Product {product_id} not found.", field="product_id")
+
+
+async def create_lead(session: AsyncSession, *, principal: Principal | None, data: LeadCreate, score: int = 0) -> Lead:
+    """A new, unassigned lead. `principal` is None for the public web-to-lead form."""
     await _check_campaign(session, principal, data.campaign_id)
-    await _check_owner(session, principal, data.owner_id, None)
+    await _check_product(session, data.product_id)
+    if principal is not None:
+        await _check_owner(session, principal, data.owner_id, None)
+    elif data.owner_id is not None:
+        raise RuleViolation("An anonymous submission cannot name an owner.", field="owner_id")
     lead = Lead(
         first_name=data.first_name,
         last_name=data.last_name,
         company=data.company,
+        company_normalized=normalize_company(data.company),
         email=_normalize_email(data.email),
         phone=data.phone,
         title=data.title,
         country=data.country,
+        region=data.region,
+        employees=data.employees,
         source=data.source,
         status=LeadStatus.NEW,
         campaign_id=data.campaign_id,
         owner_id=data.owner_id,
         partner_id=None,
+        current_situation=data.current_situation,
+        product_id=data.product_id,
+        time_frame=data.time_frame,
+        budget_minor=data.budget_minor,
+        currency=data.currency,
+        score=score,
     )
     session.add(lead)
     await record_created(session, lead, entity="lead", principal=principal, fields=FIELDS)
@@ -87,6 +124,7 @@ async def update_lead(session: AsyncSession, *, principal: Principal, lead_id: u
     if isinstance(data.email, str):
         data = msgspec.structs.replace(data, email=_normalize_email(data.email))
     await record_updated(session, lead, data, entity="lead", principal=principal)
+    lead.company_normalized = normalize_company(lead.company)
     return lead
 
 
@@ -103,14 +141,23 @@ async def list_leads(
     source: LeadSource | None = None,
     campaign_id: uuid.UUID | None = None,
     partner_id: uuid.UUID | None = None,
+    statuses: Sequence[LeadStatus] = (),
+    score_range: tuple[int, int] | None = None,
+    country: str | None = None,
 ) -> tuple[list[Lead], str | None]:
     filters: list[ColumnElement[bool]] = []
     if status is not None:
         filters.append(Lead.status == status)
+    if statuses:
+        filters.append(Lead.status.in_(list(statuses)))
     if source is not None:
         filters.append(Lead.source == source)
     if campaign_id is not None:
         filters.append(Lead.campaign_id == campaign_id)
     if partner_id is not None:
         filters.append(Lead.partner_id == partner_id)
+    if score_range is not None:
+        filters.append(Lead.score.between(*score_range))
+    if country:
+        filters.append(Lead.country == country.upper())
     return await LeadRepository(session, principal).page(page, *filters)

@@ -1,0 +1,264 @@
+"""What lead distribution needs from the CRM lead: status moves, qualification, hand-over to the
+accepting partner, duplicates, merge and bulk intake.
+
+Lead distribution decides *whether* a move is allowed (its state machine, offers, timers); the
+lead row itself is only written here, each change recorded in the lead's history and published
+as a `lead.<action>` webhook event.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.activity import plain, record_activities, record_activity
+from prm.core.auth import Principal, Role
+from prm.core.changes import expect_version
+from prm.core.db import new_id
+from prm.core.errors import Conflict
+from prm.core.webhooks import publish_event, publish_events
+from prm.crm.models import Lead, LeadStatus
+from prm.crm.normalize import normalize_company
+from prm.crm.repository import LeadStore
+from prm.crm.services.leads import FIELDS
+
+ENTITY = "lead"
+K = TypeVar("K", bound=Hashable)
+# What a merge may copy from the duplicate into blanks of the survivor.
+MERGEABLE_FIELDS = (
+    "email",
+    "phone",
+    "title",
+    "country",
+    "region",
+    "employees",
+    "current_situation",
+    "product_id",
+    "time_frame",
+    "budget_minor",
+    "currency",
+    "campaign_id",
+)
+
+
+def ensure_status(lead: Lead, action: str, allowed: Collection[LeadStatus]) -> None:
+    if lead.status not in allowed:
+        raise Conflict(
+            f"Cannot {action.replace('_', ' ')} lead {lead.id}: it is {lead.status.value}.",
+            current_state=lead.status.value,
+        )
+
+
+async def load(session: AsyncSession, lead_id: uuid.UUID) -> Lead:
+    """A lead whatever its owner: for work lead distribution has already authorised (an offer)."""
+    return await LeadStore(session).get(lead_id)
+
+
+async def leads_by_id(session: AsyncSession, lead_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, Lead]:
+    return await LeadStore(session).by_ids(lead_ids)
+
+
+async def change(
+    session: AsyncSession,
+    lead: Lead,
+    *,
+    action: str,
+    actor: Principal | None,
+    status: LeadStatus | None = None,
+    values: Mapping[str, Any] | None = None,
+    expected_version: int | None = None,
+    note: str | None = None,
+) -> dict[str, list[Any]]:
+    """Set `values` (and the status), flush the versioned UPDATE, record and publish what changed.
+
+    A concurrent change of the same lead makes the flush fail (StaleDataError -> 409).
+    """
+    if expected_version is not None:
+        expect_version(lead, expected_version)
+    wanted = dict(values or {})
+    if status is not None:
+        wanted["status"] = status
+    changes: dict[str, list[Any]] = {}
+    for name, value in wanted.items():
+        old = getattr(lead, name)
+        if old != value:
+            setattr(lead, name, value)
+            changes[name] = [plain(old), plain(value)]
+    if "company" in changes:
+        lead.company_normalized = normalize_company(lead.company)
+    await session.flush()
+    record_activity(
+        session, entity_type=ENTITY, entity_id=lead.id, action=action, actor=actor, changes=changes, note=note
+    )
+    await publish_event(
+        session, f"lead.{action}", {"id": str(lead.id), "status": lead.status.value, "changes": changes, "note": note}
+    )
+    return changes
+
+
+async def hand_over(
+    session: AsyncSession, lead: Lead, *, partner_id: uuid.UUID | None, owner_id: uuid.UUID, actor: Principal | None
+) -> None:
+    """The lead is accepted: its holder (a partner, or None for an internal rep) now sees it all."""
+    ensure_status(lead, "accept", (LeadStatus.ROUTED, LeadStatus.SALES_QUALIFIED))
+    await change(
+        session,
+        lead,
+        action="accepted",
+        actor=actor,
+        status=LeadStatus.ACCEPTED,
+        values={"partner_id": partner_id, "owner_id": owner_id},
+    )
+
+
+async def merge(session: AsyncSession, survivor: Lead, duplicate: Lead, *, actor: Principal) -> dict[str, list[Any]]:
+    """Fill the survivor's blanks from the duplicate, move its campaign memberships, and retire it.
+
+    Both rows and both histories stay: the duplicate is disqualified as "duplicate" and points at
+    the survivor, so every earlier reference still resolves.
+    """
+    filled = {
+        name: getattr(duplicate, name)
+        for name in MERGEABLE_FIELDS
+        if getattr(survivor, name) is None and getattr(duplicate, name) is not None
+    }
+    if duplicate.score > survivor.score:
+        filled["score"] = duplicate.score
+    moved = await LeadStore(session).move_campaign_memberships(duplicate.id, survivor.id)
+    changes = await change(
+        session,
+        survivor,
+        action="merged",
+        actor=actor,
+        values=filled,
+        note=f"merged duplicate {duplicate.id} into this lead ({moved} campaign memberships moved)",
+    )
+    await change(
+        session,
+        duplicate,
+        action="merged_into",
+        actor=actor,
+        status=LeadStatus.DISQUALIFIED,
+        values={"disqualified_reason": "duplicate", "merged_into_id": survivor.id},
+        note=f"merged into lead {survivor.id}",
+    )
+    return changes
+
+
+@dataclass(frozen=True)
+class DuplicateHit:
+    lead_id: uuid.UUID
+    matched_on: list[str]
+
+
+def _same_person(row: Any, first_name: str, last_name: str) -> bool:
+    return bool(
+        row.first_name.strip().lower() == first_name.strip().lower()
+        and row.last_name.strip().lower() == last_name.strip().lower()
+    )
+
+
+@dataclass(frozen=True)
+class DuplicateProbe:
+    """What duplicate detection compares: the email, or the normalised company with the person's name."""
+
+    email: str | None
+    company_normalized: str
+    first_name: str
+    last_name: str
+
+
+def match_of(existing: Any, probe: DuplicateProbe) -> list[str]:
+    matched = []
+    if probe.email and existing.email == probe.email:
+        matched.append("email")
+    if existing.company_normalized == probe.company_normalized and _same_person(
+        existing, probe.first_name, probe.last_name
+    ):
+        matched.append("company_and_name")
+    return matched
+
+
+async def find_duplicates(session: AsyncSession, probes: Mapping[K, DuplicateProbe]) -> dict[K, list[DuplicateHit]]:
+    """For each probe (a lead about to be created), the live leads already held that match it:
+    the same email, or the same normalised company and person's name."""
+    emails = {p.email for p in probes.values() if p.email}
+    companies = {p.company_normalized for p in probes.values()}
+    existing = await LeadStore(session).duplicate_keys(emails=emails, companies=companies)
+    by_email: dict[str, list[Any]] = defaultdict(list)
+    by_company: dict[str, list[Any]] = defaultdict(list)
+    for row in existing:
+        if row.email:
+            by_email[row.email].append(row)
+        by_company[row.company_normalized].append(row)
+    found: dict[K, list[DuplicateHit]] = {}
+    for key, probe in probes.items():
+        hits: dict[uuid.UUID, list[str]] = {}
+        nearby = by_email.get(probe.email, []) if probe.email else []
+        for row in [*nearby, *by_company.get(probe.company_normalized, [])]:
+            if matched := match_of(row, probe):
+                hits[row.id] = sorted(set(hits.get(row.id, [])) | set(matched))
+        if hits:
+            found[key] = [DuplicateHit(k, v) for k, v in hits.items()]
+    return found
+
+
+async def create_many(session: AsyncSession, rows: list[dict[str, Any]], *, actor: Principal) -> list[uuid.UUID]:
+    """Bulk intake (CSV import): one INSERT per few thousand rows, history and events in bulk too."""
+    now = session.info["clock"].now()
+    for row in rows:
+        row.setdefault("id", new_id())
+        row.update(created_at=now, updated_at=now, version=1, status=LeadStatus.NEW, partner_id=None)
+        row["company_normalized"] = normalize_company(row["company"])
+    store = LeadStore(session)
+    await store.insert_many(rows)
+    await record_activities(
+        session,
+        [
+            {
+                "entity_type": ENTITY,
+                "entity_id": row["id"],
+                "action": "created",
+                "actor": actor,
+                "changes": {k: [None, row.get(k)] for k in FIELDS if row.get(k) is not None},
+            }
+            for row in rows
+        ],
+    )
+    await publish_events(session, "lead.created", [{"id": str(row["id"]), "company": row["company"]} for row in rows])
+    return [row["id"] for row in rows]
+
+
+async def vendor_staff_emails(session: AsyncSession, roles: Collection[Role]) -> list[str]:
+    return await LeadStore(session).active_emails_with_role(roles)
+
+
+async def partner_contacts(
+    session: AsyncSession, partner_ids: Collection[uuid.UUID], *, admins_only: bool = False
+) -> list[Any]:
+    """Active users of these partners: (id, email, partner_id, role)."""
+    return await LeadStore(session).partner_people(partner_ids, admins_only=admins_only) if partner_ids else []
+
+
+async def product_ids_by_sku(session: AsyncSession) -> dict[str, uuid.UUID]:
+    return await LeadStore(session).product_ids_by_sku()
+
+
+async def partner_standing(session: AsyncSession, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """(id, name, tier, active, country, region) of each partner: eligibility for routed leads."""
+    return await LeadStore(session).partner_standing(partner_ids)
+
+
+async def user_standing(session: AsyncSession, user_id: uuid.UUID) -> Any | None:
+    """(id, email, role, partner_id, active) of a routing target."""
+    return await LeadStore(session).user_standing(user_id)
+
+
+async def won_opportunities(session: AsyncSession, opportunity_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """(id, amount_minor, currency) of the given opportunities that are Closed Won."""
+    return await LeadStore(session).won_opportunities(opportunity_ids)

@@ -1,0 +1,220 @@
+"""Leads through distribution: intake with duplicate flags, the channel manager's queue,
+qualification, routing (manual and by rules), merge, conversion; and CSV imports."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, Parameter, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.auth import EVERYONE, STAFF, VENDOR_READERS, Principal, allow
+from prm.core.convert import to_read
+from prm.core.errors import RuleViolation
+from prm.core.idempotency import idempotent_create
+from prm.core.pagination import Page, PageRequest
+from prm.crm.models import LeadSource, LeadStatus
+from prm.crm.schemas import LeadCreate
+from prm.lead_distribution.repository import ImportRepository
+from prm.lead_distribution.rules import Band
+from prm.lead_distribution.schemas import (
+    AutoRoute,
+    ConversionRead,
+    ConvertRequest,
+    DecisionRead,
+    Disqualify,
+    ImportMode,
+    ImportReport,
+    LeadDetails,
+    MergeRequest,
+    Qualify,
+    RouteRequest,
+)
+from prm.lead_distribution.service import conversion, imports, intake, qualification, routing
+from prm.lead_distribution.service.state import QUEUE
+
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+
+
+class DistributionLeadController(Controller):
+    path = "/distribution/leads"
+    tags = ["lead distribution"]
+    guards = [allow(*EVERYONE)]
+
+    @post(
+        "/", guards=[allow(*STAFF)], summary="Take in a vendor lead: scored, and flagged if it looks like a duplicate"
+    )
+    async def create_lead(
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: LeadCreate
+    ) -> Response[LeadDetails]:
+        async def create() -> LeadDetails:
+            lead = await intake.create(db_session, principal=principal, data=data)
+            return await intake.details(db_session, lead)
+
+        return await idempotent_create(request, db_session, principal, create, LeadDetails)
+
+    @get("/", guards=[allow(*VENDOR_READERS)], summary="The lead queue (new, MQL, SQL by default), filterable by band")
+    async def queue(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        page: PageRequest,
+        lead_status: Annotated[list[LeadStatus] | None, QueryParameter(name="status")] = None,
+        band: Band | None = None,
+        source: LeadSource | None = None,
+        country: Annotated[str | None, Parameter(max_length=2)] = None,
+    ) -> Page[LeadDetails]:
+        rows, cursor = await intake.queue(
+            db_session,
+            principal=principal,
+            page=page,
+            statuses=lead_status or QUEUE,
+            band=band,
+            source=source,
+            country=country,
+        )
+        return Page(items=await intake.details_many(db_session, rows), next_cursor=cursor)
+
+    @get("/{lead_id:uuid}", summary="A lead with its band, possible duplicates and current offer")
+    async def get_lead(self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> LeadDetails:
+        return await intake.get(db_session, principal=principal, lead_id=lead_id)
+
+    @post(
+        "/{lead_id:uuid}/qualify",
+        status_code=200,
+        guards=[allow(*STAFF)],
+        summary="Record situation, product, time frame, budget; re-score; mark MQL or SQL",
+    )
+    async def qualify(
+        self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID, data: Qualify
+    ) -> LeadDetails:
+        lead = await qualification.qualify(db_session, principal=principal, lead_id=lead_id, data=data)
+        return await intake.details(db_session, lead)
+
+    @post("/{lead_id:uuid}/disqualify", status_code=200, guards=[allow(*STAFF)])
+    async def disqualify(
+        self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID, data: Disqualify
+    ) -> LeadDetails:
+        lead = await qualification.disqualify(db_session, principal=principal, lead_id=lead_id, data=data)
+        return await intake.details(db_session, lead)
+
+    @post(
+        "/{lead_id:uuid}/merge",
+        status_code=200,
+        guards=[allow(*STAFF)],
+        summary="Merge a duplicate into this lead; both keep their history",
+    )
+    async def merge(
+        self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID, data: MergeRequest
+    ) -> LeadDetails:
+        lead = await qualification.merge(db_session, principal=principal, lead_id=lead_id, data=data)
+        return await intake.details(db_session, lead)
+
+    @post(
+        "/{lead_id:uuid}/route",
+        status_code=200,
+        guards=[allow(*STAFF)],
+        summary="Route by hand to a partner rep, a partner, a program's pool, a shark-tank group or an internal rep",
+    )
+    async def route(
+        self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID, data: RouteRequest
+    ) -> DecisionRead:
+        decision = await routing.route_manually(db_session, principal=principal, lead_id=lead_id, data=data)
+        return to_read(decision, DecisionRead)
+
+    @post(
+        "/{lead_id:uuid}/auto-route",
+        status_code=200,
+        guards=[allow(*STAFF)],
+        summary="Route by the ordered routing rules (back to the queue when none routes it)",
+    )
+    async def auto_route(
+        self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID, data: AutoRoute
+    ) -> DecisionRead:
+        decision = await routing.route_by_rules(
+            db_session, principal=principal, lead_id=lead_id, expected_version=data.expected_version
+        )
+        return to_read(decision, DecisionRead)
+
+    @get("/{lead_id:uuid}/decisions", guards=[allow(*VENDOR_READERS)], summary="Every routing decision, oldest first")
+    async def decisions(self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> list[DecisionRead]:
+        rows = await routing.decisions_of(db_session, principal=principal, lead_id=lead_id)
+        return [to_read(d, DecisionRead) for d in rows]
+
+    @post(
+        "/{lead_id:uuid}/convert",
+        status_code=200,
+        summary="Convert an accepted lead into account + contact + opportunity (indirect when a partner holds it)",
+    )
+    async def convert(
+        self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID, data: ConvertRequest
+    ) -> ConversionRead:
+        done = await conversion.convert(db_session, principal=principal, lead_id=lead_id, data=data)
+        return ConversionRead(
+            lead_id=lead_id,
+            account_id=done.account_id,
+            contact_id=done.contact_id,
+            opportunity_id=done.opportunity_id,
+            account_reused=done.account_reused,
+            contact_reused=done.contact_reused,
+        )
+
+
+@dataclass
+class ImportForm:
+    file: UploadFile
+    mode: ImportMode = ImportMode.ALL_OR_NOTHING
+    mapping: str | None = None
+    source: LeadSource = LeadSource.IMPORT
+    campaign_id: uuid.UUID | None = None
+
+
+def _mapping(raw: str | None) -> dict[str, str] | None:
+    """`mapping` is a JSON object: CSV header -> lead field."""
+    if not raw:
+        return None
+    try:
+        return msgspec.json.decode(raw, type=dict[str, str])
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise RuleViolation('mapping must be a JSON object like {"Company Name": "company"}.', field="mapping") from exc
+
+
+class ImportController(Controller):
+    path = "/distribution/imports"
+    tags = ["lead distribution"]
+    guards = [allow(*STAFF)]
+
+    @post(
+        "/",
+        request_max_body_size=MAX_IMPORT_BYTES,
+        summary="Import leads from CSV (multipart: file, mode, mapping JSON, source, campaign_id)",
+    )
+    async def import_csv(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        data: Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> Response[ImportReport]:
+        upload = imports.CsvUpload(
+            filename=data.file.filename or "leads.csv",
+            content=await data.file.read(),
+            mode=data.mode,
+            mapping=_mapping(data.mapping),
+            source=data.source,
+            campaign_id=data.campaign_id,
+        )
+        report = await imports.import_csv(db_session, principal=principal, upload=upload)
+        return Response(report, status_code=201)
+
+    @get("/{import_id:uuid}", summary="An import's report (its first 1,000 row errors)")
+    async def get_import(self, db_session: AsyncSession, principal: Principal, import_id: uuid.UUID) -> ImportReport:
+        return imports.report_of(await ImportRepository(db_session, principal).get(import_id))
+
+
+__all__ = ["DistributionLeadController", "ImportController"]

@@ -1,0 +1,202 @@
+"""Offers from the partner's side: the inbox (limited details until accepted), accept, decline
+with a reason, and the shark-tank claim where the first eligible partner wins."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import and_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.auth import Principal, Role
+from prm.core.errors import Conflict, Forbidden, NotFound, RuleViolation
+from prm.core.pagination import PageRequest
+from prm.crm.models import Lead
+from prm.crm.services import lead_pipeline
+from prm.lead_distribution.models import LeadOffer, OfferKind, OfferStatus
+from prm.lead_distribution.repository import ConfigStore, GroupRepository, OfferRepository, OfferStore
+from prm.lead_distribution.rules import band_of, size_band
+from prm.lead_distribution.schemas import Decline, OfferContact, OfferLead, OfferRead
+from prm.lead_distribution.service.routing import reroute
+
+REVEALED = (OfferStatus.ACCEPTED, OfferStatus.CONVERTED)
+
+
+def _sees_contact(principal: Principal, offer: LeadOffer) -> bool:
+    if not principal.is_partner:
+        return True
+    return offer.partner_id == principal.partner_id and offer.status in REVEALED
+
+
+def view(offer: LeadOffer, lead: Lead, *, principal: Principal, now: datetime) -> OfferRead:
+    left = int((offer.respond_by - now).total_seconds()) if offer.status is OfferStatus.OPEN else 0
+    contact = None
+    if _sees_contact(principal, offer):
+        contact = OfferContact(
+            first_name=lead.first_name, last_name=lead.last_name, email=lead.email, phone=lead.phone, title=lead.title
+        )
+    return OfferRead(
+        id=offer.id,
+        lead_id=offer.lead_id,
+        kind=offer.kind,
+        status=offer.status,
+        partner_id=offer.partner_id,
+        user_id=offer.user_id,
+        group_id=offer.group_id,
+        offered_at=offer.offered_at,
+        respond_by=offer.respond_by,
+        seconds_left=max(0, left),
+        responded_at=offer.responded_at,
+        decline_reason=offer.decline_reason,
+        decline_note=offer.decline_note,
+        version=offer.version,
+        lead=OfferLead(
+            company=lead.company,
+            need=lead.current_situation,
+            product_id=lead.product_id,
+            time_frame=lead.time_frame,
+            country=lead.country,
+            region=lead.region,
+            size_band=size_band(lead.employees),
+            band=band_of(lead.score),
+        ),
+        contact=contact,
+    )
+
+
+async def views(session: AsyncSession, principal: Principal, offers: list[LeadOffer]) -> list[OfferRead]:
+    leads = await lead_pipeline.leads_by_id(session, [o.lead_id for o in offers])
+    now = session.info["clock"].now()
+    return [view(o, leads[o.lead_id], principal=principal, now=now) for o in offers]
+
+
+async def list_offers(
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    page: PageRequest,
+    status: OfferStatus | None = None,
+    kind: OfferKind | None = None,
+) -> tuple[list[OfferRead], str | None]:
+    repo = OfferRepository(session, principal)
+    filters = [
+        c
+        for c in (LeadOffer.status == status if status else None, LeadOffer.kind == kind if kind else None)
+        if c is not None
+    ]
+    rows, cursor = await repo.page(page, *filters)
+    return await views(session, principal, rows), cursor
+
+
+async def get_offer(session: AsyncSession, *, principal: Principal, offer_id: uuid.UUID) -> OfferRead:
+    offer = await OfferRepository(session, principal).get(offer_id)
+    return (await views(session, principal, [offer]))[0]
+
+
+def _partner(principal: Principal) -> uuid.UUID:
+    if principal.partner_id is None:
+        raise Forbidden("Only partners answer offers.")
+    return principal.partner_id
+
+
+async def _refusal(session: AsyncSession, offer: LeadOffer, now: datetime) -> Conflict:
+    """Why a conditional update changed nothing: someone answered first, or the clock ran out."""
+    await session.refresh(offer)
+    if offer.status is OfferStatus.OPEN and offer.respond_by <= now:
+        return Conflict(f"The response time ended at {offer.respond_by.isoformat()}.", current_state="expired")
+    return Conflict(f"The offer is already {offer.status.value}.", current_state=offer.status.value)
+
+
+def _answered(principal: Principal, offer: LeadOffer, now: datetime) -> dict[str, object]:
+    return {
+        "responded_at": now,
+        "responded_by_id": principal.user_id,
+        "response_seconds": int((now - offer.offered_at).total_seconds()),
+        "updated_at": now,
+    }
+
+
+async def _direct_offer(session: AsyncSession, principal: Principal, offer_id: uuid.UUID) -> LeadOffer:
+    offer = await OfferRepository(session, principal).get(offer_id)
+    if offer.kind is not OfferKind.DIRECT:
+        raise Conflict("A shark-tank lead is claimed, not accepted or declined.", current_state=offer.status.value)
+    if offer.user_id not in (None, principal.user_id) and principal.role is not Role.PARTNER_ADMIN:
+        raise Forbidden("This lead is offered to another rep of your organisation.")
+    return offer
+
+
+async def accept(session: AsyncSession, *, principal: Principal, offer_id: uuid.UUID) -> OfferRead:
+    """Open and within the response time -> accepted; the contact details are revealed."""
+    partner_id = _partner(principal)
+    offer = await _direct_offer(session, principal, offer_id)
+    now = session.info["clock"].now()
+    owner = offer.user_id or principal.user_id
+    still_open = and_(
+        LeadOffer.status == OfferStatus.OPEN, LeadOffer.respond_by > now, LeadOffer.partner_id == partner_id
+    )
+    values = {"status": OfferStatus.ACCEPTED, "user_id": owner, **_answered(principal, offer, now)}
+    if not await OfferStore(session).transition(offer.id, still_open, values):
+        raise await _refusal(session, offer, now)
+    lead = await lead_pipeline.load(session, offer.lead_id)
+    await lead_pipeline.hand_over(session, lead, partner_id=partner_id, owner_id=owner, actor=principal)
+    await session.refresh(offer)
+    return view(offer, lead, principal=principal, now=now)
+
+
+async def decline(session: AsyncSession, *, principal: Principal, offer_id: uuid.UUID, data: Decline) -> OfferRead:
+    """Declined with a reason: the lead is re-routed at once, never back to this partner."""
+    partner_id = _partner(principal)
+    offer = await _direct_offer(session, principal, offer_id)
+    if data.reason.value == "other" and not data.note:
+        raise RuleViolation("Say why when the reason is other.", field="note")
+    now = session.info["clock"].now()
+    still_open = and_(LeadOffer.status == OfferStatus.OPEN, LeadOffer.partner_id == partner_id)
+    values = {
+        "status": OfferStatus.DECLINED,
+        "decline_reason": data.reason,
+        "decline_note": data.note,
+        **_answered(principal, offer, now),
+    }
+    if not await OfferStore(session).transition(offer.id, still_open, values):
+        raise await _refusal(session, offer, now)
+    lead = await lead_pipeline.load(session, offer.lead_id)
+    await reroute(session, lead, why=f"declined by partner {partner_id}: {data.reason.value}", now=now)
+    await session.refresh(offer)
+    return view(offer, lead, principal=principal, now=now)
+
+
+async def claim(session: AsyncSession, *, principal: Principal, offer_id: uuid.UUID) -> OfferRead:
+    """First eligible claim wins: one conditional UPDATE; every later claim finds it taken (409)."""
+    partner_id = _partner(principal)
+    offers = OfferStore(session)
+    offer = await session.get(LeadOffer, offer_id)
+    if offer is None or offer.kind is not OfferKind.SHARK_TANK or not await offers.is_candidate(offer_id, partner_id):
+        raise NotFound(f"Lead offer {offer_id} not found.")
+    group = await ConfigStore(session).group(offer.group_id) if offer.group_id else None
+    if group is None:
+        raise NotFound(f"Lead offer {offer_id} not found.")
+    await GroupRepository(session, principal).lock_member(group.id, partner_id)
+    held = (await offers.open_claims(group.id, [partner_id])).get(partner_id, 0)
+    if held >= group.max_open_claims_per_partner:
+        raise RuleViolation(
+            f"Your organisation holds {held} open leads claimed from this group; the cap is "
+            f"{group.max_open_claims_per_partner}. Convert or release some first.",
+            field="offer_id",
+        )
+    now = session.info["clock"].now()
+    unclaimed = and_(LeadOffer.status == OfferStatus.OPEN, LeadOffer.respond_by > now, LeadOffer.partner_id.is_(None))
+    values = {
+        "status": OfferStatus.ACCEPTED,
+        "partner_id": partner_id,
+        "user_id": principal.user_id,
+        **_answered(principal, offer, now),
+    }
+    if not await offers.transition(offer.id, unclaimed, values):
+        raise Conflict(
+            "Another partner claimed this lead first, or its claim window has closed.", current_state="taken"
+        )
+    lead = await lead_pipeline.load(session, offer.lead_id)
+    await lead_pipeline.hand_over(session, lead, partner_id=partner_id, owner_id=principal.user_id, actor=principal)
+    await session.refresh(offer)
+    return view(offer, lead, principal=principal, now=now)

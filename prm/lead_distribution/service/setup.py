@@ -1,0 +1,407 @@
+"""The vendor's distribution setup: lead programs and their members, product certifications,
+shark-tank groups, routing rules and their order, web-to-lead forms."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import Sequence
+
+import msgspec
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.activity import record_activity
+from prm.core.auth import PARTNER_ROLES, Principal
+from prm.core.errors import Conflict, NotFound, RuleViolation
+from prm.core.pagination import PageRequest
+from prm.core.records import record_created, record_updated
+from prm.crm.services import lead_pipeline
+from prm.crm.services.campaigns import get_campaign
+from prm.crm.services.partners import get_partner
+from prm.crm.services.products import get_product
+from prm.lead_distribution.models import (
+    LeadProgram,
+    PartnerGroup,
+    ProgramMember,
+    RoutingRule,
+    TargetKind,
+    WebForm,
+)
+from prm.lead_distribution.repository import (
+    CertificationStore,
+    ConfigStore,
+    GroupRepository,
+    ProgramRepository,
+    RuleRepository,
+    WebFormRepository,
+)
+from prm.lead_distribution.schemas import (
+    GroupCreate,
+    GroupUpdate,
+    MemberPut,
+    ProgramCreate,
+    ProgramUpdate,
+    RuleCreate,
+    RuleOrder,
+    RuleUpdate,
+    WebFormCreate,
+    WebFormUpdate,
+)
+from prm.lead_distribution.service.routing import VENDOR_REPS
+
+PROGRAM_FIELDS = (
+    "name",
+    "eligible_tiers",
+    "response_hours",
+    "hot_response_hours",
+    "claim_window_hours",
+    "max_open_leads",
+    "min_acceptance_pct",
+)
+RULE_FIELDS = (
+    "name",
+    "position",
+    "active",
+    "countries",
+    "regions",
+    "size_bands",
+    "product_ids",
+    "score_bands",
+    "sources",
+    "target_kind",
+    "target_user_id",
+    "target_partner_id",
+    "target_group_id",
+    "program_id",
+)
+
+
+async def _partners_exist(session: AsyncSession, principal: Principal, partner_ids: Sequence[uuid.UUID]) -> None:
+    if len(set(partner_ids)) != len(partner_ids):
+        raise RuleViolation("Each partner may be listed once.", field="partner_ids")
+    for partner_id in partner_ids:
+        try:
+            await get_partner(session, principal=principal, partner_id=partner_id)
+        except NotFound as exc:
+            raise RuleViolation(exc.detail, field="partner_ids") from exc
+
+
+# Programs ------------------------------------------------------------------------------------
+
+
+async def create_program(session: AsyncSession, *, principal: Principal, data: ProgramCreate) -> LeadProgram:
+    if await ProgramRepository(session, principal).name_taken(data.name):
+        raise Conflict(f"A lead program named {data.name!r} already exists.", field="name")
+    program = LeadProgram(
+        name=data.name,
+        description=data.description,
+        active=True,
+        eligible_tiers=list(data.eligible_tiers),
+        response_hours=data.response_hours,
+        hot_response_hours=data.hot_response_hours,
+        claim_window_hours=data.claim_window_hours,
+        max_open_leads=data.max_open_leads,
+        min_acceptance_pct=data.min_acceptance_pct,
+    )
+    session.add(program)
+    await record_created(session, program, entity="lead_program", principal=principal, fields=PROGRAM_FIELDS)
+    return program
+
+
+async def update_program(
+    session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, data: ProgramUpdate
+) -> LeadProgram:
+    repo = ProgramRepository(session, principal)
+    program = await repo.get(program_id)
+    if isinstance(data.name, str) and await repo.name_taken(data.name, program_id):
+        raise Conflict(f"A lead program named {data.name!r} already exists.", field="name")
+    await record_updated(session, program, data, entity="lead_program", principal=principal)
+    return program
+
+
+async def list_programs(
+    session: AsyncSession, *, principal: Principal, page: PageRequest
+) -> tuple[list[LeadProgram], str | None]:
+    return await ProgramRepository(session, principal).page(page)
+
+
+async def put_member(
+    session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, partner_id: uuid.UUID, data: MemberPut
+) -> ProgramMember:
+    repo = ProgramRepository(session, principal)
+    await repo.get(program_id)
+    await get_partner(session, principal=principal, partner_id=partner_id)
+    member = await repo.member(program_id, partner_id)
+    if member is None:
+        member = ProgramMember(program_id=program_id, partner_id=partner_id, joined_at=session.info["clock"].now())
+        session.add(member)
+    member.weight, member.max_open_leads, member.territories = data.weight, data.max_open_leads, list(data.territories)
+    await session.flush()
+    record_activity(
+        session,
+        entity_type="lead_program",
+        entity_id=program_id,
+        action="member_set",
+        actor=principal,
+        changes={"partner_id": [None, str(partner_id)], "weight": [None, data.weight]},
+    )
+    return member
+
+
+async def members(session: AsyncSession, *, principal: Principal, program_id: uuid.UUID) -> list[ProgramMember]:
+    await ProgramRepository(session, principal).get(program_id)
+    return await ConfigStore(session).program_members(program_id)
+
+
+async def remove_member(
+    session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, partner_id: uuid.UUID
+) -> None:
+    repo = ProgramRepository(session, principal)
+    await repo.get(program_id)
+    if not await repo.remove_member(program_id, partner_id):
+        raise NotFound(f"Partner {partner_id} is not a member of this program.")
+    record_activity(
+        session,
+        entity_type="lead_program",
+        entity_id=program_id,
+        action="member_removed",
+        actor=principal,
+        changes={"partner_id": [str(partner_id), None]},
+    )
+
+
+# Certifications ------------------------------------------------------------------------------
+
+
+async def set_certifications(
+    session: AsyncSession, *, principal: Principal, partner_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    await get_partner(session, principal=principal, partner_id=partner_id)
+    if len(set(product_ids)) != len(product_ids):
+        raise RuleViolation("Each product may be listed once.", field="product_ids")
+    for product_id in product_ids:
+        try:
+            await get_product(session, principal=principal, product_id=product_id)
+        except NotFound as exc:
+            raise RuleViolation(exc.detail, field="product_ids") from exc
+    store = CertificationStore(session)
+    await store.replace(partner_id, product_ids, session.info["clock"].now())
+    record_activity(
+        session,
+        entity_type="partner",
+        entity_id=partner_id,
+        action="certifications_set",
+        actor=principal,
+        changes={"product_ids": [None, [str(p) for p in product_ids]]},
+    )
+    return await store.of(partner_id)
+
+
+async def certifications(session: AsyncSession, *, principal: Principal, partner_id: uuid.UUID) -> list[uuid.UUID]:
+    await get_partner(session, principal=principal, partner_id=partner_id)
+    return await CertificationStore(session).of(partner_id)
+
+
+# Groups --------------------------------------------------------------------------------------
+
+
+async def _check_program(session: AsyncSession, principal: Principal, program_id: uuid.UUID | None) -> None:
+    if program_id is not None and not await ProgramRepository(session, principal).exists(program_id):
+        raise RuleViolation(f"Lead program {program_id} not found.", field="program_id")
+
+
+async def create_group(session: AsyncSession, *, principal: Principal, data: GroupCreate) -> PartnerGroup:
+    await _check_program(session, principal, data.program_id)
+    await _partners_exist(session, principal, data.partner_ids)
+    group = PartnerGroup(
+        name=data.name,
+        program_id=data.program_id,
+        claim_window_hours=data.claim_window_hours,
+        max_open_claims_per_partner=data.max_open_claims_per_partner,
+        active=True,
+    )
+    session.add(group)
+    try:
+        await record_created(
+            session,
+            group,
+            entity="partner_group",
+            principal=principal,
+            fields=("name", "program_id", "claim_window_hours", "max_open_claims_per_partner"),
+        )
+    except IntegrityError as exc:
+        raise Conflict(f"A group named {data.name!r} already exists.", field="name") from exc
+    await GroupRepository(session, principal).set_members(group.id, data.partner_ids, session.info["clock"].now())
+    return group
+
+
+async def update_group(
+    session: AsyncSession, *, principal: Principal, group_id: uuid.UUID, data: GroupUpdate
+) -> PartnerGroup:
+    group = await GroupRepository(session, principal).get(group_id)
+    if isinstance(data.program_id, uuid.UUID):
+        await _check_program(session, principal, data.program_id)
+    await record_updated(session, group, data, entity="partner_group", principal=principal)
+    return group
+
+
+async def set_group_members(
+    session: AsyncSession, *, principal: Principal, group_id: uuid.UUID, partner_ids: Sequence[uuid.UUID]
+) -> PartnerGroup:
+    repo = GroupRepository(session, principal)
+    group = await repo.get(group_id)
+    await _partners_exist(session, principal, partner_ids)
+    await repo.set_members(group_id, partner_ids, session.info["clock"].now())
+    record_activity(
+        session,
+        entity_type="partner_group",
+        entity_id=group_id,
+        action="members_set",
+        actor=principal,
+        changes={"partner_ids": [None, [str(p) for p in partner_ids]]},
+    )
+    return group
+
+
+async def group_members(session: AsyncSession, group_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+    return await ConfigStore(session).group_member_ids(group_ids)
+
+
+async def list_groups(
+    session: AsyncSession, *, principal: Principal, page: PageRequest
+) -> tuple[list[PartnerGroup], str | None]:
+    return await GroupRepository(session, principal).page(page)
+
+
+# Routing rules -------------------------------------------------------------------------------
+
+NEEDS = {
+    TargetKind.PARTNER_USER: "target_user_id",
+    TargetKind.INTERNAL_REP: "target_user_id",
+    TargetKind.PARTNER: "target_partner_id",
+    TargetKind.PROGRAM_POOL: "program_id",
+    TargetKind.SHARK_TANK: "target_group_id",
+}
+
+
+async def _check_rule_target(session: AsyncSession, principal: Principal, rule: RoutingRule) -> None:
+    """The target the kind needs is there and fits it; the others are empty."""
+    needed = NEEDS[rule.target_kind]
+    if getattr(rule, needed) is None:
+        raise RuleViolation(f"A {rule.target_kind.value} rule needs {needed}.", field=needed)
+    extra = [f for f in ("target_user_id", "target_partner_id", "target_group_id") if f != needed and getattr(rule, f)]
+    if extra:
+        raise RuleViolation(f"A {rule.target_kind.value} rule takes no {extra[0]}.", field=extra[0])
+    if rule.target_user_id is not None:
+        user = await lead_pipeline.user_standing(session, rule.target_user_id)
+        roles = PARTNER_ROLES if rule.target_kind is TargetKind.PARTNER_USER else VENDOR_REPS
+        if user is None or user.role not in roles:
+            raise RuleViolation("The user does not fit this kind of target.", field="target_user_id")
+    if rule.target_partner_id is not None:
+        await _partners_exist(session, principal, [rule.target_partner_id])
+    if rule.target_group_id is not None and not await GroupRepository(session, principal).exists(rule.target_group_id):
+        raise RuleViolation(f"Group {rule.target_group_id} not found.", field="target_group_id")
+    await _check_program(session, principal, rule.program_id)
+
+
+async def create_rule(session: AsyncSession, *, principal: Principal, data: RuleCreate) -> RoutingRule:
+    repo = RuleRepository(session, principal)
+    rule = RoutingRule(
+        name=data.name,
+        position=data.position or await repo.last_position() + 1,
+        active=data.active,
+        countries=list(data.countries),
+        regions=list(data.regions),
+        size_bands=[b.value for b in data.size_bands],
+        product_ids=[str(p) for p in data.product_ids],
+        score_bands=[b.value for b in data.score_bands],
+        sources=[s.value for s in data.sources],
+        target_kind=data.target_kind,
+        target_user_id=data.target_user_id,
+        target_partner_id=data.target_partner_id,
+        target_group_id=data.target_group_id,
+        program_id=data.program_id,
+    )
+    await _check_rule_target(session, principal, rule)
+    session.add(rule)
+    await record_created(session, rule, entity="routing_rule", principal=principal, fields=RULE_FIELDS)
+    return rule
+
+
+async def update_rule(
+    session: AsyncSession, *, principal: Principal, rule_id: uuid.UUID, data: RuleUpdate
+) -> RoutingRule:
+    rule = await RuleRepository(session, principal).get(rule_id)
+    # Enum and id lists are stored as plain strings, so JSON and comparisons stay simple.
+    plain = {
+        name: [str(getattr(v, "value", v)) for v in value]
+        for name in ("size_bands", "score_bands", "sources", "product_ids")
+        if isinstance(value := getattr(data, name), list)
+    }
+    await record_updated(
+        session, rule, msgspec.structs.replace(data, **plain), entity="routing_rule", principal=principal
+    )
+    await _check_rule_target(session, principal, rule)
+    return rule
+
+
+async def list_rules(session: AsyncSession) -> list[RoutingRule]:
+    return await ConfigStore(session).rules(active_only=False)
+
+
+async def reorder_rules(session: AsyncSession, *, principal: Principal, data: RuleOrder) -> list[RoutingRule]:
+    """Positions 1..n in the order given; the list must name every rule exactly once."""
+    current = await ConfigStore(session).rules(active_only=False)
+    if sorted(map(str, data.rule_ids)) != sorted(str(r.id) for r in current):
+        raise RuleViolation("List every routing rule exactly once.", field="rule_ids")
+    by_id = {r.id: r for r in current}
+    for position, rule_id in enumerate(data.rule_ids, start=1):
+        rule = by_id[rule_id]
+        if rule.position != position:
+            record_activity(
+                session,
+                entity_type="routing_rule",
+                entity_id=rule.id,
+                action="reordered",
+                actor=principal,
+                changes={"position": [rule.position, position]},
+            )
+            rule.position = position
+    await session.flush()
+    return sorted(current, key=lambda r: r.position)
+
+
+# Web forms -----------------------------------------------------------------------------------
+
+
+async def create_form(session: AsyncSession, *, principal: Principal, data: WebFormCreate) -> WebForm:
+    try:
+        await get_campaign(session, principal=principal, campaign_id=data.campaign_id)
+    except NotFound as exc:
+        raise RuleViolation(exc.detail, field="campaign_id") from exc
+    form = WebForm(
+        key=secrets.token_urlsafe(24),
+        name=data.name,
+        campaign_id=data.campaign_id,
+        active=True,
+        auto_response_subject=data.auto_response_subject,
+        auto_response_text=data.auto_response_text,
+    )
+    session.add(form)
+    await record_created(session, form, entity="web_form", principal=principal, fields=("name", "campaign_id"))
+    return form
+
+
+async def update_form(
+    session: AsyncSession, *, principal: Principal, form_id: uuid.UUID, data: WebFormUpdate
+) -> WebForm:
+    form = await WebFormRepository(session, principal).get(form_id)
+    await record_updated(session, form, data, entity="web_form", principal=principal)
+    return form
+
+
+async def list_forms(
+    session: AsyncSession, *, principal: Principal, page: PageRequest
+) -> tuple[list[WebForm], str | None]:
+    return await WebFormRepository(session, principal).page(page)
