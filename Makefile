@@ -38,6 +38,7 @@ test-postgres: install
 test: lint typecheck test-sqlite test-postgres
 
 bench: install
+	bash scripts/ensure-postgres.sh
 	$(BIN)/python -m bench.opportunities --quick
 
 clean:
