@@ -274,6 +274,12 @@ class LeadStore:
         )
         return {row.id: row for row in await self.session.execute(stmt)}
 
+    async def campaign_exists(self, campaign_id: uuid.UUID) -> bool:
+        return await self.session.scalar(select(Campaign.id).where(Campaign.id == campaign_id)) is not None
+
+    async def product_exists(self, product_id: uuid.UUID) -> bool:
+        return await self.session.scalar(select(Product.id).where(Product.id == product_id)) is not None
+
     async def product_ids_by_sku(self) -> dict[str, uuid.UUID]:
         rows = await self.session.execute(select(Product.sku, Product.id).where(Product.active.is_(True)))
         return {row.sku.lower(): row.id for row in rows}

@@ -225,6 +225,9 @@ class OfferStore:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def get(self, offer_id: uuid.UUID) -> LeadOffer | None:
+        return await self.session.get(LeadOffer, offer_id)
+
     async def current(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, LeadOffer]:
         """The open or accepted offer of each lead (at most one exists at a time)."""
         if not lead_ids:
@@ -461,6 +464,9 @@ class ReferralRepository(ScopedRepository[Referral]):
 class ReferralStore:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def program(self, program_id: uuid.UUID) -> ReferralProgram | None:
+        return await self.session.get(ReferralProgram, program_id)
 
     async def for_lead(self, lead_id: uuid.UUID) -> Referral | None:
         found: Referral | None = await self.session.scalar(select(Referral).where(Referral.lead_id == lead_id))

@@ -65,6 +65,7 @@ async def test_a_clean_file_is_imported_with_aliases_scores_and_a_report(
     history = await ok(await client.get(f"/api/v1/leads/{ada['id']}/history", headers=world.cm_a.headers))
     assert [h["action"] for h in history["items"]] == ["created"]
     assert history["items"][0]["actor_id"] == str(world.cm_a.user_id)
+    assert history["items"][0]["note"] == f"imported from leads.csv (import {report['import_id']})"
 
 
 BAD = (

@@ -17,9 +17,9 @@ from prm.core.auth import Principal
 from prm.core.errors import NotFound, RuleViolation
 from prm.core.pagination import PageRequest
 from prm.core.records import record_created, record_updated
-from prm.crm.models import Campaign, Lead, LeadSource, LeadStatus, Product
+from prm.crm.models import Lead, LeadSource, LeadStatus
 from prm.crm.normalize import normalize_company
-from prm.crm.repository import CampaignRepository, LeadRepository, UserRepository
+from prm.crm.repository import CampaignRepository, LeadRepository, LeadStore, UserRepository
 from prm.crm.schemas import LeadCreate, LeadUpdate
 
 FIELDS = (
@@ -70,14 +70,14 @@ async def _check_campaign(session: AsyncSession, principal: Principal | None, ca
     exists = (
         await CampaignRepository(session, principal).exists(campaign_id)
         if principal is not None
-        else await session.get(Campaign, campaign_id) is not None
+        else await LeadStore(session).campaign_exists(campaign_id)
     )
     if not exists:
         raise RuleViolation(f"Campaign {campaign_id} not found.", field="campaign_id")
 
 
 async def _check_product(session: AsyncSession, product_id: uuid.UUID | None) -> None:
-    if product_id is not None and await session.get(Product, product_id) is None:
+    if product_id is not None and not await LeadStore(session).product_exists(product_id):
         raise RuleViolation(f"Product {product_id} not found.", field="product_id")
 
 

@@ -38,7 +38,7 @@ from prm.lead_distribution.schemas import (
     WebFormRead,
     WebFormUpdate,
 )
-from prm.lead_distribution.service import scoring, setup
+from prm.lead_distribution.service import routing_rules, scoring, setup
 
 ADMIN = allow(Role.VENDOR_ADMIN)
 
@@ -223,17 +223,19 @@ class RuleController(Controller):
         self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: RuleCreate
     ) -> Response[RuleRead]:
         async def create() -> RuleRead:
-            return to_read(await setup.create_rule(db_session, principal=principal, data=data), RuleRead)
+            return to_read(await routing_rules.create_rule(db_session, principal=principal, data=data), RuleRead)
 
         return await idempotent_create(request, db_session, principal, create, RuleRead)
 
     @get("/", summary="Every rule in the order they are tried")
     async def list_rules(self, db_session: AsyncSession) -> list[RuleRead]:
-        return [to_read(r, RuleRead) for r in await setup.list_rules(db_session)]
+        return [to_read(r, RuleRead) for r in await routing_rules.list_rules(db_session)]
 
     @put("/order", guards=[ADMIN], summary="Reorder: every rule's id, in the order to try them")
     async def reorder(self, db_session: AsyncSession, principal: Principal, data: RuleOrder) -> list[RuleRead]:
-        return [to_read(r, RuleRead) for r in await setup.reorder_rules(db_session, principal=principal, data=data)]
+        return [
+            to_read(r, RuleRead) for r in await routing_rules.reorder_rules(db_session, principal=principal, data=data)
+        ]
 
     @get("/{rule_id:uuid}")
     async def get_rule(self, db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> RuleRead:
@@ -243,7 +245,9 @@ class RuleController(Controller):
     async def update_rule(
         self, db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID, data: RuleUpdate
     ) -> RuleRead:
-        return to_read(await setup.update_rule(db_session, principal=principal, rule_id=rule_id, data=data), RuleRead)
+        return to_read(
+            await routing_rules.update_rule(db_session, principal=principal, rule_id=rule_id, data=data), RuleRead
+        )
 
 
 class WebFormController(Controller):

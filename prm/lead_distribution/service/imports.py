@@ -26,7 +26,7 @@ from prm.core.errors import RuleViolation
 from prm.crm.models import LeadSource, TimeFrame
 from prm.crm.schemas import Country, Currency, Email, Employees, LongText, MinorUnits, Name, Phone, ShortText
 from prm.crm.services import lead_pipeline
-from prm.crm.services.lead_pipeline import DuplicateProbe, match_of
+from prm.crm.services.lead_pipeline import match_of
 from prm.lead_distribution import rules
 from prm.lead_distribution.models import LeadImport
 from prm.lead_distribution.schemas import ImportMode, ImportReport, RowError
@@ -276,36 +276,13 @@ def _in_file_duplicates(rows: list[dict[str, Any]]) -> dict[int, list[int]]:
     found: dict[int, list[int]] = {}
     for index, probe in enumerate(probes):
         earlier = [*seen_email.get(probe.email or "", []), *seen_company.get(probe.company_normalized, [])]
-        matches = sorted({i for i in earlier if match_of(_ProbeRow(probes[i]), probe)})
+        matches = sorted({i for i in earlier if match_of(probes[i], probe)})
         if matches:
             found[index] = matches
         if probe.email:
             seen_email.setdefault(probe.email, []).append(index)
         seen_company.setdefault(probe.company_normalized, []).append(index)
     return found
-
-
-@dataclass(frozen=True)
-class _ProbeRow:
-    """An earlier row of the file, shaped like a lead row for `match_of`."""
-
-    probe: DuplicateProbe
-
-    @property
-    def email(self) -> str | None:
-        return self.probe.email
-
-    @property
-    def company_normalized(self) -> str:
-        return self.probe.company_normalized
-
-    @property
-    def first_name(self) -> str:
-        return self.probe.first_name
-
-    @property
-    def last_name(self) -> str:
-        return self.probe.last_name
 
 
 async def _duplicates(
@@ -329,19 +306,33 @@ async def import_csv(session: AsyncSession, *, principal: Principal, upload: Csv
             errors_total=len(checked.errors),
             rows=len(records),
         )
-    rows = [row | {"id": new_id()} for _, row in checked.good]
-    criteria = await criteria_in_force(session)
-    for row in rows:
-        row.update(
-            score=rules.score(attributes_of(row | {"source": upload.source.value}), criteria).value,
-            source=upload.source,
-            campaign_id=upload.campaign_id,
-            owner_id=None,
-        )
+    record = await _record(session, principal, upload, len(records), len(checked.good), checked.errors, ignored)
+    rows = await _scored(session, upload, [row for _, row in checked.good])
     duplicates = await _duplicates(session, rows)
-    await lead_pipeline.create_many(session, rows, actor=principal)
-    flagged = await flag_duplicates(session, duplicates)
-    return await _record(session, principal, upload, len(records), len(rows), checked.errors, flagged, ignored)
+    await lead_pipeline.create_many(
+        session, rows, actor=principal, provenance=f"imported from {record.filename} (import {record.id})"
+    )
+    record.duplicates_flagged = await flag_duplicates(session, duplicates)
+    await session.flush()
+    return report_of(record)
+
+
+async def _scored(session: AsyncSession, upload: CsvUpload, good: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    criteria = await criteria_in_force(session)
+    rows = []
+    for row in good:
+        score = rules.score(attributes_of(row | {"source": upload.source.value}), criteria).value
+        rows.append(
+            row
+            | {
+                "id": new_id(),
+                "score": score,
+                "source": upload.source,
+                "campaign_id": upload.campaign_id,
+                "owner_id": None,
+            }
+        )
+    return rows
 
 
 async def _record(
@@ -351,10 +342,8 @@ async def _record(
     total: int,
     created: int,
     errors: list[RowError],
-    flagged: int,
     ignored: list[str],
-) -> ImportReport:
-    kept = errors[:MAX_ERRORS_KEPT]
+) -> LeadImport:
     record = LeadImport(
         filename=upload.filename[:200],
         mode=upload.mode.value,
@@ -363,14 +352,14 @@ async def _record(
         rows=total,
         created=created,
         skipped=total - created,
-        duplicates_flagged=flagged,
-        errors=[msgspec.to_builtins(e) for e in kept],
+        duplicates_flagged=0,
+        errors=[msgspec.to_builtins(e) for e in errors[:MAX_ERRORS_KEPT]],
         errors_total=len(errors),
         ignored_columns=ignored,
     )
     session.add(record)
     await session.flush()
-    return report_of(record)
+    return record
 
 
 def report_of(record: LeadImport) -> ImportReport:

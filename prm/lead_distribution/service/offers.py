@@ -170,7 +170,7 @@ async def claim(session: AsyncSession, *, principal: Principal, offer_id: uuid.U
     """First eligible claim wins: one conditional UPDATE; every later claim finds it taken (409)."""
     partner_id = _partner(principal)
     offers = OfferStore(session)
-    offer = await session.get(LeadOffer, offer_id)
+    offer = await offers.get(offer_id)
     if offer is None or offer.kind is not OfferKind.SHARK_TANK or not await offers.is_candidate(offer_id, partner_id):
         raise NotFound(f"Lead offer {offer_id} not found.")
     group = await ConfigStore(session).group(offer.group_id) if offer.group_id else None

@@ -344,7 +344,7 @@ async def credit_won_referrals(session: AsyncSession, now: datetime) -> int:
     won = await lead_pipeline.won_opportunities(session, [r.opportunity_id for r in waiting])
     rows = await store.mark_won([r.id for r in waiting if r.opportunity_id in won], now) if won else []
     for row in rows:
-        program = await session.get(ReferralProgram, row.program_id)
+        program = await store.program(row.program_id)
         assert program is not None  # a foreign key
         opportunity = won[row.opportunity_id]
         basis, fee = fee_of(program, opportunity.amount_minor)

@@ -5,15 +5,14 @@ weighted pick with its seed, candidates and weights, so it can be replayed.
 
 from __future__ import annotations
 
-import secrets
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prm.core.auth import PARTNER_ROLES, Principal, Role
+from prm.core.auth import Principal
 from prm.core.changes import expect_version
 from prm.core.errors import NotFound, RuleViolation
 from prm.crm.models import Lead, LeadStatus
@@ -26,7 +25,6 @@ from prm.lead_distribution.models import (
     LeadOffer,
     OfferKind,
     OfferStatus,
-    PartnerGroup,
     RoutingDecision,
     RoutingMode,
     RoutingOutcome,
@@ -36,179 +34,9 @@ from prm.lead_distribution.models import (
 from prm.lead_distribution.repository import ConfigStore, DecisionRepository, OfferStore
 from prm.lead_distribution.schemas import ReplayRead, RouteRequest
 from prm.lead_distribution.service import notify
-from prm.lead_distribution.service.eligibility import Pool, facts_of, overridable, pool_of, profiles, split
+from prm.lead_distribution.service.eligibility import Pool, facts_of
 from prm.lead_distribution.service.state import ROUTABLE
-
-VENDOR_REPS = (Role.VENDOR_ADMIN, Role.CHANNEL_MANAGER)
-
-
-@dataclass(frozen=True)
-class Target:
-    kind: TargetKind
-    partner_id: uuid.UUID | None = None
-    user_id: uuid.UUID | None = None
-    group_id: uuid.UUID | None = None
-    program_id: uuid.UUID | None = None
-
-    @classmethod
-    def of_rule(cls, rule: RoutingRule) -> Target:
-        return cls(rule.target_kind, rule.target_partner_id, rule.target_user_id, rule.target_group_id, rule.program_id)
-
-
-@dataclass
-class Placement:
-    """What trying one target found: where the lead can go, or why it cannot."""
-
-    target: Target
-    reason: str
-    outcome: RoutingOutcome | None = None
-    partner_id: uuid.UUID | None = None
-    user_id: uuid.UUID | None = None
-    pool: Pool | None = None
-    group: PartnerGroup | None = None
-    group_candidates: list[uuid.UUID] = field(default_factory=list)
-    seed: int | None = None
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    excluded: list[dict[str, Any]] = field(default_factory=list)
-    overridden: bool = False
-
-    @property
-    def usable(self) -> bool:
-        return self.outcome is not None
-
-
-def _candidate(profile: rules.PartnerProfile) -> dict[str, Any]:
-    return {
-        "partner_id": profile.partner_id,
-        "weight": rules.weight(profile),
-        "base_weight": profile.base_weight,
-        "acceptance_pct": profile.acceptance_pct,
-        "avg_accept_seconds": profile.avg_accept_seconds,
-        "open_leads": profile.holding,
-        "cap": profile.cap,
-    }
-
-
-# Trying a target -----------------------------------------------------------------------------
-
-
-async def _to_partner(
-    session: AsyncSession, lead: Lead, target: Target, partner_id: uuid.UUID, now: datetime, *, override: bool
-) -> Placement:
-    program_id = target.program_id or await ConfigStore(session).program_of_partner(partner_id)
-    pool = await pool_of(session, program_id)
-    [profile] = await profiles(session, [partner_id], lead=lead, pool=pool, now=now)
-    reasons = rules.ineligibility(profile, facts_of(lead), pool.terms)
-    excluded = [{"partner_id": profile.partner_id, "reasons": reasons}] if reasons else []
-    if reasons and not (override and overridable(reasons)):
-        return Placement(target, f"partner {partner_id} is not eligible: {'; '.join(reasons)}", excluded=excluded)
-    why = f"offered to partner {partner_id}" + (" (rep " + str(target.user_id) + ")" if target.user_id else "")
-    if reasons:
-        why += f", overriding: {'; '.join(reasons)}"
-    return Placement(
-        target,
-        why,
-        RoutingOutcome.OFFERED,
-        partner_id=partner_id,
-        user_id=target.user_id,
-        pool=pool,
-        candidates=[_candidate(profile)],
-        excluded=excluded,
-        overridden=bool(reasons),
-    )
-
-
-async def _to_partner_user(
-    session: AsyncSession, lead: Lead, target: Target, now: datetime, *, override: bool
-) -> Placement:
-    user = await lead_pipeline.user_standing(session, target.user_id) if target.user_id else None
-    if user is None or not user.active or user.role not in PARTNER_ROLES or user.partner_id is None:
-        return Placement(target, f"user {target.user_id} is not an active partner rep")
-    return await _to_partner(session, lead, target, user.partner_id, now, override=override)
-
-
-async def _to_pool(session: AsyncSession, lead: Lead, target: Target, now: datetime) -> Placement:
-    pool = await pool_of(session, target.program_id)
-    if pool.program is None:
-        return Placement(target, f"program {target.program_id} does not exist or is inactive")
-    found = await profiles(session, list(pool.members), lead=lead, pool=pool, now=now)
-    eligible, excluded = split(found, facts_of(lead), pool.terms)
-    if not eligible:
-        return Placement(target, f"no eligible partner in program {pool.program.name}", excluded=excluded)
-    candidates = [_candidate(p) for p in eligible]
-    weights = [c["weight"] for c in candidates]
-    seed = secrets.randbits(62)
-    chosen = eligible[rules.pick(seed, weights)]
-    why = (
-        f"weighted pick among {len(eligible)} eligible partners of program {pool.program.name} "
-        f"(seed {seed}): partner {chosen.partner_id} with weight {rules.weight(chosen)} of {sum(weights)}"
-    )
-    return Placement(
-        target,
-        why,
-        RoutingOutcome.OFFERED,
-        partner_id=uuid.UUID(chosen.partner_id),
-        pool=pool,
-        seed=seed,
-        candidates=candidates,
-        excluded=excluded,
-    )
-
-
-async def _to_group(session: AsyncSession, lead: Lead, target: Target, now: datetime) -> Placement:
-    store = ConfigStore(session)
-    group = await store.group(target.group_id) if target.group_id else None
-    if group is None or not group.active:
-        return Placement(target, f"group {target.group_id} does not exist or is inactive")
-    pool = await pool_of(session, group.program_id)
-    members = (await store.group_member_ids([group.id]))[group.id]
-    # Group membership is the membership here: the program only lends its terms.
-    found = await profiles(session, members, lead=lead, pool=Pool(pool.program, {}), now=now, group=group)
-    for profile in found:
-        profile.member = True
-    eligible, excluded = split(found, facts_of(lead), pool.terms)
-    if not eligible:
-        return Placement(target, f"no eligible member in group {group.name}", excluded=excluded)
-    why = f"offered to shark-tank group {group.name}: {len(eligible)} eligible of {len(found)} members may claim it"
-    return Placement(
-        target,
-        why,
-        RoutingOutcome.OFFERED_TO_GROUP,
-        pool=pool,
-        group=group,
-        group_candidates=[uuid.UUID(p.partner_id) for p in eligible],
-        candidates=[_candidate(p) for p in eligible],
-        excluded=excluded,
-    )
-
-
-async def _to_internal(session: AsyncSession, target: Target) -> Placement:
-    user = await lead_pipeline.user_standing(session, target.user_id) if target.user_id else None
-    if user is None or not user.active or user.role not in VENDOR_REPS:
-        return Placement(target, f"user {target.user_id} is not an active internal rep")
-    return Placement(
-        target,
-        f"assigned to internal rep {user.email} (direct sale)",
-        RoutingOutcome.ASSIGNED_INTERNAL,
-        user_id=user.id,
-    )
-
-
-async def place(
-    session: AsyncSession, lead: Lead, target: Target, *, now: datetime, override: bool = False
-) -> Placement:
-    if target.kind is TargetKind.PARTNER_USER:
-        return await _to_partner_user(session, lead, target, now, override=override)
-    if target.kind is TargetKind.PARTNER and target.partner_id is not None:
-        return await _to_partner(session, lead, target, target.partner_id, now, override=override)
-    if target.kind is TargetKind.PROGRAM_POOL:
-        return await _to_pool(session, lead, target, now)
-    if target.kind is TargetKind.SHARK_TANK:
-        return await _to_group(session, lead, target, now)
-    if target.kind is TargetKind.INTERNAL_REP:
-        return await _to_internal(session, target)
-    return Placement(target, f"{target.kind.value} needs its target")
-
+from prm.lead_distribution.service.targets import Placement, Target, place
 
 # Recording a decision ------------------------------------------------------------------------
 
@@ -280,50 +108,67 @@ def _offer(decision: RoutingDecision, placement: Placement, lead: Lead, now: dat
 
 
 async def _apply(session: AsyncSession, lead: Lead, placement: Placement | None, context: Context) -> RoutingDecision:
+    """Record the decision, then carry it out: an offer, an internal assignment, or back to the queue."""
     decision = await _record(session, lead, placement, context)
-    actor, now = context.actor, context.now
     if placement is None or placement.outcome is None:
-        if lead.status is LeadStatus.ROUTED:
-            await lead_pipeline.change(
-                session,
-                lead,
-                action="returned_to_queue",
-                actor=actor,
-                status=LeadStatus.SALES_QUALIFIED,
-                note=decision.explanation,
-            )
-        if context.mode is RoutingMode.RECALL:
-            await notify.returned_to_queue(session, lead, decision.explanation)
-        return decision
-    if placement.outcome is RoutingOutcome.ASSIGNED_INTERNAL:
-        assert placement.user_id is not None
-        session.add(
-            LeadOffer(
-                lead_id=lead.id,
-                decision_id=decision.id,
-                kind=OfferKind.DIRECT,
-                status=OfferStatus.ACCEPTED,
-                user_id=placement.user_id,
-                offered_at=now,
-                respond_by=now,
-                responded_at=now,
-                response_seconds=0,
-            )
+        await _back_to_queue(session, lead, decision, context)
+    elif placement.outcome is RoutingOutcome.ASSIGNED_INTERNAL:
+        await _assign_internal(session, lead, decision, placement, context)
+    else:
+        await _make_offer(session, lead, decision, placement, context)
+    return decision
+
+
+async def _back_to_queue(session: AsyncSession, lead: Lead, decision: RoutingDecision, context: Context) -> None:
+    if lead.status is LeadStatus.ROUTED:
+        await lead_pipeline.change(
+            session,
+            lead,
+            action="returned_to_queue",
+            actor=context.actor,
+            status=LeadStatus.SALES_QUALIFIED,
+            note=decision.explanation,
         )
-        await lead_pipeline.hand_over(session, lead, partner_id=None, owner_id=placement.user_id, actor=actor)
-        return decision
-    offer = _offer(decision, placement, lead, now)
+    if context.mode is RoutingMode.RECALL:  # a person asking for the routing already knows
+        await notify.returned_to_queue(session, lead, decision.explanation)
+
+
+async def _assign_internal(
+    session: AsyncSession, lead: Lead, decision: RoutingDecision, placement: Placement, context: Context
+) -> None:
+    """A direct sale: the vendor rep holds the lead at once (an accepted offer records it)."""
+    assert placement.user_id is not None  # an internal placement always names its rep
+    now = context.now
+    session.add(
+        LeadOffer(
+            lead_id=lead.id,
+            decision_id=decision.id,
+            kind=OfferKind.DIRECT,
+            status=OfferStatus.ACCEPTED,
+            user_id=placement.user_id,
+            offered_at=now,
+            respond_by=now,
+            responded_at=now,
+            response_seconds=0,
+        )
+    )
+    await lead_pipeline.hand_over(session, lead, partner_id=None, owner_id=placement.user_id, actor=context.actor)
+
+
+async def _make_offer(
+    session: AsyncSession, lead: Lead, decision: RoutingDecision, placement: Placement, context: Context
+) -> None:
+    offer = _offer(decision, placement, lead, context.now)
     session.add(offer)
     await session.flush()
     await lead_pipeline.change(
-        session, lead, action="routed", actor=actor, status=LeadStatus.ROUTED, note=decision.explanation
+        session, lead, action="routed", actor=context.actor, status=LeadStatus.ROUTED, note=decision.explanation
     )
     if offer.kind is OfferKind.SHARK_TANK:
         await OfferStore(session).add_candidates(offer.id, placement.group_candidates)
         await notify.group_offer_made(session, offer, lead, placement.group_candidates)
     else:
         await notify.offer_made(session, offer, lead)
-    return decision
 
 
 # The three ways in ---------------------------------------------------------------------------

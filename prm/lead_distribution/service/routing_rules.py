@@ -1,0 +1,132 @@
+"""Routing rules, as the vendor admin writes and orders them: conditions -> one target."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.activity import record_activity
+from prm.core.auth import PARTNER_ROLES, Principal
+from prm.core.errors import RuleViolation
+from prm.core.records import record_created, record_updated
+from prm.crm.services import lead_pipeline
+from prm.lead_distribution.models import RoutingRule, TargetKind
+from prm.lead_distribution.repository import ConfigStore, GroupRepository, RuleRepository
+from prm.lead_distribution.schemas import RuleCreate, RuleOrder, RuleUpdate
+from prm.lead_distribution.service.setup import check_program, partners_exist
+from prm.lead_distribution.service.targets import VENDOR_REPS
+
+RULE_FIELDS = (
+    "name",
+    "position",
+    "active",
+    "countries",
+    "regions",
+    "size_bands",
+    "product_ids",
+    "score_bands",
+    "sources",
+    "target_kind",
+    "target_user_id",
+    "target_partner_id",
+    "target_group_id",
+    "program_id",
+)
+
+
+NEEDS = {
+    TargetKind.PARTNER_USER: "target_user_id",
+    TargetKind.INTERNAL_REP: "target_user_id",
+    TargetKind.PARTNER: "target_partner_id",
+    TargetKind.PROGRAM_POOL: "program_id",
+    TargetKind.SHARK_TANK: "target_group_id",
+}
+
+
+async def _check_rule_target(session: AsyncSession, principal: Principal, rule: RoutingRule) -> None:
+    """The target the kind needs is there and fits it; the others are empty."""
+    needed = NEEDS[rule.target_kind]
+    if getattr(rule, needed) is None:
+        raise RuleViolation(f"A {rule.target_kind.value} rule needs {needed}.", field=needed)
+    extra = [f for f in ("target_user_id", "target_partner_id", "target_group_id") if f != needed and getattr(rule, f)]
+    if extra:
+        raise RuleViolation(f"A {rule.target_kind.value} rule takes no {extra[0]}.", field=extra[0])
+    if rule.target_user_id is not None:
+        user = await lead_pipeline.user_standing(session, rule.target_user_id)
+        roles = PARTNER_ROLES if rule.target_kind is TargetKind.PARTNER_USER else VENDOR_REPS
+        if user is None or user.role not in roles:
+            raise RuleViolation("The user does not fit this kind of target.", field="target_user_id")
+    if rule.target_partner_id is not None:
+        await partners_exist(session, principal, [rule.target_partner_id])
+    if rule.target_group_id is not None and not await GroupRepository(session, principal).exists(rule.target_group_id):
+        raise RuleViolation(f"Group {rule.target_group_id} not found.", field="target_group_id")
+    await check_program(session, principal, rule.program_id)
+
+
+async def create_rule(session: AsyncSession, *, principal: Principal, data: RuleCreate) -> RoutingRule:
+    repo = RuleRepository(session, principal)
+    rule = RoutingRule(
+        name=data.name,
+        position=data.position or await repo.last_position() + 1,
+        active=data.active,
+        countries=list(data.countries),
+        regions=list(data.regions),
+        size_bands=[b.value for b in data.size_bands],
+        product_ids=[str(p) for p in data.product_ids],
+        score_bands=[b.value for b in data.score_bands],
+        sources=[s.value for s in data.sources],
+        target_kind=data.target_kind,
+        target_user_id=data.target_user_id,
+        target_partner_id=data.target_partner_id,
+        target_group_id=data.target_group_id,
+        program_id=data.program_id,
+    )
+    await _check_rule_target(session, principal, rule)
+    session.add(rule)
+    await record_created(session, rule, entity="routing_rule", principal=principal, fields=RULE_FIELDS)
+    return rule
+
+
+async def update_rule(
+    session: AsyncSession, *, principal: Principal, rule_id: uuid.UUID, data: RuleUpdate
+) -> RoutingRule:
+    rule = await RuleRepository(session, principal).get(rule_id)
+    # Enum and id lists are stored as plain strings, so JSON and comparisons stay simple.
+    plain = {
+        name: [str(getattr(v, "value", v)) for v in value]
+        for name in ("size_bands", "score_bands", "sources", "product_ids")
+        if isinstance(value := getattr(data, name), list)
+    }
+    await record_updated(
+        session, rule, msgspec.structs.replace(data, **plain), entity="routing_rule", principal=principal
+    )
+    await _check_rule_target(session, principal, rule)
+    return rule
+
+
+async def list_rules(session: AsyncSession) -> list[RoutingRule]:
+    return await ConfigStore(session).rules(active_only=False)
+
+
+async def reorder_rules(session: AsyncSession, *, principal: Principal, data: RuleOrder) -> list[RoutingRule]:
+    """Positions 1..n in the order given; the list must name every rule exactly once."""
+    current = await ConfigStore(session).rules(active_only=False)
+    if sorted(map(str, data.rule_ids)) != sorted(str(r.id) for r in current):
+        raise RuleViolation("List every routing rule exactly once.", field="rule_ids")
+    by_id = {r.id: r for r in current}
+    for position, rule_id in enumerate(data.rule_ids, start=1):
+        rule = by_id[rule_id]
+        if rule.position != position:
+            record_activity(
+                session,
+                entity_type="routing_rule",
+                entity_id=rule.id,
+                action="reordered",
+                actor=principal,
+                changes={"position": [rule.position, position]},
+            )
+            rule.position = position
+    await session.flush()
+    return sorted(current, key=lambda r: r.position)

@@ -1,0 +1,190 @@
+"""Trying one routing target: a partner rep, a partner, a program's pool (the seeded weighted
+pick), a shark-tank group, or an internal rep. Each says where the lead can go, or why not."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.auth import PARTNER_ROLES, Role
+from prm.crm.models import Lead
+from prm.crm.services import lead_pipeline
+from prm.lead_distribution import rules
+from prm.lead_distribution.models import PartnerGroup, RoutingOutcome, RoutingRule, TargetKind
+from prm.lead_distribution.repository import ConfigStore
+from prm.lead_distribution.service.eligibility import Pool, facts_of, overridable, pool_of, profiles, split
+
+VENDOR_REPS = (Role.VENDOR_ADMIN, Role.CHANNEL_MANAGER)
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: TargetKind
+    partner_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    group_id: uuid.UUID | None = None
+    program_id: uuid.UUID | None = None
+
+    @classmethod
+    def of_rule(cls, rule: RoutingRule) -> Target:
+        return cls(rule.target_kind, rule.target_partner_id, rule.target_user_id, rule.target_group_id, rule.program_id)
+
+
+@dataclass
+class Placement:
+    """What trying one target found: where the lead can go, or why it cannot."""
+
+    target: Target
+    reason: str
+    outcome: RoutingOutcome | None = None
+    partner_id: uuid.UUID | None = None
+    user_id: uuid.UUID | None = None
+    pool: Pool | None = None
+    group: PartnerGroup | None = None
+    group_candidates: list[uuid.UUID] = field(default_factory=list)
+    seed: int | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    excluded: list[dict[str, Any]] = field(default_factory=list)
+    overridden: bool = False
+
+    @property
+    def usable(self) -> bool:
+        return self.outcome is not None
+
+
+def _candidate(profile: rules.PartnerProfile) -> dict[str, Any]:
+    return {
+        "partner_id": profile.partner_id,
+        "weight": rules.weight(profile),
+        "base_weight": profile.base_weight,
+        "acceptance_pct": profile.acceptance_pct,
+        "avg_accept_seconds": profile.avg_accept_seconds,
+        "open_leads": profile.holding,
+        "cap": profile.cap,
+    }
+
+
+# Trying a target -----------------------------------------------------------------------------
+
+
+async def _to_partner(
+    session: AsyncSession, lead: Lead, target: Target, partner_id: uuid.UUID, now: datetime, *, override: bool
+) -> Placement:
+    program_id = target.program_id or await ConfigStore(session).program_of_partner(partner_id)
+    pool = await pool_of(session, program_id)
+    [profile] = await profiles(session, [partner_id], lead=lead, pool=pool, now=now)
+    reasons = rules.ineligibility(profile, facts_of(lead), pool.terms)
+    excluded = [{"partner_id": profile.partner_id, "reasons": reasons}] if reasons else []
+    if reasons and not (override and overridable(reasons)):
+        return Placement(target, f"partner {partner_id} is not eligible: {'; '.join(reasons)}", excluded=excluded)
+    why = f"offered to partner {partner_id}" + (" (rep " + str(target.user_id) + ")" if target.user_id else "")
+    if reasons:
+        why += f", overriding: {'; '.join(reasons)}"
+    return Placement(
+        target,
+        why,
+        RoutingOutcome.OFFERED,
+        partner_id=partner_id,
+        user_id=target.user_id,
+        pool=pool,
+        candidates=[_candidate(profile)],
+        excluded=excluded,
+        overridden=bool(reasons),
+    )
+
+
+async def _to_partner_user(
+    session: AsyncSession, lead: Lead, target: Target, now: datetime, *, override: bool
+) -> Placement:
+    user = await lead_pipeline.user_standing(session, target.user_id) if target.user_id else None
+    if user is None or not user.active or user.role not in PARTNER_ROLES or user.partner_id is None:
+        return Placement(target, f"user {target.user_id} is not an active partner rep")
+    return await _to_partner(session, lead, target, user.partner_id, now, override=override)
+
+
+async def _to_pool(session: AsyncSession, lead: Lead, target: Target, now: datetime) -> Placement:
+    pool = await pool_of(session, target.program_id)
+    if pool.program is None:
+        return Placement(target, f"program {target.program_id} does not exist or is inactive")
+    found = await profiles(session, list(pool.members), lead=lead, pool=pool, now=now)
+    eligible, excluded = split(found, facts_of(lead), pool.terms)
+    if not eligible:
+        return Placement(target, f"no eligible partner in program {pool.program.name}", excluded=excluded)
+    candidates = [_candidate(p) for p in eligible]
+    weights = [c["weight"] for c in candidates]
+    seed = secrets.randbits(62)
+    chosen = eligible[rules.pick(seed, weights)]
+    why = (
+        f"weighted pick among {len(eligible)} eligible partners of program {pool.program.name} "
+        f"(seed {seed}): partner {chosen.partner_id} with weight {rules.weight(chosen)} of {sum(weights)}"
+    )
+    return Placement(
+        target,
+        why,
+        RoutingOutcome.OFFERED,
+        partner_id=uuid.UUID(chosen.partner_id),
+        pool=pool,
+        seed=seed,
+        candidates=candidates,
+        excluded=excluded,
+    )
+
+
+async def _to_group(session: AsyncSession, lead: Lead, target: Target, now: datetime) -> Placement:
+    store = ConfigStore(session)
+    group = await store.group(target.group_id) if target.group_id else None
+    if group is None or not group.active:
+        return Placement(target, f"group {target.group_id} does not exist or is inactive")
+    pool = await pool_of(session, group.program_id)
+    members = (await store.group_member_ids([group.id]))[group.id]
+    # Group membership is the membership here: the program only lends its terms.
+    found = await profiles(session, members, lead=lead, pool=Pool(pool.program, {}), now=now, group=group)
+    for profile in found:
+        profile.member = True
+    eligible, excluded = split(found, facts_of(lead), pool.terms)
+    if not eligible:
+        return Placement(target, f"no eligible member in group {group.name}", excluded=excluded)
+    why = f"offered to shark-tank group {group.name}: {len(eligible)} eligible of {len(found)} members may claim it"
+    return Placement(
+        target,
+        why,
+        RoutingOutcome.OFFERED_TO_GROUP,
+        pool=pool,
+        group=group,
+        group_candidates=[uuid.UUID(p.partner_id) for p in eligible],
+        candidates=[_candidate(p) for p in eligible],
+        excluded=excluded,
+    )
+
+
+async def _to_internal(session: AsyncSession, target: Target) -> Placement:
+    user = await lead_pipeline.user_standing(session, target.user_id) if target.user_id else None
+    if user is None or not user.active or user.role not in VENDOR_REPS:
+        return Placement(target, f"user {target.user_id} is not an active internal rep")
+    return Placement(
+        target,
+        f"assigned to internal rep {user.email} (direct sale)",
+        RoutingOutcome.ASSIGNED_INTERNAL,
+        user_id=user.id,
+    )
+
+
+async def place(
+    session: AsyncSession, lead: Lead, target: Target, *, now: datetime, override: bool = False
+) -> Placement:
+    if target.kind is TargetKind.PARTNER_USER:
+        return await _to_partner_user(session, lead, target, now, override=override)
+    if target.kind is TargetKind.PARTNER and target.partner_id is not None:
+        return await _to_partner(session, lead, target, target.partner_id, now, override=override)
+    if target.kind is TargetKind.PROGRAM_POOL:
+        return await _to_pool(session, lead, target, now)
+    if target.kind is TargetKind.SHARK_TANK:
+        return await _to_group(session, lead, target, now)
+    if target.kind is TargetKind.INTERNAL_REP:
+        return await _to_internal(session, target)
+    return Placement(target, f"{target.kind.value} needs its target")
