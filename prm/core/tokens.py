@@ -23,6 +23,7 @@ from prm.core.clock import Clock
 
 ALGORITHM = "ES256"
 LEEWAY_SECONDS = 30
+VERIFIED_CACHE_SIZE = 4096  # tokens whose signature was checked, remembered per process
 
 
 class InvalidToken(Exception):
@@ -70,6 +71,7 @@ class TokenService:
         current_public = public_key_pem(config.private_key_pem)
         self.current_kid = key_id(current_public)
         self._verification_keys = {self.current_kid: current_public}
+        self._verified: dict[tuple[str, str], dict[str, Any]] = {}
         if config.previous_public_key_pem:
             previous = config.previous_public_key_pem
             self._verification_keys[key_id(previous)] = previous
@@ -102,13 +104,27 @@ class TokenService:
         )
 
     def verify(self, token: str, *, audience: str | None = None) -> dict[str, Any]:
+        # The signature check is most of a request's authentication cost, and its answer for
+        # a given token string never changes while this service's keys do not; the time
+        # claims are still checked on every use.
+        cache_key = (token, audience or self._config.audience)
+        claims = self._verified.get(cache_key)
+        if claims is None:
+            claims = self._verify_signature(token, cache_key[1])
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.pop(next(iter(self._verified)))
+            self._verified[cache_key] = claims
+        self._check_times(claims)
+        return dict(claims)
+
+    def _verify_signature(self, token: str, audience: str) -> dict[str, Any]:
         key = self._key_for(token)
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 key,
                 algorithms=[ALGORITHM],
-                audience=audience or self._config.audience,
+                audience=audience,
                 issuer=self._config.issuer,
                 # jose checks times against the wall clock (and its require_exp turns that
                 # back on), so presence and values of exp/iat/nbf are checked below, on our clock.
@@ -123,7 +139,6 @@ class TokenService:
             )
         except JOSEError as exc:
             raise InvalidToken(str(exc)) from exc
-        self._check_times(claims)
         return claims
 
     def _key_for(self, token: str) -> str:
