@@ -28,7 +28,10 @@ async def convert(client: httpx.AsyncClient, actor: Actor, lead: dict[str, Any],
 async def test_conversion_makes_an_indirect_opportunity_for_the_partner(
     client: httpx.AsyncClient, world: World, setup: Setup
 ) -> None:
+    earlier = await qualified_lead(client, world.cm_b)  # the same person: a possible duplicate
     lead = await accepted_by_a(client, world, facts={"budget_minor": 4_500_000, "currency": "USD"})
+    assert (await lead_of(client, world.cm_a, lead))["possible_duplicates"][0]["lead_id"] == earlier["id"]
+    assert lead["possible_duplicates"] == []  # never shown to the partner
     for outsider in (world.pb_user, world.cm_b):
         assert (await convert(client, outsider, lead)).status_code == 404
     manager = await convert(client, world.cm_a, lead)

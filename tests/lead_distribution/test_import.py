@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -164,6 +165,9 @@ async def test_malformed_files_are_refused_never_a_500(client: httpx.AsyncClient
     )
     assert unknown_field.status_code == 422
     assert unknown_field.json()["errors"][0]["field"] == "mapping"
+    no_campaign = await upload(client, world, header + "Ada,Lovelace,Engines\n", campaign_id=str(uuid.uuid4()))
+    assert no_campaign.status_code == 422
+    assert no_campaign.json()["errors"][0]["field"] == "campaign_id"
     bad_mode = await upload(client, world, header + "Ada,Lovelace,Engines\n", mode="some")
     assert bad_mode.status_code == 400
     partner = await client.post(

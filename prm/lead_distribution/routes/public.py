@@ -45,10 +45,13 @@ class WebToLeadController(Controller):
     path = "/distribution/web-to-lead"
     tags = ["lead distribution"]
     middleware = [WEB_FORM_RATE.middleware]
-    opt = {"exclude_from_auth": True}
 
     @post(
-        "/{form_key:str}", status_code=202, security=[], summary="Public form post (application/x-www-form-urlencoded)"
+        "/{form_key:str}",
+        status_code=202,
+        security=[],
+        exclude_from_auth=True,
+        summary="Public form post (application/x-www-form-urlencoded); no token",
     )
     async def submit(
         self,

@@ -22,10 +22,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
 from prm.core.db import new_id
-from prm.core.errors import RuleViolation
+from prm.core.errors import NotFound, RuleViolation
 from prm.crm.models import LeadSource, TimeFrame
 from prm.crm.schemas import Country, Currency, Email, Employees, LongText, MinorUnits, Name, Phone, ShortText
 from prm.crm.services import lead_pipeline
+from prm.crm.services.campaigns import get_campaign
 from prm.crm.services.lead_pipeline import match_of
 from prm.lead_distribution import rules
 from prm.lead_distribution.models import LeadImport
@@ -295,7 +296,16 @@ async def _duplicates(
     return found
 
 
+async def _check_campaign(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID | None) -> None:
+    if campaign_id is not None:
+        try:
+            await get_campaign(session, principal=principal, campaign_id=campaign_id)
+        except NotFound as exc:
+            raise RuleViolation(exc.detail, field="campaign_id") from exc
+
+
 async def import_csv(session: AsyncSession, *, principal: Principal, upload: CsvUpload) -> ImportReport:
+    await _check_campaign(session, principal, upload.campaign_id)
     header, records = _records(_decode(upload.content))
     columns, ignored = _columns(header, upload.mapping)
     checked = check_rows(header, records, columns, await lead_pipeline.product_ids_by_sku(session))

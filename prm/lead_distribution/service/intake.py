@@ -104,7 +104,11 @@ async def details(session: AsyncSession, lead: Lead) -> LeadDetails:
 
 
 async def get(session: AsyncSession, *, principal: Principal, lead_id: uuid.UUID) -> LeadDetails:
-    return await details(session, await crm_leads.get_lead(session, principal=principal, lead_id=lead_id))
+    found = await details(session, await crm_leads.get_lead(session, principal=principal, lead_id=lead_id))
+    if principal.is_partner:
+        # Possible duplicates may be other tenants' leads: their ids are the vendor's business only.
+        found = msgspec.structs.replace(found, possible_duplicates=[])
+    return found
 
 
 async def queue(
