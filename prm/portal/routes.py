@@ -19,8 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.auth import Principal, Role
 from prm.core.tokens import TokenService
 from prm.crm.services.users import authenticate, principal_of
+from prm.portal.credits import CREDIT_PAGE_HANDLERS
+from prm.portal.deal_actions import DEAL_ACTION_HANDLERS
+from prm.portal.deals import DEAL_FORM_HANDLERS
 from prm.portal.home import home_for
 from prm.portal.queries import mailbox_page
+from prm.portal.reviews import REVIEW_PAGE_HANDLERS
 from prm.portal.session import cleared_session_cookie, page_allow, safe_next, session_cookie
 from prm.portal.templating import page
 from prm.settings import Settings
@@ -104,4 +108,14 @@ async def mailbox(
     return page("mailbox.html", principal, emails=emails, next_cursor=next_cursor, first_page=cursor is None)
 
 
-PAGE_HANDLERS: list[Any] = [login_form, login, logout, home, mailbox]
+PAGE_HANDLERS: list[Any] = [
+    login_form,
+    login,
+    logout,
+    home,
+    mailbox,
+    *DEAL_FORM_HANDLERS,
+    *DEAL_ACTION_HANDLERS,
+    *REVIEW_PAGE_HANDLERS,
+    *CREDIT_PAGE_HANDLERS,
+]

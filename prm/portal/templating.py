@@ -9,6 +9,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.response import Template
 
 from prm.core.auth import Principal
+from prm.portal.money import format_bps, format_minor
 
 # Browsers get the pages and their own assets only: no inline script, no third-party origin.
 SECURITY_HEADERS = {
@@ -31,6 +32,8 @@ def utc_text(moment: datetime) -> str:
 def register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["iso_utc"] = iso_utc
     engine.engine.filters["utc_text"] = utc_text
+    engine.engine.filters["money"] = format_minor  # {{ amount_minor | money(currency) }}
+    engine.engine.filters["bps"] = format_bps
 
 
 def page(template: str, viewer: Principal | None, *, status_code: int = 200, **context: Any) -> Template:
