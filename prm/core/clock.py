@@ -6,22 +6,24 @@ move time instead of sleeping.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 
-class Clock(Protocol):
+class Clock(ABC):
+    """A base class rather than a Protocol, so Litestar can inject it into handlers by type."""
+
+    @abstractmethod
     def now(self) -> datetime:
         """Current time, timezone-aware UTC."""
-        ...
 
 
-class SystemClock:
+class SystemClock(Clock):
     def now(self) -> datetime:
         return datetime.now(UTC)
 
 
-class ManualClock:
+class ManualClock(Clock):
     """A clock that only moves when told to: used by tests and demos."""
 
     def __init__(self, start: datetime | None = None) -> None:

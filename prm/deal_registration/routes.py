@@ -17,6 +17,7 @@ from prm.core.activity import ActivityRead
 from prm.core.auth import EVERYONE, PARTNERS, STAFF, Principal, Role, allow
 from prm.core.convert import to_page, to_read
 from prm.core.history import history_of
+from prm.core.http import attachment_disposition
 from prm.core.idempotency import idempotent_create
 from prm.core.pagination import Page, PageRequest
 from prm.deal_registration import views
@@ -317,7 +318,7 @@ class RegistrationController(Controller):
             document.content,
             media_type=document.content_type,
             headers={
-                "Content-Disposition": f'attachment; filename="{document.filename}"',
+                "Content-Disposition": attachment_disposition(document.filename),
                 "X-Content-Type-Options": "nosniff",
                 "Cache-Control": "private, no-store",
             },

@@ -263,6 +263,7 @@ class RegistrationRead(ReadStruct, kw_only=True):
     proof_amount_minor: int | None
     proof_date: date | None
     proof_document_id: uuid.UUID | None
+    proof_note: str | None
     version: int
     created_at: datetime
     updated_at: datetime

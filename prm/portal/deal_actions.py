@@ -11,7 +11,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict, UploadFile
@@ -20,6 +19,7 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
+from prm.core.http import attachment_disposition
 from prm.deal_registration.models import DealRegistration
 from prm.deal_registration.schemas import Cancel, CloseLost, ExtensionCreate, Transition
 from prm.deal_registration.service import closing, protection, registrations
@@ -279,16 +279,11 @@ async def document_response(session: AsyncSession, principal: Principal, registr
     return Response(
         document.content,
         media_type=document.content_type,
-        headers={"Content-Disposition": attachment(document.filename), "Cache-Control": "private, no-store"},
+        headers={
+            "Content-Disposition": attachment_disposition(document.filename),
+            "Cache-Control": "private, no-store",
+        },
     )
-
-
-def attachment(filename: str) -> str:
-    """Content-Disposition for a download: an ASCII name for every client, the exact one per RFC 6266."""
-    plain = filename.encode("ascii", "ignore").decode().replace('"', "").strip() or "document"
-    if plain == filename:
-        return f'attachment; filename="{plain}"'
-    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename)}"
 
 
 DEAL_ACTION_HANDLERS: list[Any] = [

@@ -172,6 +172,8 @@ async def update_draft(
         await _set_products(session, registration, data.products)
         changes["products"] = [None, [str(p.product_id) for p in data.products]]
     registration.customer_normalized = normalize_company(registration.customer_name)
+    if "customer_website" in changes and "customer_domain" not in changes:
+        registration.customer_domain = None  # follow the new website unless a domain was given too
     registration.customer_domain = normalize_domain(registration.customer_domain or registration.customer_website)
     if changes:
         registration.updated_at = session.info["clock"].now()  # a product-only edit bumps the version too
