@@ -23,6 +23,7 @@ from prm.portal.credits import CREDIT_PAGE_HANDLERS
 from prm.portal.deal_actions import DEAL_ACTION_HANDLERS
 from prm.portal.deals import DEAL_FORM_HANDLERS
 from prm.portal.home import home_for
+from prm.portal.lead_pages import LEAD_PAGE_HANDLERS
 from prm.portal.queries import mailbox_page
 from prm.portal.reviews import REVIEW_PAGE_HANDLERS
 from prm.portal.session import cleared_session_cookie, page_allow, safe_next, session_cookie
@@ -118,4 +119,5 @@ PAGE_HANDLERS: list[Any] = [
     *DEAL_ACTION_HANDLERS,
     *REVIEW_PAGE_HANDLERS,
     *CREDIT_PAGE_HANDLERS,
+    *LEAD_PAGE_HANDLERS,
 ]

@@ -1,0 +1,272 @@
+"""Console: the routing rules editor (rules in the order they are tried; a vendor admin adds a
+rule with conditions and a target, moves rules up or down, deactivates or reactivates them),
+and the CSV lead import with its per-row error report.
+
+Channel managers read the rules; changing them is the vendor admin's, as in the API.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.datastructures import FormMultiDict, UploadFile
+from litestar.exceptions import PermissionDeniedException
+from litestar.response import Redirect
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.auth import Principal, Role
+from prm.crm.models import LeadSource
+from prm.lead_distribution.models import RoutingRule
+from prm.lead_distribution.rules import Band
+from prm.lead_distribution.schemas import ImportMode, ImportReport, RowError, RuleCreate, RuleOrder, RuleUpdate
+from prm.lead_distribution.service import imports, routing_rules
+from prm.portal.attempts import GENERAL, Refusal, attempt, field_messages, text_of, version_of
+from prm.portal.lead_views import SIZE_BANDS, SOURCES, parse_target, product_choices, routing_targets, target_names
+from prm.portal.session import page_allow
+from prm.portal.templating import page
+
+CONSOLE_PAGES = [page_allow(Role.CHANNEL_MANAGER, Role.VENDOR_ADMIN)]
+MAX_IMPORT_BYTES = 64 * 1024 * 1024
+RULE_NOTICES = {
+    "added": "Rule added.",
+    "moved": "Order saved.",
+    "deactivated": "Rule deactivated.",
+    "activated": "Rule active again.",
+}
+TARGET_FIELD = {"partner": "target_partner_id", "shark_tank": "target_group_id", "program_pool": "program_id"}
+RULE_MESSAGE_FIELDS = {
+    "target_kind": "target",
+    "target_user_id": "target",
+    "target_partner_id": "target",
+    "target_group_id": "target",
+    "program_id": "target",
+}
+
+
+def _require_admin(principal: Principal) -> None:
+    if principal.role is not Role.VENDOR_ADMIN:
+        raise PermissionDeniedException("Only vendor admins change the routing rules.")
+
+
+async def rules_page(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    done: str | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    targets = await routing_targets(session, principal)
+    products = await product_choices(session, principal)
+    errors = errors or {}
+    return page(
+        "leads_rules.html",
+        principal,
+        status_code=status_code,
+        rules=await routing_rules.list_rules(session),
+        names=target_names(targets) | dict(products),
+        targets=targets,
+        products=products,
+        size_bands=list(SIZE_BANDS.items()),
+        score_bands=[(b.value, b.value) for b in Band],
+        sources=list(SOURCES.items()),
+        can_edit=principal.role is Role.VENDOR_ADMIN,
+        notice=RULE_NOTICES.get(done or ""),
+        errors=errors,
+        first_error=next((k for k in errors if k != GENERAL), None),
+        values=values or {},
+    )
+
+
+@get("/lead-rules", name="lead_rules", guards=CONSOLE_PAGES)
+async def rules_list(db_session: AsyncSession, principal: Principal, done: str | None = None) -> Response[Any]:
+    return await rules_page(db_session, principal, done=done if done in RULE_NOTICES else None)
+
+
+def _listed(raw: FormMultiDict, name: str) -> list[str]:
+    return [v.strip() for v in raw.getall(name, []) if isinstance(v, str) and v.strip()]
+
+
+def _codes(text: str) -> list[str]:
+    return [part.strip().upper() for part in text.replace(";", ",").split(",") if part.strip()]
+
+
+def _rule_body(values: dict[str, Any]) -> tuple[RuleCreate | None, dict[str, str]]:
+    target = parse_target(values["target"])
+    if not values["name"]:
+        return None, {"name": "Name the rule."}
+    if target is None:
+        return None, {"target": "Choose where matching leads go."}
+    kind, target_id = target
+    body = {
+        "name": values["name"],
+        "target_kind": kind.value,
+        TARGET_FIELD.get(kind.value, "target_user_id"): str(target_id),
+        "countries": _codes(values["countries"]),
+        "regions": [r.strip() for r in values["regions"].split(",") if r.strip()],
+        "size_bands": values["size_bands"],
+        "product_ids": values["product_ids"],
+        "score_bands": values["score_bands"],
+        "sources": values["sources"],
+    }
+    try:
+        return msgspec.convert(body, RuleCreate), {}
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        field = next((f for f in ("countries", "regions", "name") if f"$.{f}" in text), GENERAL)
+        message = {
+            "countries": "Enter two-letter country codes separated by commas, like US, CA.",
+            "regions": "Regions are separated by commas, each at most 100 characters.",
+            "name": "A name has at most 200 characters.",
+        }.get(field, text)
+        return None, {field: message}
+
+
+@post("/lead-rules", guards=CONSOLE_PAGES)
+async def add_rule(request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal) -> Response[Any]:
+    _require_admin(principal)
+    raw = await request.form()
+    values: dict[str, Any] = {n: text_of(raw, n) for n in ("name", "target", "countries", "regions")}
+    values |= {n: _listed(raw, n) for n in ("size_bands", "product_ids", "score_bands", "sources")}
+    data, errors = _rule_body(values)
+    if data is None:
+        return await rules_page(db_session, principal, errors=errors, values=values, status_code=400)
+    outcome = await attempt(db_session, lambda: routing_rules.create_rule(db_session, principal=principal, data=data))
+    if isinstance(outcome, Refusal):
+        errors = {RULE_MESSAGE_FIELDS.get(k, k): v for k, v in field_messages(outcome).items()}
+        return await rules_page(db_session, principal, errors=errors, values=values, status_code=outcome.status)
+    return Redirect("/lead-rules?done=added", status_code=303)
+
+
+def _moved(rules: list[RoutingRule], rule_id: uuid.UUID, direction: str) -> list[uuid.UUID]:
+    order = [r.id for r in rules]
+    index = order.index(rule_id)
+    other = index - 1 if direction == "up" else index + 1
+    if 0 <= other < len(order):
+        order[index], order[other] = order[other], order[index]
+    return order
+
+
+@post("/lead-rules/{rule_id:uuid}/move", guards=CONSOLE_PAGES)
+async def move_rule(
+    request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID
+) -> Response[Any]:
+    _require_admin(principal)
+    direction = text_of(await request.form(), "direction")
+    rules = await routing_rules.list_rules(db_session)
+    if rule_id not in {r.id for r in rules} or direction not in ("up", "down"):
+        return await rules_page(
+            db_session, principal, errors={GENERAL: "That rule cannot move that way."}, status_code=400
+        )
+    order = RuleOrder(rule_ids=_moved(rules, rule_id, direction))
+    outcome = await attempt(
+        db_session, lambda: routing_rules.reorder_rules(db_session, principal=principal, data=order)
+    )
+    if isinstance(outcome, Refusal):
+        return await rules_page(db_session, principal, errors={GENERAL: outcome.detail}, status_code=outcome.status)
+    return Redirect(f"/lead-rules?done=moved#rule-{rule_id}", status_code=303)
+
+
+@post("/lead-rules/{rule_id:uuid}/active", guards=CONSOLE_PAGES)
+async def set_rule_active(
+    request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID
+) -> Response[Any]:
+    _require_admin(principal)
+    raw = await request.form()
+    active = text_of(raw, "active") == "true"
+    try:
+        data = RuleUpdate(expected_version=version_of(raw), active=active)
+        data = msgspec.convert(msgspec.to_builtins(data), RuleUpdate)
+    except msgspec.ValidationError:
+        return await rules_page(
+            db_session, principal, errors={GENERAL: "This page was out of date; try again."}, status_code=400
+        )
+    outcome = await attempt(
+        db_session, lambda: routing_rules.update_rule(db_session, principal=principal, rule_id=rule_id, data=data)
+    )
+    if isinstance(outcome, Refusal):
+        return await rules_page(db_session, principal, errors={GENERAL: outcome.detail}, status_code=outcome.status)
+    return Redirect(f"/lead-rules?done={'activated' if active else 'deactivated'}#rule-{rule_id}", status_code=303)
+
+
+# CSV import ----------------------------------------------------------------------------------
+
+
+def _import_page(
+    principal: Principal,
+    *,
+    report: ImportReport | None = None,
+    refused: str | None = None,
+    row_errors: list[RowError] | None = None,
+    errors_total: int = 0,
+    errors: dict[str, str] | None = None,
+    mode: str = ImportMode.ALL_OR_NOTHING.value,
+    status_code: int = 200,
+) -> Response[Any]:
+    return page(
+        "leads_import.html",
+        principal,
+        status_code=status_code,
+        report=report,
+        refused=refused,
+        row_errors=report.errors if report else (row_errors or []),
+        errors_total=report.errors_total if report else errors_total,
+        errors=errors or {},
+        mode=mode,
+    )
+
+
+@get("/lead-import", name="lead_import", guards=CONSOLE_PAGES)
+async def import_form(principal: Principal) -> Response[Any]:
+    return _import_page(principal)
+
+
+def _refusal_page(principal: Principal, refusal: Refusal, mode: str) -> Response[Any]:
+    """All-or-nothing with bad rows, or a file refused as a whole: the rows' problems as a table."""
+    exc = refusal.error
+    listed = exc.extra.get("errors") if exc is not None else None
+    if exc is not None and listed:
+        rows = [msgspec.convert(e, RowError) for e in listed]
+        total = int(exc.extra.get("errors_total", len(rows)))
+        return _import_page(
+            principal,
+            refused=refusal.detail,
+            row_errors=rows,
+            errors_total=total,
+            mode=mode,
+            status_code=refusal.status,
+        )
+    field = exc.field if exc is not None and exc.field in ("file", "mapping") else "file"
+    return _import_page(principal, errors={field: refusal.detail}, mode=mode, status_code=refusal.status)
+
+
+@post("/lead-import", guards=CONSOLE_PAGES, request_max_body_size=MAX_IMPORT_BYTES)
+async def import_leads(
+    request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+) -> Response[Any]:
+    raw = await request.form()
+    mode = text_of(raw, "mode")
+    mode = mode if mode in {m.value for m in ImportMode} else ImportMode.ALL_OR_NOTHING.value
+    upload = raw.get("file")
+    content = await upload.read() if isinstance(upload, UploadFile) else b""
+    if not isinstance(upload, UploadFile) or not content:
+        return _import_page(principal, errors={"file": "Choose a CSV file to import."}, mode=mode, status_code=400)
+    csv_upload = imports.CsvUpload(
+        filename=upload.filename or "leads.csv",
+        content=content,
+        mode=ImportMode(mode),
+        mapping=None,
+        source=LeadSource.IMPORT,
+        campaign_id=None,
+    )
+    outcome = await attempt(db_session, lambda: imports.import_csv(db_session, principal=principal, upload=csv_upload))
+    if isinstance(outcome, Refusal):
+        return _refusal_page(principal, outcome, mode)
+    return _import_page(principal, report=outcome, mode=mode)
+
+
+LEAD_RULE_HANDLERS: list[Any] = [rules_list, add_rule, move_rule, set_rule_active, import_form, import_leads]
