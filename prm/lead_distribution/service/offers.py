@@ -166,6 +166,10 @@ async def decline(session: AsyncSession, *, principal: Principal, offer_id: uuid
     return view(offer, lead, principal=principal, now=now)
 
 
+def _taken() -> Conflict:
+    return Conflict("Another partner claimed this lead first, or its claim window has closed.", current_state="taken")
+
+
 async def claim(session: AsyncSession, *, principal: Principal, offer_id: uuid.UUID) -> OfferRead:
     """First eligible claim wins: one conditional UPDATE; every later claim finds it taken (409)."""
     partner_id = _partner(principal)
@@ -173,6 +177,9 @@ async def claim(session: AsyncSession, *, principal: Principal, offer_id: uuid.U
     offer = await offers.get(offer_id)
     if offer is None or offer.kind is not OfferKind.SHARK_TANK or not await offers.is_candidate(offer_id, partner_id):
         raise NotFound(f"Lead offer {offer_id} not found.")
+    if offer.status is not OfferStatus.OPEN or offer.partner_id is not None:
+        # Already taken: the losers of a claim storm answer here, without the lock and cap queries.
+        raise _taken()
     group = await ConfigStore(session).group(offer.group_id) if offer.group_id else None
     if group is None:
         raise NotFound(f"Lead offer {offer_id} not found.")
@@ -193,9 +200,7 @@ async def claim(session: AsyncSession, *, principal: Principal, offer_id: uuid.U
         **_answered(principal, offer, now),
     }
     if not await offers.transition(offer.id, unclaimed, values):
-        raise Conflict(
-            "Another partner claimed this lead first, or its claim window has closed.", current_state="taken"
-        )
+        raise _taken()
     lead = await lead_pipeline.load(session, offer.lead_id)
     await lead_pipeline.hand_over(session, lead, partner_id=partner_id, owner_id=principal.user_id, actor=principal)
     await session.refresh(offer)
