@@ -16,6 +16,8 @@ from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecuritySch
 from prm.core.auth import BearerTokenMiddleware
 from prm.core.clock import Clock, SystemClock
 from prm.core.dependencies import DEPENDENCIES
+from prm.core.nul import refuse_nul_characters
+from prm.core.openapi import openapi_plugins
 from prm.core.problems import EXCEPTION_HANDLERS
 from prm.core.runtime import Runtime, build_runtime
 from prm.crm.routes.accounts import AccountController
@@ -99,6 +101,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
         dependencies=DEPENDENCIES,
         exception_handlers={**EXCEPTION_HANDLERS, **UNKNOWN_PAGE_HANDLERS},
         openapi_config=_openapi(),
+        plugins=openapi_plugins(),
+        before_request=refuse_nul_characters,
         template_config=template_config(),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
