@@ -171,8 +171,15 @@ class CampaignRepository(ScopedRepository[Campaign]):
 
 
 class CampaignMemberRepository(ScopedRepository[CampaignMember]):
+    """Members are leads and contacts: a caller sees a member only if it may see that lead or contact."""
+
     model = CampaignMember
     label = "Campaign member"
+
+    def scope(self) -> ColumnElement[bool]:
+        visible_leads = select(Lead.id).where(partner_scope(self.principal, Lead.partner_id))
+        visible_contacts = select(Contact.id).where(partner_scope(self.principal, Contact.partner_id))
+        return or_(CampaignMember.lead_id.in_(visible_leads), CampaignMember.contact_id.in_(visible_contacts))
 
     async def in_campaign(self, campaign_id: uuid.UUID, member_id: uuid.UUID) -> CampaignMember:
         stmt = self.select().where(CampaignMember.campaign_id == campaign_id, CampaignMember.id == member_id)

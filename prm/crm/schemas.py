@@ -29,6 +29,7 @@ Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code
 Url = Annotated[str, Meta(max_length=500, pattern=r"^https?://\S+$")]
 Domain = Annotated[str, Meta(max_length=253, pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")]
 Phone = Annotated[str, Meta(max_length=50)]
+CampaignType = Annotated[str, Meta(min_length=1, max_length=50)]
 MinorUnits = Annotated[int, Meta(ge=0, le=10**15, description="Amount in minor units (cents)")]
 Password = Annotated[str, Meta(min_length=10, max_length=200)]
 Version = Annotated[int, Meta(ge=1, description="The version you read; 409 if it moved on")]
@@ -223,7 +224,7 @@ class OpportunityCreate(Struct):
     stage: OpportunityStage = OpportunityStage.PROSPECTING
     close_date: date | None = None
     partner_id: uuid.UUID | None = None
-    lead_source: ShortText | None = None
+    lead_source: Annotated[str, Meta(min_length=1, max_length=40)] | None = None
 
 
 class OpportunityUpdate(Struct):
@@ -336,7 +337,7 @@ class LeadRead(ReadStruct):
 # Campaigns
 class CampaignCreate(Struct):
     name: Name
-    type: ShortText = "other"
+    type: CampaignType = "other"
     status: CampaignStatus = CampaignStatus.PLANNED
     parent_id: uuid.UUID | None = None
     start_date: date | None = None
@@ -348,7 +349,7 @@ class CampaignCreate(Struct):
 class CampaignUpdate(Struct):
     expected_version: Version
     name: Name | UnsetType = UNSET
-    type: ShortText | UnsetType = UNSET
+    type: CampaignType | UnsetType = UNSET
     status: CampaignStatus | UnsetType = UNSET
     parent_id: uuid.UUID | UnsetType | None = UNSET
     start_date: date | UnsetType | None = UNSET
