@@ -3,7 +3,6 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-
 from prm.credits.models import CreditStatus
 from prm.crm.schemas import ReadStruct, Struct, Version
 
