@@ -20,6 +20,7 @@ from prm.core.nul import refuse_nul_characters
 from prm.core.openapi import openapi_plugins
 from prm.core.problems import EXCEPTION_HANDLERS
 from prm.core.runtime import Runtime, build_runtime
+from prm.credits.routes import CreditController
 from prm.crm.routes.accounts import AccountController
 from prm.crm.routes.auth import AuthController
 from prm.crm.routes.campaigns import CampaignController
@@ -29,12 +30,11 @@ from prm.crm.routes.opportunities import OpportunityController
 from prm.crm.routes.partners import PartnerController
 from prm.crm.routes.products import ProductController
 from prm.crm.routes.users import UserController
-from prm.portal import UNKNOWN_PAGE_HANDLERS, portal_router, template_config
-from prm.credits.routes import CreditController
 from prm.deal_registration.jobs import register_jobs as register_deal_registration_jobs
 from prm.deal_registration.routes import ProgramController, RegistrationController
 from prm.lead_distribution.jobs import register_jobs as register_lead_distribution_jobs
 from prm.lead_distribution.routes import CONTROLLERS as LEAD_DISTRIBUTION_CONTROLLERS
+from prm.portal import UNKNOWN_PAGE_HANDLERS, portal_router, template_config
 from prm.settings import Settings
 from prm.system.bench import register_bench_routes
 from prm.system.routes import OutboxController, WebhookController, health, ready
