@@ -90,9 +90,14 @@ async def record_activities(session: AsyncSession, entries: list[dict[str, Any]]
     now = session.info["clock"].now()
     rows = [
         {
-            "id": new_id(), "entity_type": e["entity_type"], "entity_id": e["entity_id"], "action": e["action"],
-            "actor_id": e["actor"].user_id if e.get("actor") else None, "at": now,
-            "changes": {k: _plain_pair(v) for k, v in (e.get("changes") or {}).items()}, "note": e.get("note"),
+            "id": new_id(),
+            "entity_type": e["entity_type"],
+            "entity_id": e["entity_id"],
+            "action": e["action"],
+            "actor_id": e["actor"].user_id if e.get("actor") else None,
+            "at": now,
+            "changes": {k: _plain_pair(v) for k, v in (e.get("changes") or {}).items()},
+            "note": e.get("note"),
         }
         for e in entries
     ]

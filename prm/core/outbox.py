@@ -102,8 +102,17 @@ async def enqueue_bulk(session: AsyncSession, rows: list[tuple[OutboxKind, str, 
         return
     now = session.info["clock"].now()
     values = [
-        {"id": new_id(), "kind": kind, "topic": topic, "destination": destination, "payload": payload,
-         "status": OutboxStatus.PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now}
+        {
+            "id": new_id(),
+            "kind": kind,
+            "topic": topic,
+            "destination": destination,
+            "payload": payload,
+            "status": OutboxStatus.PENDING,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
         for kind, topic, destination, payload in rows
     ]
     await session.execute(insert(OutboxMessage), values)
@@ -111,10 +120,13 @@ async def enqueue_bulk(session: AsyncSession, rows: list[tuple[OutboxKind, str, 
 
 
 async def enqueue_emails(session: AsyncSession, emails: list[Email]) -> None:
-    await enqueue_bulk(session, [
-        (OutboxKind.EMAIL, e.topic, e.to, {"to": e.to, "subject": e.subject, "text": e.text, "html": None})
-        for e in emails
-    ])
+    await enqueue_bulk(
+        session,
+        [
+            (OutboxKind.EMAIL, e.topic, e.to, {"to": e.to, "subject": e.subject, "text": e.text, "html": None})
+            for e in emails
+        ],
+    )
 
 
 @dataclass(frozen=True)
