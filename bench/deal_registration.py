@@ -154,9 +154,19 @@ def floor_worker(tokens: list[str]) -> Callable[[int], Request]:
     return make
 
 
+def streams(seed: int) -> Callable[[int], random.Random]:
+    """One random stream per worker index that goes on across warm-up and measuring rounds
+    (the harness makes a worker's request function anew for each), so a "new" customer is
+    never sent twice."""
+    made: dict[int, random.Random] = {}
+    return lambda index: made.setdefault(index, random.Random(seed + index))
+
+
 def submit_worker(tokens: list[str], world: DealWorld, collide: float, hits: Hits) -> Callable[[int], Request]:
+    stream = streams(2000)
+
     def make(index: int) -> Request:
-        rng = random.Random(2000 + index)
+        rng = stream(index)
         headers = bearer(tokens[index % len(tokens)])
 
         async def request(client: httpx.AsyncClient) -> httpx.Response:
@@ -180,8 +190,10 @@ def submit_worker(tokens: list[str], world: DealWorld, collide: float, hits: Hit
 
 
 def conflict_worker(tokens: list[str], world: DealWorld, collide: float, hits: Hits) -> Callable[[int], Request]:
+    stream = streams(3000)
+
     def make(index: int) -> Request:
-        rng = random.Random(3000 + index)
+        rng = stream(index)
         headers = bearer(tokens[index % len(tokens)])
 
         async def request(client: httpx.AsyncClient) -> httpx.Response:
@@ -564,7 +576,7 @@ def main(argv: list[str] | None = None) -> None:
     args = _arguments(argv)
     databases = [d.strip() for d in args.databases.split(",") if d.strip()]
     settings = {k: v for k, v in vars(args).items() if k != "databases"}
-    command = "python -m bench.deal_registration " + shlex.join(argv if argv is not None else sys.argv[1:])
+    command = shlex.join(["python", "-m", "bench.deal_registration", *(sys.argv[1:] if argv is None else argv)])
     report = Report(bench="deal_registration", settings={**settings, "databases": databases, "command": command})
     report.figure("host.cpus", os.cpu_count() or 0, "cores")
     report.figure("host.loadavg_1m.start", loadavg(), "")
