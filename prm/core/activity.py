@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prm.core.auth import Principal
-from prm.core.db import Base, IdMixin, new_id
+from prm.core.db import Base, IdMixin, defer_insert, new_id
 from prm.core.pagination import PageRequest, page_of, paginate_statement
 
 
@@ -69,18 +69,21 @@ def record_activity(
     actor: Principal | None,
     changes: Mapping[str, Any] | None = None,
     note: str | None = None,
-) -> ActivityEntry:
-    entry = ActivityEntry(
-        entity_type=entity_type,
-        entity_id=entity_id,
-        action=action,
-        actor_id=actor.user_id if actor else None,
-        at=session.info["clock"].now(),
-        changes={k: _plain_pair(v) for k, v in (changes or {}).items()},
-        note=note,
-    )
-    session.add(entry)
-    return entry
+) -> uuid.UUID:
+    """Queue one history row (written with the others at commit); returns its id."""
+    entry_id = new_id()
+    row = {
+        "id": entry_id,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "action": action,
+        "actor_id": actor.user_id if actor else None,
+        "at": session.info["clock"].now(),
+        "changes": {k: _plain_pair(v) for k, v in (changes or {}).items()},
+        "note": note,
+    }
+    defer_insert(session, ActivityEntry, row)
+    return entry_id
 
 
 async def record_activities(session: AsyncSession, entries: list[dict[str, Any]]) -> None:

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from advanced_alchemy.types import GUID, DateTimeUTC
-from sqlalchemy import JSON, Integer, MetaData, Text, event
+from sqlalchemy import JSON, Integer, MetaData, Text, event, insert
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
@@ -88,6 +88,26 @@ def _stamp_times(session: Session, _context: Any, _instances: Any) -> None:
             obj.updated_at = now
 
 
+_DEFERRED = "deferred_rows"
+
+
+def defer_insert(session: AsyncSession | Session, model: type[Base], row: dict[str, Any]) -> None:
+    """Queue a row that nothing reads back in this unit of work (history, outbox) for one
+    multi-row INSERT per table just before commit, instead of one INSERT per flush that
+    happens to find it pending. The row carries its own id and timestamps."""
+    session.info.setdefault(_DEFERRED, {}).setdefault(model, []).append(row)
+
+
+async def write_deferred(session: AsyncSession) -> None:
+    """The queued rows, in the order their tables were first queued (Core INSERTs on the
+    session's connection: the rows are complete, so the ORM's bulk path adds only cost)."""
+    deferred: dict[type[Base], list[dict[str, Any]]] = session.info.pop(_DEFERRED, {})
+    if deferred:
+        connection = await session.connection()
+        for model, rows in deferred.items():
+            await connection.execute(insert(model), rows)
+
+
 class Database:
     """Owns the engine and hands out sessions that know the clock."""
 
@@ -110,6 +130,7 @@ class Database:
         async with self.session() as session:
             try:
                 yield session
+                await write_deferred(session)
                 await session.commit()
             except BaseException:
                 await session.rollback()

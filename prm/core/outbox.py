@@ -23,7 +23,7 @@ from sqlalchemy import Index, String, Text, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prm.core.db import Base, Database, IdMixin, enum_column, new_id
+from prm.core.db import Base, Database, IdMixin, defer_insert, enum_column, new_id
 
 log = logging.getLogger("prm.outbox")
 
@@ -64,26 +64,29 @@ def _mark_written(session: AsyncSession) -> None:
 
 def enqueue(
     session: AsyncSession, *, kind: OutboxKind, topic: str, destination: str, payload: dict[str, Any]
-) -> OutboxMessage:
+) -> uuid.UUID:
+    """Queue one message, written with the unit of work's other messages at commit."""
     now = session.info["clock"].now()
-    message = OutboxMessage(
-        kind=kind,
-        topic=topic,
-        destination=destination,
-        payload=payload,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    session.add(message)
+    message_id = new_id()
+    row = {
+        "id": message_id,
+        "kind": kind,
+        "topic": topic,
+        "destination": destination,
+        "payload": payload,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+    }
+    defer_insert(session, OutboxMessage, row)
     _mark_written(session)
-    return message
+    return message_id
 
 
 def enqueue_email(
     session: AsyncSession, *, to: str, subject: str, text: str, topic: str = "email", html: str | None = None
-) -> OutboxMessage:
+) -> uuid.UUID:
     payload = {"to": to, "subject": subject, "text": text, "html": html}
     return enqueue(session, kind=OutboxKind.EMAIL, topic=topic, destination=to, payload=payload)
 

@@ -46,9 +46,27 @@ def _subscribed(endpoint: WebhookEndpoint, event_type: str) -> bool:
     return "*" in endpoint.event_types or event_type in endpoint.event_types
 
 
+_ENDPOINTS = "webhook_endpoints"
+_ACTIVE = select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True))
+
+
+async def _active_endpoints(session: AsyncSession) -> list[WebhookEndpoint]:
+    """The active endpoints, read once per unit of work: a request that publishes several
+    events (a registration created and submitted at once) asks the database one time."""
+    endpoints: list[WebhookEndpoint] | None = session.info.get(_ENDPOINTS)
+    if endpoints is None:
+        endpoints = list((await session.scalars(_ACTIVE)).all())
+        session.info[_ENDPOINTS] = endpoints
+    return endpoints
+
+
+def forget_endpoints(session: AsyncSession) -> None:
+    """After an endpoint is added or changed in this unit of work, read them afresh."""
+    session.info.pop(_ENDPOINTS, None)
+
+
 async def _subscribers(session: AsyncSession, event_type: str) -> list[WebhookEndpoint]:
-    endpoints = (await session.scalars(select(WebhookEndpoint).where(WebhookEndpoint.active.is_(True)))).all()
-    return [e for e in endpoints if _subscribed(e, event_type)]
+    return [e for e in await _active_endpoints(session) if _subscribed(e, event_type)]
 
 
 def _event(session: AsyncSession, event_type: str, data: dict[str, Any]) -> dict[str, Any]:

@@ -38,7 +38,7 @@ class BenchController(Controller):
 
     @post("/floor", summary="Insert one tiny row (benchmark floor)")
     async def floor(self, db_session: AsyncSession, principal: Principal, data: FloorWrite) -> FloorWritten:
-        entry = record_activity(
+        entry_id = record_activity(
             db_session,
             entity_type="bench",
             entity_id=principal.user_id,
@@ -46,9 +46,10 @@ class BenchController(Controller):
             actor=principal,
             note=data.note or None,
         )
-        # A create flushes to learn its id before replying; so does the floor.
+        # A create flushes its record before replying; so does the floor (its history row, like
+        # every history row, is written by the unit of work's one INSERT per table at commit).
         await db_session.flush()
-        return FloorWritten(id=entry.id)
+        return FloorWritten(id=entry_id)
 
 
 def register_bench_routes(api: Router, settings: Settings) -> None:

@@ -18,7 +18,7 @@ from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus, retry_messa
 from prm.core.pagination import Page, PageRequest, page_of, paginate_statement
 from prm.core.problems import problem
 from prm.core.records import record_created, record_updated
-from prm.core.webhooks import WebhookEndpoint, new_secret
+from prm.core.webhooks import WebhookEndpoint, forget_endpoints, new_secret
 from prm.system.schemas import Health, OutboxRead, WebhookCreate, WebhookCreated, WebhookRead, WebhookUpdate
 
 
@@ -93,6 +93,7 @@ class WebhookController(Controller):
                 active=True,
             )
             db_session.add(endpoint)
+            forget_endpoints(db_session)
             await record_created(
                 db_session, endpoint, entity="webhook", principal=principal, fields=("url", "event_types", "active")
             )
@@ -115,5 +116,6 @@ class WebhookController(Controller):
         endpoint = await db_session.get(WebhookEndpoint, webhook_id)
         if endpoint is None:
             raise NotFound(f"Webhook {webhook_id} not found.")
+        forget_endpoints(db_session)
         await record_updated(db_session, endpoint, data, entity="webhook", principal=principal)
         return to_read(endpoint, WebhookRead)
