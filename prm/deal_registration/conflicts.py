@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.crm.services.deal_protection import open_opportunities_for
 from prm.deal_registration.models import ConflictKind
-from prm.deal_registration.repository import live_registrations_matching, product_ids_of
+from prm.deal_registration.repository import live_registrations_matching
 
 
 @dataclass(frozen=True)
@@ -48,10 +48,9 @@ async def find_conflicts(
     registrations = await live_registrations_matching(
         session, normalized=normalized, domain=domain, exclude=exclude or []
     )
-    their_products = await product_ids_of(session, [r.id for r in registrations])
     found: list[FoundConflict] = []
     for other in registrations:
-        theirs = their_products.get(other.id, set())
+        theirs = other.product_ids
         overlap = sorted(product_ids & theirs)
         if product_ids and theirs and not overlap:
             continue

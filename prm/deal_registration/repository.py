@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, String, and_, cast, false, or_, select, true
+from sqlalchemy import BindParameter, ColumnElement, String, and_, bindparam, cast, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal, Role
@@ -25,10 +26,23 @@ from prm.deal_registration.models import (
 )
 
 
-def tier_is_eligible(tier: str) -> ColumnElement[bool]:
+def tier_is_eligible(token: str | BindParameter[str]) -> ColumnElement[bool]:
     # eligible_tiers is a JSON list of tier names; its text form contains '"gold"' exactly when
     # "gold" is listed, on SQLite and PostgreSQL alike.
-    return cast(DealProgram.eligible_tiers, String).contains(f'"{tier}"')
+    return cast(DealProgram.eligible_tiers, String).contains(token)
+
+
+def tier_token(tier: str) -> str:
+    return f'"{tier}"'
+
+
+def _open_to_tier(token: str | BindParameter[str]) -> ColumnElement[bool]:
+    return and_(DealProgram.active.is_(True), tier_is_eligible(token))
+
+
+_OPEN_PROGRAM = select(DealProgram).where(
+    DealProgram.id == bindparam("program_id"), _open_to_tier(bindparam("tier_token"))
+)
 
 
 class ProgramRepository(ScopedRepository[DealProgram]):
@@ -47,7 +61,15 @@ class ProgramRepository(ScopedRepository[DealProgram]):
             return true()
         if self.partner_tier is None:
             return false()
-        return and_(DealProgram.active.is_(True), tier_is_eligible(self.partner_tier))
+        return _open_to_tier(tier_token(self.partner_tier))
+
+    async def open_to_partner(self, program_id: uuid.UUID) -> DealProgram | None:
+        """The partner scope's program by id, through a statement built once (the submit path)."""
+        if self.partner_tier is None:
+            return None
+        params = {"program_id": program_id, "tier_token": tier_token(self.partner_tier)}
+        program: DealProgram | None = await self.session.scalar(_OPEN_PROGRAM, params)
+        return program
 
 
 class RegistrationRepository(ScopedRepository[DealRegistration]):
@@ -108,42 +130,52 @@ class RegistrationRepository(ScopedRepository[DealRegistration]):
         return await self.session.get(DealDocument, document_id)
 
 
-async def live_registrations_matching(
-    session: AsyncSession,
-    *,
-    normalized: str,
-    domain: str | None,
-    exclude: list[uuid.UUID],
-    limit: int = 20,
-) -> list[Any]:
-    """Submitted or approved registrations (any partner) for the same customer."""
-    by_domain = DealRegistration.customer_domain == domain if domain else false()
-    stmt = (
-        select(
-            DealRegistration.id,
-            DealRegistration.partner_id,
-            DealRegistration.customer_normalized,
-            DealRegistration.customer_domain,
-        )
-        .where(
-            or_(DealRegistration.customer_normalized == normalized, by_domain), DealRegistration.state.in_(LIVE_STATES)
-        )
-        .limit(limit)
+@dataclass(frozen=True)
+class LiveMatch:
+    """A live registration of the same customer, with the products it names."""
+
+    id: uuid.UUID
+    partner_id: uuid.UUID
+    customer_normalized: str
+    customer_domain: str | None
+    product_ids: frozenset[str]
+
+
+MATCHES_SHOWN = 20
+_R = DealRegistration
+_matches = (
+    select(_R.id, _R.partner_id, _R.customer_normalized, _R.customer_domain)
+    .where(
+        # A NULL :domain matches nothing, as a customer without a domain should.
+        or_(_R.customer_normalized == bindparam("normalized"), _R.customer_domain == bindparam("domain")),
+        _R.state.in_(LIVE_STATES),
+        _R.id.not_in(bindparam("exclude", expanding=True)),
     )
-    if exclude:
-        stmt = stmt.where(DealRegistration.id.not_in(exclude))
-    return list((await session.execute(stmt)).all())
+    .limit(MATCHES_SHOWN)
+    .subquery()
+)
+# Built once: building and keying a statement this size costs several times what running it does.
+_LIVE_MATCHES = select(_matches, RegistrationProduct.product_id).outerjoin(
+    RegistrationProduct, RegistrationProduct.registration_id == _matches.c.id
+)
 
 
-async def product_ids_of(session: AsyncSession, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
-    found: dict[uuid.UUID, set[str]] = defaultdict(set)
-    if registration_ids:
-        stmt = select(RegistrationProduct.registration_id, RegistrationProduct.product_id).where(
-            RegistrationProduct.registration_id.in_(registration_ids)
-        )
-        for row in await session.execute(stmt):
-            found[row.registration_id].add(str(row.product_id))
-    return found
+async def live_registrations_matching(
+    session: AsyncSession, *, normalized: str, domain: str | None, exclude: list[uuid.UUID]
+) -> list[LiveMatch]:
+    """Submitted or approved registrations (any partner) for the same customer, with their
+    products: one round trip (the first MATCHES_SHOWN matches, joined to their product lines)."""
+    params = {"normalized": normalized, "domain": domain, "exclude": exclude}
+    products: dict[uuid.UUID, set[str]] = defaultdict(set)
+    rows: dict[uuid.UUID, Any] = {}
+    for row in await session.execute(_LIVE_MATCHES, params):
+        rows.setdefault(row.id, row)
+        if row.product_id is not None:
+            products[row.id].add(str(row.product_id))
+    return [
+        LiveMatch(r.id, r.partner_id, r.customer_normalized, r.customer_domain, frozenset(products[r.id]))
+        for r in rows.values()
+    ]
 
 
 def manager_may_review(principal: Principal) -> bool:

@@ -106,8 +106,8 @@ class RegistrationController(Controller):
         data: RegistrationCreate,
     ) -> Response[RegistrationRead]:
         async def create() -> RegistrationRead:
-            registration = await registrations.create_registration(db_session, principal=principal, data=data)
-            return await views.read_one(db_session, principal, registration)
+            registered = await registrations.create_registration(db_session, principal=principal, data=data)
+            return views.read_registered(registered)
 
         return await idempotent_create(request, db_session, principal, create, RegistrationRead)
 
@@ -196,10 +196,10 @@ class RegistrationController(Controller):
     async def resubmit(
         self, db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID, data: RegistrationDetails
     ) -> RegistrationRead:
-        registration = await registrations.resubmit_registration(
+        registered = await registrations.resubmit_registration(
             db_session, principal=principal, registration_id=registration_id, data=data
         )
-        return await views.read_one(db_session, principal, registration)
+        return views.read_registered(registered)
 
     @post("/{registration_id:uuid}/approve", status_code=200, guards=[allow(*STAFF)])
     async def approve(

@@ -13,6 +13,7 @@ from prm.crm.services.directory import partner_names
 from prm.deal_registration.models import DealRegistration, RegistrationConflict
 from prm.deal_registration.repository import RegistrationRepository
 from prm.deal_registration.schemas import ConflictHint, ConflictRead, ProductLineRead, RegistrationRead
+from prm.deal_registration.service.registrations import Registered
 
 
 def hints(conflicts: Sequence[object]) -> list[ConflictHint]:
@@ -76,6 +77,14 @@ async def read_many(
             read.conflict_hints = hints(conflicts.get(registration.id, []))
         result.append(read)
     return result
+
+
+def read_registered(registered: Registered) -> RegistrationRead:
+    """The reply to the partner that just registered: what it wrote, and hints of conflicts."""
+    read = msgspec.convert(registered.registration, RegistrationRead, from_attributes=True)
+    read.products = [ProductLineRead(product_id=x.product_id, quantity=x.quantity) for x in registered.lines]
+    read.conflict_hints = hints(registered.conflicts)
+    return read
 
 
 async def read_one(session: AsyncSession, principal: Principal, registration: DealRegistration) -> RegistrationRead:

@@ -119,7 +119,7 @@ async def register_deal(
     if isinstance(outcome, Refusal):
         errors = service_errors(outcome, choices.programs.get(form.program_id))
         return _form_page(principal, choices, form, errors, mode="new", status_code=outcome.status)
-    return _to_registration(outcome.id, "submitted" if data.submit else "draft")
+    return _to_registration(outcome.registration.id, "submitted" if data.submit else "draft")
 
 
 def _to_registration(registration_id: uuid.UUID, done: str) -> Response[Any]:
@@ -206,7 +206,7 @@ async def resubmit(
         view = await registration_view(db_session, principal, registration_id)
         errors = service_errors(outcome, view.program)
         return _form_page(principal, choices, form, errors, mode="resubmit", view=view, status_code=outcome.status)
-    return _to_registration(outcome.id, "submitted")
+    return _to_registration(outcome.registration.id, "submitted")
 
 
 # My registrations --------------------------------------------------------------------------------

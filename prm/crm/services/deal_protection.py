@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, false, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, false, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import record_activity
@@ -40,25 +40,32 @@ def _matches(normalized: str, domain: str | None) -> ColumnElement[bool]:
     return or_(Account.normalized_name == normalized, by_domain)
 
 
+_OPEN_MATCHES = (
+    select(
+        Opportunity.id,
+        Opportunity.partner_id,
+        Opportunity.amount_minor,
+        Account.name,
+        Account.normalized_name,
+        Account.domain,
+    )
+    .join(Account, Account.id == Opportunity.account_id)
+    # Built once, with a NULL :domain matching nothing (building it per call cost more than running it).
+    .where(
+        or_(Account.normalized_name == bindparam("normalized"), Account.domain == bindparam("domain")),
+        Opportunity.stage.in_(OPEN_STAGES),
+    )
+    .limit(bindparam("limit"))
+)
+
+
 async def open_opportunities_for(
     session: AsyncSession, *, normalized: str, domain: str | None, limit: int = 20
 ) -> list[OpenOpportunityMatch]:
     """Open opportunities (any owner) whose account matches the customer by name or domain."""
-    stmt = (
-        select(
-            Opportunity.id,
-            Opportunity.partner_id,
-            Opportunity.amount_minor,
-            Account.name,
-            Account.normalized_name,
-            Account.domain,
-        )
-        .join(Account, Account.id == Opportunity.account_id)
-        .where(_matches(normalized, domain), Opportunity.stage.in_(OPEN_STAGES))
-        .limit(limit)
-    )
+    params = {"normalized": normalized, "domain": domain, "limit": limit}
     found = []
-    for row in await session.execute(stmt):
+    for row in await session.execute(_OPEN_MATCHES, params):
         matched = [
             m
             for m, hit in (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Role
@@ -21,14 +21,23 @@ async def emails_of(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dic
     return {row.id: row.email for row in rows}
 
 
-async def channel_manager_emails(session: AsyncSession, partner_id: uuid.UUID) -> list[str]:
-    table = channel_manager_partners
-    stmt = (
-        select(User.email)
-        .join(table, table.c.user_id == User.id)
-        .where(table.c.partner_id == partner_id, User.active.is_(True), User.role == Role.CHANNEL_MANAGER)
-    )
-    return list((await session.scalars(stmt)).all())
+_managers_of_partner = select(channel_manager_partners.c.user_id).where(
+    channel_manager_partners.c.partner_id == bindparam("partner_id")
+)
+_USER_AND_MANAGERS = select(User.id, User.email).where(
+    User.active.is_(True),
+    or_(User.id == bindparam("user_id"), and_(User.role == Role.CHANNEL_MANAGER, User.id.in_(_managers_of_partner))),
+)
+
+
+async def user_and_channel_manager_emails(
+    session: AsyncSession, *, user_id: uuid.UUID, partner_id: uuid.UUID
+) -> tuple[str | None, list[str]]:
+    """A partner user's address and those of its partner's channel managers, in one query
+    (the two audiences of a submitted registration)."""
+    rows = (await session.execute(_USER_AND_MANAGERS, {"user_id": user_id, "partner_id": partner_id})).all()
+    own = next((row.email for row in rows if row.id == user_id), None)
+    return own, [row.email for row in rows if row.id != user_id]
 
 
 async def vendor_admin_emails(session: AsyncSession) -> list[str]:
@@ -44,6 +53,9 @@ async def partner_names(session: AsyncSession, partner_ids: Iterable[uuid.UUID])
     return {row.id: row.name for row in rows}
 
 
+_TIER = select(Partner.tier).where(Partner.id == bindparam("partner_id"))
+
+
 async def partner_tier(session: AsyncSession, partner_id: uuid.UUID) -> str | None:
-    tier = await session.scalar(select(Partner.tier).where(Partner.id == partner_id))
+    tier = await session.scalar(_TIER, {"partner_id": partner_id})
     return tier.value if tier is not None else None

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.outbox import enqueue_email
-from prm.crm.services.directory import channel_manager_emails, emails_of
+from prm.crm.services.directory import emails_of, user_and_channel_manager_emails
 from prm.deal_registration.models import DealRegistration
 
 
@@ -26,15 +26,19 @@ async def _to_submitter(
 
 async def submitted(session: AsyncSession, registration: DealRegistration, review_hours: int) -> None:
     """The auto-response to the partner, and the heads-up to its channel managers."""
-    await _to_submitter(
-        session,
-        registration,
-        "deal_registration.received",
-        f"Deal registration {registration.number} received",
-        f"We received your deal registration {registration.number} for {registration.customer_name}.\n"
-        f"You will hear back within {review_hours} hours (by {_when(registration.review_due_at)}).\n",
+    own, managers = await user_and_channel_manager_emails(
+        session, user_id=registration.submitted_by_id, partner_id=registration.partner_id
     )
-    for address in await channel_manager_emails(session, registration.partner_id):
+    if own:
+        enqueue_email(
+            session,
+            to=own,
+            topic="deal_registration.received",
+            subject=f"Deal registration {registration.number} received",
+            text=f"We received your deal registration {registration.number} for {registration.customer_name}.\n"
+            f"You will hear back within {review_hours} hours (by {_when(registration.review_due_at)}).\n",
+        )
+    for address in managers:
         enqueue_email(
             session,
             to=address,

@@ -5,14 +5,17 @@ from __future__ import annotations
 import base64
 import secrets
 import uuid
-from datetime import timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import msgspec
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prm.core.auth import Principal, Role
+from prm.core.auth import Principal
 from prm.core.changes import apply_changes, expect_version
+from prm.core.db import new_id
 from prm.core.errors import Forbidden, RuleViolation
 from prm.core.pagination import PageRequest
 from prm.crm.models import Product
@@ -39,6 +42,7 @@ from prm.deal_registration.service import notify
 from prm.deal_registration.service.programs import program_of, programs_for
 from prm.deal_registration.service.state import record_event, transition
 
+S = RegistrationState
 RESUBMITTABLE = frozenset({RegistrationState.REJECTED, RegistrationState.EXPIRED})
 EDITABLE_FIELDS = [f for f in RegistrationUpdate.__struct_fields__ if f not in ("expected_version", "products")]
 
@@ -58,12 +62,15 @@ def _customer_keys(data: CustomerFields) -> tuple[str, str | None]:
     return normalize_company(data.customer_name), domain
 
 
+_ACTIVE_PRODUCTS = select(Product.id).where(Product.id.in_(bindparam("ids", expanding=True)), Product.active)
+
+
 async def _check_products(session: AsyncSession, lines: list[ProductLine]) -> None:
     ids = [line.product_id for line in lines]
     if len(set(ids)) != len(ids):
         raise RuleViolation("Each product may be listed once.", field="products")
     if ids:
-        known = set((await session.scalars(select(Product.id).where(Product.id.in_(ids), Product.active))).all())
+        known = set((await session.scalars(_ACTIVE_PRODUCTS, {"ids": ids})).all())
         missing = [str(i) for i in ids if i not in known]
         if missing:
             raise RuleViolation(f"Unknown or inactive products: {', '.join(missing)}.", field="products")
@@ -98,10 +105,11 @@ def _check_requirements(program: DealProgram, registration: DealRegistration, pr
 
 
 async def _program_for(session: AsyncSession, principal: Principal, program_id: uuid.UUID) -> DealProgram:
-    try:
-        return await (await programs_for(session, principal)).get(program_id)
-    except Exception as exc:
-        raise RuleViolation("No such program open to your organisation.", field="program_id") from exc
+    """The program, when it is open to the partner's organisation (active, its tier eligible)."""
+    program = await (await programs_for(session, principal)).open_to_partner(program_id)
+    if program is None:
+        raise RuleViolation("No such program open to your organisation.", field="program_id")
+    return program
 
 
 async def _set_products(session: AsyncSession, registration: DealRegistration, lines: list[ProductLine]) -> None:
@@ -142,19 +150,71 @@ def _registration_from(
     )
 
 
-async def create_registration(
-    session: AsyncSession, *, principal: Principal, data: RegistrationCreate
-) -> DealRegistration:
+@dataclass(frozen=True)
+class Registered:
+    """A registration this request wrote, with its product lines and the conflicts found, so
+    the reply shows them without reading back what was just written."""
+
+    registration: DealRegistration
+    lines: list[ProductLine]
+    conflicts: list[FoundConflict]
+
+
+async def create_registration(session: AsyncSession, *, principal: Principal, data: RegistrationCreate) -> Registered:
     partner_id = _require_partner(principal)
     program = await _program_for(session, principal, data.program_id)
+    await _check_products(session, data.products)
     registration = _registration_from(data, program, partner_id, principal)
+    return await _write_new(session, registration, program, data.products, principal, submit=data.submit)
+
+
+async def _write_new(
+    session: AsyncSession,
+    registration: DealRegistration,
+    program: DealProgram,
+    lines: list[ProductLine],
+    principal: Principal,
+    *,
+    submit: bool,
+    action: str = "created",
+    reason: str | None = None,
+) -> Registered:
+    """Insert a new registration with its lines, submitted at once when asked.
+
+    The program came through `_program_for`, which only finds programs open to the partner's
+    tier, so eligibility needs no second look. A registration submitted on creation is written
+    in its submitted state (one INSERT, no UPDATE after it); its history and events still tell
+    both steps: created as a draft, then submitted.
+    """
+    if submit:
+        _check_requirements(program, registration, len(lines))
+        _open_review(registration, program, session.info["clock"].now())
     session.add(registration)
     await session.flush()
-    await _set_products(session, registration, data.products)
-    await record_event(session, registration, "created", actor=principal)
-    if data.submit:
-        await _submit(session, registration, program, principal, expected_version=None)
-    return registration
+    await _insert_lines(session, registration.id, lines)
+    await record_event(session, registration, action, actor=principal, reason=reason, shown_state=S.DRAFT)
+    if not submit:
+        return Registered(registration, lines, [])
+    await record_event(session, registration, "submit", actor=principal, before=S.DRAFT)
+    conflicts = await store_conflicts(session, registration, _product_ids(lines))
+    await notify.submitted(session, registration, program.review_hours)
+    return Registered(registration, lines, conflicts)
+
+
+def _open_review(registration: DealRegistration, program: DealProgram, now: datetime) -> None:
+    registration.state = S.SUBMITTED
+    registration.submitted_at = now
+    registration.review_due_at = now + timedelta(hours=program.review_hours)
+
+
+def _product_ids(lines: Iterable[ProductLine | RegistrationProduct]) -> set[str]:
+    return {str(line.product_id) for line in lines}
+
+
+async def _insert_lines(session: AsyncSession, registration_id: uuid.UUID, lines: list[ProductLine]) -> None:
+    if lines:
+        rows = [{"registration_id": registration_id, "product_id": x.product_id, "quantity": x.quantity} for x in lines]
+        await session.execute(insert(RegistrationProduct), rows)
 
 
 async def update_draft(
@@ -185,33 +245,20 @@ async def update_draft(
 async def submit_registration(
     session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID, expected_version: int
 ) -> DealRegistration:
-    registration = await RegistrationRepository(session, principal).get(registration_id)
+    """Submit a saved draft: the program's rules as they stand now, then the review clock."""
+    repo = RegistrationRepository(session, principal)
+    registration = await repo.get(registration_id)
     program = await program_of(session, registration)
-    await _submit(session, registration, program, principal, expected_version=expected_version)
-    return registration
-
-
-async def _product_count(session: AsyncSession, registration_id: uuid.UUID) -> int:
-    stmt = select(RegistrationProduct.product_id).where(RegistrationProduct.registration_id == registration_id)
-    return len((await session.scalars(stmt)).all())
-
-
-async def _submit(
-    session: AsyncSession,
-    registration: DealRegistration,
-    program: DealProgram,
-    principal: Principal,
-    *,
-    expected_version: int | None,
-) -> None:
     await _check_eligibility(session, program, registration.partner_id)
-    _check_requirements(program, registration, await _product_count(session, registration.id))
+    lines = (await repo.products_of([registration.id])).get(registration.id, [])
+    _check_requirements(program, registration, len(lines))
     now = session.info["clock"].now()
     registration.submitted_at = now
     registration.review_due_at = now + timedelta(hours=program.review_hours)
     await transition(session, registration, "submit", actor=principal, expected_version=expected_version)
-    await store_conflicts(session, registration)
+    await store_conflicts(session, registration, _product_ids(lines))
     await notify.submitted(session, registration, program.review_hours)
+    return registration
 
 
 async def _check_eligibility(session: AsyncSession, program: DealProgram, partner_id: uuid.UUID) -> None:
@@ -220,9 +267,10 @@ async def _check_eligibility(session: AsyncSession, program: DealProgram, partne
         raise RuleViolation("Your organisation is not eligible for this program.", field="program_id")
 
 
-async def store_conflicts(session: AsyncSession, registration: DealRegistration) -> list[FoundConflict]:
-    lines = await RegistrationRepository(session, _system(registration)).products_of([registration.id])
-    product_ids = {str(line.product_id) for line in lines.get(registration.id, [])}
+async def store_conflicts(
+    session: AsyncSession, registration: DealRegistration, product_ids: set[str]
+) -> list[FoundConflict]:
+    """Find the registration's possible conflicts and keep them (one INSERT) for the reviewer."""
     exclude = [registration.id] + [i for i in (registration.original_id, registration.resubmission_of_id) if i]
     found = await find_conflicts(
         session,
@@ -231,26 +279,23 @@ async def store_conflicts(session: AsyncSession, registration: DealRegistration)
         product_ids=product_ids,
         exclude=exclude,
     )
-    now = session.info["clock"].now()
-    session.add_all(
-        RegistrationConflict(
-            registration_id=registration.id,
-            kind=c.kind,
-            matched_on=c.matched_on,
-            overlapping_product_ids=c.overlapping_product_ids,
-            other_registration_id=c.other_registration_id,
-            other_opportunity_id=c.other_opportunity_id,
-            detected_at=now,
-        )
-        for c in found
-    )
-    await session.flush()
+    if found:
+        now = session.info["clock"].now()
+        rows = [
+            {
+                "id": new_id(),
+                "registration_id": registration.id,
+                "kind": c.kind,
+                "matched_on": c.matched_on,
+                "overlapping_product_ids": c.overlapping_product_ids,
+                "other_registration_id": c.other_registration_id,
+                "other_opportunity_id": c.other_opportunity_id,
+                "detected_at": now,
+            }
+            for c in found
+        ]
+        await session.execute(insert(RegistrationConflict), rows)
     return found
-
-
-def _system(registration: DealRegistration) -> Principal:
-    """A principal scoped to the registration's own partner, for internal reads."""
-    return Principal(user_id=registration.submitted_by_id, role=Role.PARTNER_USER, partner_id=registration.partner_id)
 
 
 async def check_conflicts(
@@ -282,7 +327,7 @@ async def cancel_registration(
 
 async def resubmit_registration(
     session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID, data: RegistrationDetails
-) -> DealRegistration:
+) -> Registered:
     """A rejected or expired registration comes back as a new submission linked to the original."""
     repo = RegistrationRepository(session, principal)
     previous = await repo.get(registration_id)
@@ -298,14 +343,13 @@ async def resubmit_registration(
         raise RuleViolation(
             f"The program allows {program.max_resubmissions} resubmissions; all are used.", field="registration_id"
         )
+    await _check_products(session, data.products)
     fresh = _registration_from(data, program, previous.partner_id, principal)
     fresh.original_id, fresh.resubmission_of_id, fresh.resubmission_number = original_id, previous.id, used + 1
-    session.add(fresh)
-    await session.flush()
-    await _set_products(session, fresh, data.products)
-    await record_event(session, fresh, "resubmitted", actor=principal, reason=f"resubmission of {previous.number}")
-    await _submit(session, fresh, program, principal, expected_version=None)
-    return fresh
+    reason = f"resubmission of {previous.number}"
+    return await _write_new(
+        session, fresh, program, data.products, principal, submit=True, action="resubmitted", reason=reason
+    )
 
 
 async def list_registrations(

@@ -63,11 +63,15 @@ async def record_event(
     actor: Principal | None,
     before: RegistrationState | None = None,
     reason: str | None = None,
+    shown_state: RegistrationState | None = None,
 ) -> None:
+    """History and webhook event of one step; `shown_state` is the state the step left the
+    registration in, when a later step of the same request has already moved it on."""
     changes = {"state": [before.value if before else None, registration.state.value]} if before else {}
     record_activity(
         session, entity_type=ENTITY, entity_id=registration.id, action=action, actor=actor, changes=changes, note=reason
     )
-    await publish_event(
-        session, f"deal_registration.{action}", registration_snapshot(registration) | {"reason": reason}
-    )
+    snapshot = registration_snapshot(registration)
+    if shown_state is not None:
+        snapshot["state"] = shown_state.value
+    await publish_event(session, f"deal_registration.{action}", snapshot | {"reason": reason})
