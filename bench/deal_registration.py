@@ -530,7 +530,9 @@ def run_database(kind: str, args: argparse.Namespace, report: Report) -> None:
             asyncio.run(run_sql(database_url, args.sql))
             report.figure(f"{kind}.extra_sql", " ; ".join(args.sql))
         asyncio.run(query_plans(database_url, world, kind, report))
-        with running_service(env, folder) as service:
+        workers = args.workers if kind == "postgresql" else 1  # one process owns an SQLite file
+        report.figure(f"{kind}.service_workers", workers, "processes")
+        with running_service(env, folder, workers=workers) as service:
             meter = CpuMeter(service.pid, None if kind == "sqlite" else make_url(database_url).database)
             asyncio.run(drive(kind, service, meter, world, args, report))
         asyncio.run(timers(kind, database_url, world, due, report))
@@ -562,6 +564,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, help="warm-up time per figure, discarded (default 2)")
     parser.add_argument("--concurrency", type=int, default=8, help="concurrent clients for submit/floor (8)")
     parser.add_argument("--latency-clients", default="1,8", help="client counts for the latency figures (default 1,8)")
+    parser.add_argument("--workers", type=int, default=1, help="service worker processes on PostgreSQL (1)")
     parser.add_argument("--rounds", type=int, default=3, help="floor and submit measured in turns (3)")
     parser.add_argument("--max-requests", type=int, default=1_000_000, help="request budget per figure")
     parser.add_argument("--sql", action="append", default=[], help="SQL to run after seeding (a candidate index)")

@@ -10,12 +10,12 @@ from enum import Enum
 from typing import Any
 
 import msgspec
-from sqlalchemy import Index, String, insert, select
+from sqlalchemy import Index, String, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prm.core.auth import Principal
-from prm.core.db import Base, IdMixin, defer_insert, new_id
+from prm.core.db import Base, IdMixin, defer_insert, insert_rows, new_id
 from prm.core.pagination import PageRequest, page_of, paginate_statement
 
 
@@ -104,7 +104,7 @@ async def record_activities(session: AsyncSession, entries: list[dict[str, Any]]
         }
         for e in entries
     ]
-    await session.execute(insert(ActivityEntry), rows)
+    await insert_rows(session, ActivityEntry, rows)
 
 
 def _plain_pair(value: Any) -> Any:

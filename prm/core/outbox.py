@@ -19,11 +19,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String, Text, insert, select
+from sqlalchemy import Index, String, Text, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from prm.core.db import Base, Database, IdMixin, defer_insert, enum_column, new_id
+from prm.core.db import Base, Database, IdMixin, defer_insert, enum_column, insert_rows, new_id
 
 log = logging.getLogger("prm.outbox")
 
@@ -118,7 +118,7 @@ async def enqueue_bulk(session: AsyncSession, rows: list[tuple[OutboxKind, str, 
         }
         for kind, topic, destination, payload in rows
     ]
-    await session.execute(insert(OutboxMessage), values)
+    await insert_rows(session, OutboxMessage, values)
     _mark_written(session)
 
 

@@ -69,25 +69,31 @@ async def _subscribers(session: AsyncSession, event_type: str) -> list[WebhookEn
     return [e for e in await _active_endpoints(session) if _subscribed(e, event_type)]
 
 
-def _event(session: AsyncSession, event_type: str, data: dict[str, Any]) -> dict[str, Any]:
+def _event(event_type: str, occurred_at: str, data: dict[str, Any]) -> dict[str, Any]:
+    return {"type": event_type, "occurred_at": occurred_at, "data": msgspec.to_builtins(data)}
+
+
+def _now(session: AsyncSession) -> str:
     now: datetime = session.info["clock"].now()
-    return {"type": event_type, "occurred_at": now.isoformat(), "data": msgspec.to_builtins(data)}
+    return now.isoformat()
 
 
 async def publish_event(session: AsyncSession, event_type: str, data: dict[str, Any]) -> int:
     """Queue `event_type` for every active endpoint that subscribed to it."""
     endpoints = await _subscribers(session, event_type)
-    for endpoint in endpoints:
-        payload = _event(session, event_type, data)
-        enqueue(session, kind=OutboxKind.WEBHOOK, topic=event_type, destination=str(endpoint.id), payload=payload)
+    if endpoints:
+        payload = _event(event_type, _now(session), data)
+        for endpoint in endpoints:
+            enqueue(session, kind=OutboxKind.WEBHOOK, topic=event_type, destination=str(endpoint.id), payload=payload)
     return len(endpoints)
 
 
 async def publish_events(session: AsyncSession, event_type: str, items: list[dict[str, Any]]) -> int:
     """The same event for many records, with one query for the endpoints and one INSERT."""
     endpoints = await _subscribers(session, event_type)
+    occurred_at = _now(session)
     rows = [
-        (OutboxKind.WEBHOOK, event_type, str(endpoint.id), _event(session, event_type, data))
+        (OutboxKind.WEBHOOK, event_type, str(endpoint.id), _event(event_type, occurred_at, data))
         for endpoint in endpoints
         for data in items
     ]

@@ -7,7 +7,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sqlalchemy import BindParameter, ColumnElement, String, and_, bindparam, cast, false, or_, select, true
+from sqlalchemy import BindParameter, ColumnElement, Row, String, and_, bindparam, cast, false, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal, Role
@@ -72,6 +72,37 @@ class ProgramRepository(ScopedRepository[DealProgram]):
         return program
 
 
+@dataclass(frozen=True)
+class RegistrationSummary:
+    """What a reviewer sees of the other side of a conflict."""
+
+    id: uuid.UUID
+    number: str
+    partner_id: uuid.UUID
+    state: RegistrationState
+    customer_name: str
+    customer_domain: str | None
+    estimated_amount_minor: int | None
+    currency: str
+
+
+# The read side's statements, built once (a page of 50 runs each of them).
+_IDS: BindParameter[list[uuid.UUID]] = bindparam("ids", expanding=True)
+# Rows, not entities: a page's lines and conflicts are only read, and rows cost a fraction to load.
+_LINES_OF = select(*RegistrationProduct.__table__.columns).where(RegistrationProduct.registration_id.in_(_IDS))
+_CONFLICTS_OF = select(*RegistrationConflict.__table__.columns).where(RegistrationConflict.registration_id.in_(_IDS))
+_SUMMARIES = select(
+    DealRegistration.id,
+    DealRegistration.number,
+    DealRegistration.partner_id,
+    DealRegistration.state,
+    DealRegistration.customer_name,
+    DealRegistration.customer_domain,
+    DealRegistration.estimated_amount_minor,
+    DealRegistration.currency,
+).where(DealRegistration.id.in_(_IDS))
+
+
 class RegistrationRepository(ScopedRepository[DealRegistration]):
     model = DealRegistration
     label = "Deal registration"
@@ -93,28 +124,28 @@ class RegistrationRepository(ScopedRepository[DealRegistration]):
         rows = (await self.session.scalars(stmt)).all()
         return page_of(rows, page, "review_due_at")
 
-    async def products_of(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[RegistrationProduct]]:
-        found: dict[uuid.UUID, list[RegistrationProduct]] = defaultdict(list)
+    async def products_of(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Row[Any]]]:
+        """Product lines (registration_id, product_id, quantity) per registration."""
+        found: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
         if registration_ids:
-            stmt = select(RegistrationProduct).where(RegistrationProduct.registration_id.in_(registration_ids))
-            for line in await self.session.scalars(stmt):
+            for line in await self.session.execute(_LINES_OF, {"ids": registration_ids}):
                 found[line.registration_id].append(line)
         return found
 
-    async def conflicts_of(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[RegistrationConflict]]:
-        found: dict[uuid.UUID, list[RegistrationConflict]] = defaultdict(list)
+    async def conflicts_of(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Row[Any]]]:
+        """Stored conflicts (the conflict table's columns) per registration."""
+        found: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
         if registration_ids:
-            stmt = select(RegistrationConflict).where(RegistrationConflict.registration_id.in_(registration_ids))
-            for conflict in await self.session.scalars(stmt):
+            for conflict in await self.session.execute(_CONFLICTS_OF, {"ids": registration_ids}):
                 found[conflict.registration_id].append(conflict)
         return found
 
-    async def unscoped(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, DealRegistration]:
+    async def unscoped(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, RegistrationSummary]:
         """Other partners' registrations, only for showing conflicts to staff who may see them."""
         if not registration_ids:
             return {}
-        rows = await self.session.scalars(select(DealRegistration).where(DealRegistration.id.in_(registration_ids)))
-        return {r.id: r for r in rows}
+        rows = await self.session.execute(_SUMMARIES, {"ids": registration_ids})
+        return {row.id: RegistrationSummary(*row) for row in rows}
 
     async def chain_length(self, original_id: uuid.UUID) -> int:
         stmt = select(DealRegistration.id).where(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import msgspec
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
 from prm.crm.services.directory import partner_names
-from prm.deal_registration.models import DealRegistration, RegistrationConflict
+from prm.deal_registration.models import DealRegistration
 from prm.deal_registration.repository import RegistrationRepository
 from prm.deal_registration.schemas import ConflictHint, ConflictRead, ProductLineRead, RegistrationRead
 from prm.deal_registration.service.registrations import Registered
@@ -26,7 +28,7 @@ def hints(conflicts: Sequence[object]) -> list[ConflictHint]:
 
 
 async def _full_conflicts(
-    repo: RegistrationRepository, conflicts: dict[uuid.UUID, list[RegistrationConflict]]
+    repo: RegistrationRepository, conflicts: dict[uuid.UUID, list[Row[Any]]]
 ) -> dict[uuid.UUID, list[ConflictRead]]:
     other_ids = [c.other_registration_id for cs in conflicts.values() for c in cs if c.other_registration_id]
     others = await repo.unscoped(other_ids)

@@ -45,11 +45,14 @@ async def vendor_admin_emails(session: AsyncSession) -> list[str]:
     return list((await session.scalars(stmt)).all())
 
 
+_NAMES = select(Partner.id, Partner.name).where(Partner.id.in_(bindparam("ids", expanding=True)))
+
+
 async def partner_names(session: AsyncSession, partner_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
     ids = list(set(partner_ids))
     if not ids:
         return {}
-    rows = await session.execute(select(Partner.id, Partner.name).where(Partner.id.in_(ids)))
+    rows = await session.execute(_NAMES, {"ids": ids})
     return {row.id: row.name for row in rows}
 
 

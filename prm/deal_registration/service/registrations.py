@@ -8,9 +8,10 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, bindparam, delete, insert, select
+from sqlalchemy import ColumnElement, Row, bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
@@ -207,7 +208,7 @@ def _open_review(registration: DealRegistration, program: DealProgram, now: date
     registration.review_due_at = now + timedelta(hours=program.review_hours)
 
 
-def _product_ids(lines: Iterable[ProductLine | RegistrationProduct]) -> set[str]:
+def _product_ids(lines: Iterable[ProductLine | Row[Any]]) -> set[str]:
     return {str(line.product_id) for line in lines}
 
 
