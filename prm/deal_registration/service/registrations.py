@@ -7,16 +7,16 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, Row, bindparam, delete, insert, select
+from sqlalchemy import ColumnElement, Row, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
 from prm.core.changes import apply_changes, expect_version
-from prm.core.db import new_id
+from prm.core.db import insert_rows, new_id
 from prm.core.errors import Forbidden, RuleViolation
 from prm.core.pagination import PageRequest
 from prm.crm.models import Product
@@ -189,7 +189,8 @@ async def _write_new(
     """
     if submit:
         _check_requirements(program, registration, len(lines))
-        _open_review(registration, program, session.info["clock"].now())
+        registration.state = S.SUBMITTED
+        _start_review_clock(session, registration, program)
     session.add(registration)
     await session.flush()
     await _insert_lines(session, registration.id, lines)
@@ -202,8 +203,8 @@ async def _write_new(
     return Registered(registration, lines, conflicts)
 
 
-def _open_review(registration: DealRegistration, program: DealProgram, now: datetime) -> None:
-    registration.state = S.SUBMITTED
+def _start_review_clock(session: AsyncSession, registration: DealRegistration, program: DealProgram) -> None:
+    now = session.info["clock"].now()
     registration.submitted_at = now
     registration.review_due_at = now + timedelta(hours=program.review_hours)
 
@@ -213,9 +214,8 @@ def _product_ids(lines: Iterable[ProductLine | Row[Any]]) -> set[str]:
 
 
 async def _insert_lines(session: AsyncSession, registration_id: uuid.UUID, lines: list[ProductLine]) -> None:
-    if lines:
-        rows = [{"registration_id": registration_id, "product_id": x.product_id, "quantity": x.quantity} for x in lines]
-        await session.execute(insert(RegistrationProduct), rows)
+    rows = [{"registration_id": registration_id, "product_id": x.product_id, "quantity": x.quantity} for x in lines]
+    await insert_rows(session, RegistrationProduct, rows)
 
 
 async def update_draft(
@@ -253,9 +253,7 @@ async def submit_registration(
     await _check_eligibility(session, program, registration.partner_id)
     lines = (await repo.products_of([registration.id])).get(registration.id, [])
     _check_requirements(program, registration, len(lines))
-    now = session.info["clock"].now()
-    registration.submitted_at = now
-    registration.review_due_at = now + timedelta(hours=program.review_hours)
+    _start_review_clock(session, registration, program)
     await transition(session, registration, "submit", actor=principal, expected_version=expected_version)
     await store_conflicts(session, registration, _product_ids(lines))
     await notify.submitted(session, registration, program.review_hours)
@@ -280,22 +278,21 @@ async def store_conflicts(
         product_ids=product_ids,
         exclude=exclude,
     )
-    if found:
-        now = session.info["clock"].now()
-        rows = [
-            {
-                "id": new_id(),
-                "registration_id": registration.id,
-                "kind": c.kind,
-                "matched_on": c.matched_on,
-                "overlapping_product_ids": c.overlapping_product_ids,
-                "other_registration_id": c.other_registration_id,
-                "other_opportunity_id": c.other_opportunity_id,
-                "detected_at": now,
-            }
-            for c in found
-        ]
-        await session.execute(insert(RegistrationConflict), rows)
+    now = session.info["clock"].now()
+    rows = [
+        {
+            "id": new_id(),
+            "registration_id": registration.id,
+            "kind": c.kind,
+            "matched_on": c.matched_on,
+            "overlapping_product_ids": c.overlapping_product_ids,
+            "other_registration_id": c.other_registration_id,
+            "other_opportunity_id": c.other_opportunity_id,
+            "detected_at": now,
+        }
+        for c in found
+    ]
+    await insert_rows(session, RegistrationConflict, rows)
     return found
 
 
