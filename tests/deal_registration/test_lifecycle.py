@@ -58,6 +58,46 @@ async def test_submit_sets_the_review_clock_and_sends_the_auto_response(
         assert (await client.get(f"{API}/{registration['id']}", headers=outsider.headers)).status_code == 404
 
 
+async def test_registered_and_submitted_at_once_reads_back_as_replied_with_each_step_published(
+    client: httpx.AsyncClient, world: World, catalog: Catalog
+) -> None:
+    for url in ("http://hooks-one.test/in", "http://hooks-two.test/in"):
+        hook = await client.post(
+            "/api/v1/webhooks",
+            json={"url": url, "event_types": ["deal_registration.*", "*"]},
+            headers=world.admin.headers,
+        )
+        assert hook.status_code == 201, hook.text
+    earlier = await submit(client, world.pb_user, catalog)
+    registration = await submit(client, world.pa_user, catalog)
+
+    # The reply is shaped from what the request wrote; reading it back gives the same.
+    read_back = await client.get(f"{API}/{registration['id']}", headers=world.pa_user.headers)
+    assert read_back.json() == registration
+    assert registration["version"] == read_back.json()["version"]
+    assert registration["conflict_hints"] == [{"kind": "registration", "matched_on": ["name", "domain"]}]
+    assert earlier["id"] not in str(registration)
+    assert registration["products"] == [{"product_id": catalog.product_ids[0], "quantity": 20}]
+
+    history = (await client.get(f"{API}/{registration['id']}/history?sort=at", headers=world.pa_user.headers)).json()
+    steps = [(h["action"], h["changes"], h["actor_id"]) for h in history["items"]]
+    actor = str(world.pa_user.user_id)
+    assert steps == [("created", {}, actor), ("submit", {"state": ["draft", "submitted"]}, actor)]
+
+    outbox = (await client.get("/api/v1/outbox?kind=webhook&limit=200", headers=world.admin.headers)).json()["items"]
+    mine = [m for m in outbox if m["payload"]["data"]["id"] == registration["id"]]
+    published = sorted((m["topic"], m["payload"]["data"]["state"], m["destination"]) for m in mine)
+    hooks = sorted({m["destination"] for m in mine})
+    assert len(hooks) == 2  # each endpoint once per event, though the endpoints were read once
+    assert published == sorted(
+        [
+            (topic, state, hook)
+            for topic, state in [("deal_registration.created", "draft"), ("deal_registration.submit", "submitted")]
+            for hook in hooks
+        ]
+    )
+
+
 async def test_missing_program_requirements_are_each_named(
     client: httpx.AsyncClient, world: World, catalog: Catalog
 ) -> None:
