@@ -60,6 +60,28 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, Any]:
     return {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
 
 
+def _entry_row(
+    entry_id: uuid.UUID,
+    entity_type: str,
+    entity_id: uuid.UUID,
+    action: str,
+    actor: Principal | None,
+    changes: Mapping[str, Any] | None,
+    note: str | None,
+    at: datetime,
+) -> dict[str, Any]:
+    return {
+        "id": entry_id,
+        "entity_type": entity_type,
+        "entity_id": entity_id,
+        "action": action,
+        "actor_id": actor.user_id if actor else None,
+        "at": at,
+        "changes": {k: _plain_pair(v) for k, v in (changes or {}).items()},
+        "note": note,
+    }
+
+
 def record_activity(
     session: AsyncSession,
     *,
@@ -70,38 +92,27 @@ def record_activity(
     changes: Mapping[str, Any] | None = None,
     note: str | None = None,
 ) -> uuid.UUID:
-    """Queue one history row (written with the others at commit); returns its id."""
+    """Queue one history row (written with the unit of work's others at commit); its id."""
     entry_id = new_id()
-    row = {
-        "id": entry_id,
-        "entity_type": entity_type,
-        "entity_id": entity_id,
-        "action": action,
-        "actor_id": actor.user_id if actor else None,
-        "at": session.info["clock"].now(),
-        "changes": {k: _plain_pair(v) for k, v in (changes or {}).items()},
-        "note": note,
-    }
+    row = _entry_row(entry_id, entity_type, entity_id, action, actor, changes, note, session.info["clock"].now())
     defer_insert(session, ActivityEntry, row)
     return entry_id
 
 
 async def record_activities(session: AsyncSession, entries: list[dict[str, Any]]) -> None:
-    """Many history rows with one INSERT; each dict has the record_activity keyword arguments."""
-    if not entries:
-        return
+    """Many history rows with one INSERT now; each dict has the record_activity keyword arguments."""
     now = session.info["clock"].now()
     rows = [
-        {
-            "id": new_id(),
-            "entity_type": e["entity_type"],
-            "entity_id": e["entity_id"],
-            "action": e["action"],
-            "actor_id": e["actor"].user_id if e.get("actor") else None,
-            "at": now,
-            "changes": {k: _plain_pair(v) for k, v in (e.get("changes") or {}).items()},
-            "note": e.get("note"),
-        }
+        _entry_row(
+            new_id(),
+            e["entity_type"],
+            e["entity_id"],
+            e["action"],
+            e.get("actor"),
+            e.get("changes"),
+            e.get("note"),
+            now,
+        )
         for e in entries
     ]
     await insert_rows(session, ActivityEntry, rows)

@@ -62,13 +62,10 @@ def _mark_written(session: AsyncSession) -> None:
     session.info["outbox_written"] = True
 
 
-def enqueue(
-    session: AsyncSession, *, kind: OutboxKind, topic: str, destination: str, payload: dict[str, Any]
-) -> uuid.UUID:
-    """Queue one message, written with the unit of work's other messages at commit."""
-    now = session.info["clock"].now()
-    message_id = new_id()
-    row = {
+def _message_row(
+    message_id: uuid.UUID, kind: OutboxKind, topic: str, destination: str, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    return {
         "id": message_id,
         "kind": kind,
         "topic": topic,
@@ -79,6 +76,14 @@ def enqueue(
         "next_attempt_at": now,
         "created_at": now,
     }
+
+
+def enqueue(
+    session: AsyncSession, *, kind: OutboxKind, topic: str, destination: str, payload: dict[str, Any]
+) -> uuid.UUID:
+    """Queue one message, written with the unit of work's other messages at commit."""
+    message_id = new_id()
+    row = _message_row(message_id, kind, topic, destination, payload, session.info["clock"].now())
     defer_insert(session, OutboxMessage, row)
     _mark_written(session)
     return message_id
@@ -104,20 +109,7 @@ async def enqueue_bulk(session: AsyncSession, rows: list[tuple[OutboxKind, str, 
     if not rows:
         return
     now = session.info["clock"].now()
-    values = [
-        {
-            "id": new_id(),
-            "kind": kind,
-            "topic": topic,
-            "destination": destination,
-            "payload": payload,
-            "status": OutboxStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        for kind, topic, destination, payload in rows
-    ]
+    values = [_message_row(new_id(), kind, topic, to, payload, now) for kind, topic, to, payload in rows]
     await insert_rows(session, OutboxMessage, values)
     _mark_written(session)
 
