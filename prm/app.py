@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.logging import LoggingConfig
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -114,6 +115,9 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
             exclude=["/api/"],
         ),
         request_max_body_size=settings.max_request_body_bytes,
+        # APScheduler logs every job start and end and httpx every request at INFO: noise next to
+        # prm's own lines (a job that acted on rows, a dead letter).
+        logging_config=LoggingConfig(loggers={"apscheduler": {"level": "WARNING"}, "httpx": {"level": "WARNING"}}),
         lifespan=[lifespan],
         state=State(
             {
