@@ -1,0 +1,215 @@
+"""Routing decisions and offers: scoped reads for callers, and the conditional updates that make
+offers, claims and timers take effect exactly once."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import ColumnElement, Row, and_, case, exists, false, func, insert, or_, select, true, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.auth import Role
+from prm.core.repository import ScopedRepository
+from prm.core.tenancy import managed_partner_ids, partner_scope
+from prm.lead_distribution.models import (
+    HOLDING,
+    CertifiedProduct,
+    LeadOffer,
+    OfferCandidate,
+    OfferKind,
+    OfferStatus,
+    RoutingDecision,
+)
+from prm.lead_distribution.repository.base import BATCH, is_postgres
+
+# Routing decisions and offers ----------------------------------------------------------------
+
+
+class DecisionRepository(ScopedRepository[RoutingDecision]):
+    """Vendor staff only (guarded); a channel manager sees decisions that picked no partner or one
+    of theirs."""
+
+    model = RoutingDecision
+    label = "Routing decision"
+    sortable: ClassVar[dict[str, str]] = {"created_at": "decided_at", "decided_at": "decided_at"}
+
+    def scope(self) -> ColumnElement[bool]:
+        return partner_scope(self.principal, RoutingDecision.partner_id)
+
+    async def for_lead(self, lead_id: uuid.UUID) -> list[RoutingDecision]:
+        stmt = self.select().where(RoutingDecision.lead_id == lead_id).order_by(RoutingDecision.decided_at)
+        return list((await self.session.scalars(stmt)).all())
+
+
+class OfferRepository(ScopedRepository[LeadOffer]):
+    """Partners see the offers made to them, and the open shark-tank offers they are eligible for;
+    a channel manager those to their partners and the open group offers."""
+
+    model = LeadOffer
+    label = "Lead offer"
+    sortable: ClassVar[dict[str, str]] = {"created_at": "created_at", "respond_by": "respond_by"}
+
+    def scope(self) -> ColumnElement[bool]:
+        principal = self.principal
+        if principal.role in (Role.VENDOR_ADMIN, Role.LEADERSHIP):
+            return true()
+        if principal.role is Role.CHANNEL_MANAGER:
+            return or_(LeadOffer.partner_id.is_(None), LeadOffer.partner_id.in_(managed_partner_ids(principal)))
+        if principal.partner_id is None:
+            return false()
+        candidate = exists().where(
+            OfferCandidate.offer_id == LeadOffer.id, OfferCandidate.partner_id == principal.partner_id
+        )
+        open_to_me = and_(LeadOffer.kind == OfferKind.SHARK_TANK, LeadOffer.status == OfferStatus.OPEN, candidate)
+        return or_(LeadOffer.partner_id == principal.partner_id, open_to_me)
+
+
+class OfferStore:
+    """Unscoped offer queries for routing and timers; every state change is a conditional UPDATE."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, offer_id: uuid.UUID) -> LeadOffer | None:
+        return await self.session.get(LeadOffer, offer_id)
+
+    async def current(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, LeadOffer]:
+        """The open or accepted offer of each lead (at most one exists at a time)."""
+        if not lead_ids:
+            return {}
+        stmt = select(LeadOffer).where(
+            LeadOffer.lead_id.in_(list(lead_ids)), LeadOffer.status.in_([*HOLDING, OfferStatus.CONVERTED])
+        )
+        return {offer.lead_id: offer for offer in await self.session.scalars(stmt)}
+
+    async def holding(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+        if not partner_ids:
+            return {}
+        stmt = (
+            select(LeadOffer.partner_id, func.count())
+            .where(LeadOffer.partner_id.in_(list(partner_ids)), LeadOffer.status.in_(HOLDING))
+            .group_by(LeadOffer.partner_id)
+        )
+        return {row[0]: int(row[1]) for row in await self.session.execute(stmt)}
+
+    async def open_claims(self, group_id: uuid.UUID, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+        if not partner_ids:
+            return {}
+        stmt = (
+            select(LeadOffer.partner_id, func.count())
+            .where(
+                LeadOffer.group_id == group_id,
+                LeadOffer.partner_id.in_(list(partner_ids)),
+                LeadOffer.status == OfferStatus.ACCEPTED,
+            )
+            .group_by(LeadOffer.partner_id)
+        )
+        return {row[0]: int(row[1]) for row in await self.session.execute(stmt)}
+
+    async def recent_stats(self, partner_ids: Collection[uuid.UUID], since: datetime) -> dict[uuid.UUID, Row[Any]]:
+        """Per partner since `since`: offers decided (accepted, declined, expired), accepted, avg seconds to accept."""
+        if not partner_ids:
+            return {}
+        accepted = LeadOffer.status.in_([OfferStatus.ACCEPTED, OfferStatus.CONVERTED])
+        stmt = (
+            select(
+                LeadOffer.partner_id,
+                func.count().label("decided"),
+                func.sum(case((accepted, 1), else_=0)).label("accepted"),
+                func.avg(case((accepted, LeadOffer.response_seconds))).label("avg_seconds"),
+            )
+            .where(
+                LeadOffer.partner_id.in_(list(partner_ids)),
+                LeadOffer.kind == OfferKind.DIRECT,
+                LeadOffer.offered_at >= since,
+                LeadOffer.status.in_(
+                    [OfferStatus.ACCEPTED, OfferStatus.CONVERTED, OfferStatus.DECLINED, OfferStatus.EXPIRED]
+                ),
+            )
+            .group_by(LeadOffer.partner_id)
+        )
+        return {row.partner_id: row for row in await self.session.execute(stmt)}
+
+    async def passed_on(self, lead_id: uuid.UUID) -> set[uuid.UUID]:
+        """Partners that declined this lead or let an offer of it expire: never offered it again."""
+        stmt = select(LeadOffer.partner_id).where(
+            LeadOffer.lead_id == lead_id,
+            LeadOffer.status.in_([OfferStatus.DECLINED, OfferStatus.EXPIRED]),
+            LeadOffer.partner_id.is_not(None),
+        )
+        return {pid for pid in (await self.session.scalars(stmt)).all() if pid is not None}
+
+    async def certified(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, frozenset[str]]:
+        found: dict[uuid.UUID, set[str]] = defaultdict(set)
+        if partner_ids:
+            stmt = select(CertifiedProduct.partner_id, CertifiedProduct.product_id).where(
+                CertifiedProduct.partner_id.in_(list(partner_ids))
+            )
+            for row in await self.session.execute(stmt):
+                found[row.partner_id].add(str(row.product_id))
+        return {k: frozenset(v) for k, v in found.items()}
+
+    async def is_candidate(self, offer_id: uuid.UUID, partner_id: uuid.UUID) -> bool:
+        stmt = select(OfferCandidate.partner_id).where(
+            OfferCandidate.offer_id == offer_id, OfferCandidate.partner_id == partner_id
+        )
+        return await self.session.scalar(stmt) is not None
+
+    async def add_candidates(self, offer_id: uuid.UUID, partner_ids: Sequence[uuid.UUID]) -> None:
+        if partner_ids:
+            rows = [{"offer_id": offer_id, "partner_id": p} for p in partner_ids]
+            await self.session.execute(insert(OfferCandidate), rows)
+
+    async def candidates_of(self, offer_id: uuid.UUID) -> list[uuid.UUID]:
+        stmt = select(OfferCandidate.partner_id).where(OfferCandidate.offer_id == offer_id)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def transition(self, offer_id: uuid.UUID, where: ColumnElement[bool], values: dict[str, Any]) -> bool:
+        """One conditional UPDATE of one offer: True when this call changed it, False when the
+        condition no longer held (someone else answered, claimed, or the clock ran out)."""
+        stmt = (
+            update(LeadOffer)
+            .where(LeadOffer.id == offer_id, where)
+            .values(**values, version=LeadOffer.version + 1)
+            .returning(LeadOffer.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(stmt)).first() is not None
+
+    async def withdraw_open(self, lead_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
+        stmt = (
+            update(LeadOffer)
+            .where(LeadOffer.lead_id == lead_id, LeadOffer.status == OfferStatus.OPEN)
+            .values(status=OfferStatus.WITHDRAWN, responded_at=now, updated_at=now, version=LeadOffer.version + 1)
+            .returning(LeadOffer.id)
+            .execution_options(synchronize_session=False)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def mark_converted(self, lead_id: uuid.UUID, now: datetime) -> None:
+        await self.session.execute(
+            update(LeadOffer)
+            .where(LeadOffer.lead_id == lead_id, LeadOffer.status == OfferStatus.ACCEPTED)
+            .values(status=OfferStatus.CONVERTED, updated_at=now, version=LeadOffer.version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def close_due(self, kind: OfferKind, target: OfferStatus, now: datetime) -> Sequence[Row[Any]]:
+        """Open offers of `kind` past their response time -> `target`, one batch; SKIP LOCKED on
+        PostgreSQL, so a second runner takes other rows (or none), never the same ones."""
+        where = and_(LeadOffer.kind == kind, LeadOffer.status == OfferStatus.OPEN, LeadOffer.respond_by <= now)
+        ids = select(LeadOffer.id).where(where).order_by(LeadOffer.respond_by).limit(BATCH)
+        if is_postgres(self.session):
+            ids = ids.with_for_update(skip_locked=True)
+        stmt = (
+            update(LeadOffer)
+            .where(LeadOffer.id.in_(ids.scalar_subquery()), where)
+            .values(status=target, updated_at=now, version=LeadOffer.version + 1)
+            .returning(LeadOffer.id, LeadOffer.lead_id, LeadOffer.partner_id, LeadOffer.group_id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(stmt)).all()
