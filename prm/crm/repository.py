@@ -5,9 +5,25 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Row, delete, exists, false, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    false,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import PARTNER_ROLES, Role
@@ -260,12 +276,13 @@ class LeadStore:
         return list((await self.session.execute(stmt)).all())
 
     async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-        """(id, name, tier, active, country, region) of each partner."""
+        """(id, name, tier, active, country, region) of each partner (routing asks about hundreds)."""
         ids = list(partner_ids)
         if not ids:
             return {}
-        stmt = select(Partner.id, Partner.name, Partner.tier, Partner.active, Partner.country, Partner.region)
-        return {row.id: row for row in await self.session.execute(stmt.where(Partner.id.in_(ids)))}
+        postgres = self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
+        rows = await self.session.execute(_partner_standing(postgres=postgres), {"ids": ids})
+        return {row.id: row for row in rows}
 
     async def user_standing(self, user_id: uuid.UUID) -> Row[Any] | None:
         stmt = select(User.id, User.email, User.role, User.partner_id, User.active).where(User.id == user_id)
@@ -290,6 +307,15 @@ class LeadStore:
     async def product_ids_by_sku(self) -> dict[str, uuid.UUID]:
         rows = await self.session.execute(select(Product.sku, Product.id).where(Product.active.is_(True)))
         return {row.sku.lower(): row.id for row in rows}
+
+
+@cache
+def _partner_standing(*, postgres: bool) -> Select[Any]:
+    """Built once; on PostgreSQL the ids go as one array parameter (`= ANY`), not one each."""
+    stmt = select(Partner.id, Partner.name, Partner.tier, Partner.active, Partner.country, Partner.region)
+    if postgres:
+        return stmt.where(Partner.id == any_(bindparam("ids", type_=postgresql.ARRAY(postgresql.UUID(as_uuid=True)))))
+    return stmt.where(Partner.id.in_(bindparam("ids", expanding=True)))
 
 
 def account_matches(normalized: str, domain: str | None) -> ColumnElement[bool]:

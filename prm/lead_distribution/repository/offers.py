@@ -4,12 +4,11 @@ offers, claims and timers take effect exactly once."""
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Row, and_, case, exists, false, func, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, Row, and_, exists, false, func, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Role
@@ -17,7 +16,6 @@ from prm.core.repository import ScopedRepository
 from prm.core.tenancy import managed_partner_ids, partner_scope
 from prm.lead_distribution.models import (
     HOLDING,
-    CertifiedProduct,
     LeadOffer,
     OfferCandidate,
     OfferKind,
@@ -25,6 +23,7 @@ from prm.lead_distribution.models import (
     RoutingDecision,
 )
 from prm.lead_distribution.repository.base import BATCH, is_postgres
+from prm.lead_distribution.repository.loads import note_load, note_move
 
 # Routing decisions and offers ----------------------------------------------------------------
 
@@ -86,16 +85,6 @@ class OfferStore:
         )
         return {offer.lead_id: offer for offer in await self.session.scalars(stmt)}
 
-    async def holding(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
-        if not partner_ids:
-            return {}
-        stmt = (
-            select(LeadOffer.partner_id, func.count())
-            .where(LeadOffer.partner_id.in_(list(partner_ids)), LeadOffer.status.in_(HOLDING))
-            .group_by(LeadOffer.partner_id)
-        )
-        return {row[0]: int(row[1]) for row in await self.session.execute(stmt)}
-
     async def open_claims(self, group_id: uuid.UUID, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
         if not partner_ids:
             return {}
@@ -110,93 +99,83 @@ class OfferStore:
         )
         return {row[0]: int(row[1]) for row in await self.session.execute(stmt)}
 
-    async def recent_stats(self, partner_ids: Collection[uuid.UUID], since: datetime) -> dict[uuid.UUID, Row[Any]]:
-        """Per partner since `since`: offers decided (accepted, declined, expired), accepted, avg seconds to accept."""
-        if not partner_ids:
-            return {}
-        accepted = LeadOffer.status.in_([OfferStatus.ACCEPTED, OfferStatus.CONVERTED])
-        stmt = (
-            select(
-                LeadOffer.partner_id,
-                func.count().label("decided"),
-                func.sum(case((accepted, 1), else_=0)).label("accepted"),
-                func.avg(case((accepted, LeadOffer.response_seconds))).label("avg_seconds"),
-            )
-            .where(
-                LeadOffer.partner_id.in_(list(partner_ids)),
-                LeadOffer.kind == OfferKind.DIRECT,
-                LeadOffer.offered_at >= since,
-                LeadOffer.status.in_(
-                    [OfferStatus.ACCEPTED, OfferStatus.CONVERTED, OfferStatus.DECLINED, OfferStatus.EXPIRED]
-                ),
-            )
-            .group_by(LeadOffer.partner_id)
-        )
-        return {row.partner_id: row for row in await self.session.execute(stmt)}
-
-    async def passed_on(self, lead_id: uuid.UUID) -> set[uuid.UUID]:
-        """Partners that declined this lead or let an offer of it expire: never offered it again."""
-        stmt = select(LeadOffer.partner_id).where(
-            LeadOffer.lead_id == lead_id,
-            LeadOffer.status.in_([OfferStatus.DECLINED, OfferStatus.EXPIRED]),
-            LeadOffer.partner_id.is_not(None),
-        )
-        return {pid for pid in (await self.session.scalars(stmt)).all() if pid is not None}
-
-    async def certified(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, frozenset[str]]:
-        found: dict[uuid.UUID, set[str]] = defaultdict(set)
-        if partner_ids:
-            stmt = select(CertifiedProduct.partner_id, CertifiedProduct.product_id).where(
-                CertifiedProduct.partner_id.in_(list(partner_ids))
-            )
-            for row in await self.session.execute(stmt):
-                found[row.partner_id].add(str(row.product_id))
-        return {k: frozenset(v) for k, v in found.items()}
-
     async def is_candidate(self, offer_id: uuid.UUID, partner_id: uuid.UUID) -> bool:
         stmt = select(OfferCandidate.partner_id).where(
             OfferCandidate.offer_id == offer_id, OfferCandidate.partner_id == partner_id
         )
         return await self.session.scalar(stmt) is not None
 
-    async def add_candidates(self, offer_id: uuid.UUID, partner_ids: Sequence[uuid.UUID]) -> None:
-        if partner_ids:
-            rows = [{"offer_id": offer_id, "partner_id": p} for p in partner_ids]
-            await self.session.execute(insert(OfferCandidate), rows)
+    async def add_decisions(self, decisions: Sequence[dict[str, Any]]) -> None:
+        """Routing decisions (column values, ids included), with one INSERT."""
+        if decisions:
+            await self.session.execute(insert(RoutingDecision), list(decisions))
+
+    async def add_candidates(self, rows: Sequence[dict[str, Any]]) -> None:
+        """(offer_id, partner_id) rows: who may see and claim each shark-tank offer."""
+        if rows:
+            await self.session.execute(insert(OfferCandidate), list(rows))
 
     async def candidates_of(self, offer_id: uuid.UUID) -> list[uuid.UUID]:
         stmt = select(OfferCandidate.partner_id).where(OfferCandidate.offer_id == offer_id)
         return list((await self.session.scalars(stmt)).all())
 
-    async def transition(self, offer_id: uuid.UUID, where: ColumnElement[bool], values: dict[str, Any]) -> bool:
+    async def add(self, offers: Sequence[dict[str, Any]]) -> None:
+        """New offers (column values, ids included), each counted against its partner at once."""
+        if offers:
+            await self.session.execute(insert(LeadOffer), list(offers))
+            for offer in offers:
+                note_move(self.session, before=None, after=(offer.get("partner_id"), offer["status"]))
+
+    async def transition(
+        self,
+        offer_id: uuid.UUID,
+        where: ColumnElement[bool],
+        values: dict[str, Any],
+        *,
+        before: tuple[uuid.UUID | None, OfferStatus],
+    ) -> bool:
         """One conditional UPDATE of one offer: True when this call changed it, False when the
-        condition no longer held (someone else answered, claimed, or the clock ran out)."""
+        condition no longer held (someone else answered, claimed, or the clock ran out).
+        `before` is the (partner, status) that `where` requires of it."""
         stmt = (
             update(LeadOffer)
             .where(LeadOffer.id == offer_id, where)
             .values(**values, version=LeadOffer.version + 1)
-            .returning(LeadOffer.id)
+            .returning(LeadOffer.partner_id, LeadOffer.status)
             .execution_options(synchronize_session=False)
         )
-        return (await self.session.execute(stmt)).first() is not None
+        changed = (await self.session.execute(stmt)).first()
+        if changed is not None:
+            note_move(self.session, before=before, after=(changed.partner_id, changed.status))
+        return changed is not None
 
     async def withdraw_open(self, lead_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
+        return await self.withdraw_open_of([lead_id], now)
+
+    async def withdraw_open_of(self, lead_ids: Collection[uuid.UUID], now: datetime) -> list[uuid.UUID]:
+        """The leads' open offers -> withdrawn (they are routed elsewhere or disqualified)."""
         stmt = (
             update(LeadOffer)
-            .where(LeadOffer.lead_id == lead_id, LeadOffer.status == OfferStatus.OPEN)
+            .where(LeadOffer.lead_id.in_(list(lead_ids)), LeadOffer.status == OfferStatus.OPEN)
             .values(status=OfferStatus.WITHDRAWN, responded_at=now, updated_at=now, version=LeadOffer.version + 1)
-            .returning(LeadOffer.id)
+            .returning(LeadOffer.id, LeadOffer.partner_id)
             .execution_options(synchronize_session=False)
         )
-        return list((await self.session.scalars(stmt)).all())
+        rows = (await self.session.execute(stmt)).all()
+        for row in rows:
+            note_load(self.session, row.partner_id, -1)
+        return [row.id for row in rows]
 
     async def mark_converted(self, lead_id: uuid.UUID, now: datetime) -> None:
-        await self.session.execute(
+        stmt = (
             update(LeadOffer)
             .where(LeadOffer.lead_id == lead_id, LeadOffer.status == OfferStatus.ACCEPTED)
             .values(status=OfferStatus.CONVERTED, updated_at=now, version=LeadOffer.version + 1)
+            .returning(LeadOffer.partner_id)
             .execution_options(synchronize_session=False)
         )
+        for partner_id in (await self.session.scalars(stmt)).all():
+            note_load(self.session, partner_id, -1)
 
     async def close_due(self, kind: OfferKind, target: OfferStatus, now: datetime) -> Sequence[Row[Any]]:
         """Open offers of `kind` past their response time -> `target`, one batch; SKIP LOCKED on
@@ -212,4 +191,7 @@ class OfferStore:
             .returning(LeadOffer.id, LeadOffer.lead_id, LeadOffer.partner_id, LeadOffer.group_id)
             .execution_options(synchronize_session=False)
         )
-        return (await self.session.execute(stmt)).all()
+        rows = (await self.session.execute(stmt)).all()
+        for row in rows:
+            note_load(self.session, row.partner_id, -1)
+        return rows

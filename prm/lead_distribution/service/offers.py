@@ -136,7 +136,7 @@ async def accept(session: AsyncSession, *, principal: Principal, offer_id: uuid.
         LeadOffer.status == OfferStatus.OPEN, LeadOffer.respond_by > now, LeadOffer.partner_id == partner_id
     )
     values = {"status": OfferStatus.ACCEPTED, "user_id": owner, **_answered(principal, offer, now)}
-    if not await OfferStore(session).transition(offer.id, still_open, values):
+    if not await OfferStore(session).transition(offer.id, still_open, values, before=(partner_id, OfferStatus.OPEN)):
         raise await _refusal(session, offer, now)
     lead = await lead_pipeline.load(session, offer.lead_id)
     await lead_pipeline.hand_over(session, lead, partner_id=partner_id, owner_id=owner, actor=principal)
@@ -158,7 +158,7 @@ async def decline(session: AsyncSession, *, principal: Principal, offer_id: uuid
         "decline_note": data.note,
         **_answered(principal, offer, now),
     }
-    if not await OfferStore(session).transition(offer.id, still_open, values):
+    if not await OfferStore(session).transition(offer.id, still_open, values, before=(partner_id, OfferStatus.OPEN)):
         raise await _refusal(session, offer, now)
     lead = await lead_pipeline.load(session, offer.lead_id)
     await reroute(session, lead, why=f"declined by partner {partner_id}: {data.reason.value}", now=now)
@@ -199,7 +199,7 @@ async def claim(session: AsyncSession, *, principal: Principal, offer_id: uuid.U
         "user_id": principal.user_id,
         **_answered(principal, offer, now),
     }
-    if not await offers.transition(offer.id, unclaimed, values):
+    if not await offers.transition(offer.id, unclaimed, values, before=(None, OfferStatus.OPEN)):
         raise _taken()
     lead = await lead_pipeline.load(session, offer.lead_id)
     await lead_pipeline.hand_over(session, lead, partner_id=partner_id, owner_id=principal.user_id, actor=principal)
