@@ -24,7 +24,6 @@ from prm.lead_distribution.models import (
     ScoringCriterion,
     WebForm,
 )
-from prm.lead_distribution.repository.base import is_postgres
 
 # Configuration: the guards in the routes decide who may read and write these. --------------
 
@@ -65,15 +64,6 @@ class GroupRepository(ScopedRepository[PartnerGroup]):
         if partner_ids:
             rows = [{"group_id": group_id, "partner_id": p, "added_at": now} for p in partner_ids]
             await self.session.execute(insert(GroupMember), rows)
-
-    async def lock_member(self, group_id: uuid.UUID, partner_id: uuid.UUID) -> bool:
-        """Take the partner's membership row: one partner's claims queue, other partners' do not."""
-        stmt = select(GroupMember.partner_id).where(
-            GroupMember.group_id == group_id, GroupMember.partner_id == partner_id
-        )
-        if is_postgres(self.session):
-            stmt = stmt.with_for_update()
-        return await self.session.scalar(stmt) is not None
 
 
 class RuleRepository(ScopedRepository[RoutingRule]):

@@ -8,7 +8,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Row, and_, exists, false, func, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, Row, and_, exists, false, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Role
@@ -84,26 +84,6 @@ class OfferStore:
             LeadOffer.lead_id.in_(list(lead_ids)), LeadOffer.status.in_([*HOLDING, OfferStatus.CONVERTED])
         )
         return {offer.lead_id: offer for offer in await self.session.scalars(stmt)}
-
-    async def open_claims(self, group_id: uuid.UUID, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
-        if not partner_ids:
-            return {}
-        stmt = (
-            select(LeadOffer.partner_id, func.count())
-            .where(
-                LeadOffer.group_id == group_id,
-                LeadOffer.partner_id.in_(list(partner_ids)),
-                LeadOffer.status == OfferStatus.ACCEPTED,
-            )
-            .group_by(LeadOffer.partner_id)
-        )
-        return {row[0]: int(row[1]) for row in await self.session.execute(stmt)}
-
-    async def is_candidate(self, offer_id: uuid.UUID, partner_id: uuid.UUID) -> bool:
-        stmt = select(OfferCandidate.partner_id).where(
-            OfferCandidate.offer_id == offer_id, OfferCandidate.partner_id == partner_id
-        )
-        return await self.session.scalar(stmt) is not None
 
     async def add_decisions(self, decisions: Sequence[dict[str, Any]]) -> None:
         """Routing decisions (column values, ids included), with one INSERT."""
