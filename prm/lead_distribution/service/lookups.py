@@ -10,6 +10,7 @@ made counts at once), so routing several leads in one request sees each earlier 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -70,6 +71,7 @@ class Lookups:
         self._certified_sets: dict[tuple[Circle, uuid.UUID], set[uuid.UUID]] = {}
         self._passed: dict[uuid.UUID, set[uuid.UUID]] = {}
         self._territories: dict[str, list[str]] = {}  # JSON text -> list, most partners share a few
+        self._taken: Counter[uuid.UUID] = Counter()  # offers decided in this run, not written yet
 
     # Configuration ---------------------------------------------------------------------------
 
@@ -125,12 +127,17 @@ class Lookups:
             passed = {r[0] for r in roster if r.passed}
         return Known(
             standing=await self._standing_of(ids),
-            held={p: pending_load(self.session, p) for p in ids},
+            held={p: pending_load(self.session, p) + self._taken[p] for p in ids},
             certified=certified,
             passed=passed,
             claims=await self.store.open_claims(group.id) if group is not None else {},
             territories=self._territories,
         )
+
+    def took(self, partner_id: uuid.UUID | None) -> None:
+        """An offer to the partner was decided: it counts against its capacity for the rest of the run."""
+        if partner_id is not None:
+            self._taken[partner_id] += 1
 
     async def profiles(
         self, circle: Circle, pool: Pool, *, lead: Lead, group: PartnerGroup | None = None

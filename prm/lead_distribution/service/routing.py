@@ -14,16 +14,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
 from prm.core.changes import expect_version
-from prm.core.errors import NotFound, RuleViolation
+from prm.core.errors import Conflict, NotFound, RuleViolation
 from prm.crm.models import Lead, LeadStatus
 from prm.crm.services import lead_pipeline
 from prm.crm.services import leads as crm_leads
 from prm.crm.services.partners import get_partner
 from prm.crm.services.users import get_user
 from prm.lead_distribution import rules
-from prm.lead_distribution.models import RoutingDecision, RoutingMode, TargetKind
+from prm.lead_distribution.models import RoutingDecision, RoutingMode, RoutingOutcome, TargetKind
 from prm.lead_distribution.repository import DecisionRepository, OfferStore
-from prm.lead_distribution.schemas import ReplayRead, RouteRequest
+from prm.lead_distribution.schemas import LeadToRoute, ReplayRead, RouteRequest
 from prm.lead_distribution.service.decisions import Context, Outcomes
 from prm.lead_distribution.service.eligibility import facts_of
 from prm.lead_distribution.service.lookups import Lookups
@@ -46,6 +46,8 @@ async def run_rules(look: Lookups, outcomes: Outcomes, lead: Lead, context: Cont
         placement = await place(look, lead, Target.of_rule(rule))
         log.append(entry | {"matched": True, "routed": placement.usable, "reason": placement.reason})
         if placement.usable:
+            if placement.outcome is RoutingOutcome.OFFERED:
+                look.took(placement.partner_id)
             return outcomes.add(lead, placement, context.having(rule=rule, rules_log=tuple(log)))
     return outcomes.add(lead, None, context.having(rules_log=tuple(log)))
 
@@ -117,6 +119,45 @@ async def route_by_rules(
     decision = await run_rules(Lookups(session, now=now), outcomes, lead, Context(RoutingMode.RULES, principal, now))
     await outcomes.write()
     return decision
+
+
+def _check_routable(lead: Lead | None, item: LeadToRoute, index: int) -> Lead:
+    """The lead is visible, at the version the caller read, and routable; errors name leads[index]."""
+    if lead is None:
+        raise NotFound(f"Lead {item.id} not found.", field=f"leads[{index}].id")
+    try:
+        expect_version(lead, item.expected_version)
+        lead_pipeline.ensure_status(lead, "route", ROUTABLE)
+    except Conflict as exc:
+        raise Conflict(exc.detail, field=f"leads[{index}].{exc.field or 'id'}", **exc.extra) from exc
+    return lead
+
+
+async def _routable_leads(session: AsyncSession, principal: Principal, wanted: Sequence[LeadToRoute]) -> list[Lead]:
+    """The leads in the order asked; the first that cannot be routed stops them all."""
+    found = await crm_leads.visible_leads(session, principal=principal, lead_ids=[w.id for w in wanted])
+    seen: set[uuid.UUID] = set()
+    for index, item in enumerate(wanted):
+        if item.id in seen:
+            raise RuleViolation(f"Lead {item.id} is listed twice.", field=f"leads[{index}].id")
+        seen.add(item.id)
+    return [_check_routable(found.get(item.id), item, index) for index, item in enumerate(wanted)]
+
+
+async def route_many_by_rules(
+    session: AsyncSession, *, principal: Principal, wanted: Sequence[LeadToRoute]
+) -> list[tuple[Lead, RoutingDecision]]:
+    """Several leads by the rules in one unit of work, each with its own decision, as one
+    auto-route each would: one read of the configuration and rosters, and one write for them all."""
+    leads = await _routable_leads(session, principal, wanted)
+    now = session.info["clock"].now()
+    await _withdraw_if_routed(session, leads, now)
+    look, outcomes = Lookups(session, now=now, many=True), Outcomes(session)
+    await look.read_passed([lead.id for lead in leads])
+    context = Context(RoutingMode.RULES, principal, now)
+    decisions = [(lead, await run_rules(look, outcomes, lead, context)) for lead in leads]
+    await outcomes.write()
+    return decisions
 
 
 async def reroute_many(session: AsyncSession, recalls: Sequence[tuple[Lead, str]], *, now: datetime) -> None:
