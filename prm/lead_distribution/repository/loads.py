@@ -4,7 +4,7 @@ Every offer the offer store makes or moves notes what it does to its partner's l
 session (`note_load`); just before the unit of work commits, the noted changes are written in one
 upsert in partner-id order. Taking those row locks last, and always in the same order, means two
 transactions that move several partners' loads never wait on each other in a circle. Until
-then, `pending_load` gives what the session itself has changed.
+then, `pending_loads` gives what the session itself has changed.
 """
 
 from __future__ import annotations
@@ -46,9 +46,10 @@ def note_move(
         note_load(session, after[0], +1)
 
 
-def pending_load(session: AsyncSession, partner_id: uuid.UUID) -> int:
+def pending_loads(session: AsyncSession) -> dict[uuid.UUID, int]:
+    """What this unit of work changed so far, per partner (not yet stored)."""
     ledger: Counter[uuid.UUID] | None = session.sync_session.info.get(LEDGER)
-    return ledger[partner_id] if ledger else 0
+    return dict(ledger) if ledger else {}
 
 
 def _upsert(session: Session, rows: list[dict[str, Any]]) -> Any:

@@ -88,7 +88,7 @@ class OfferStore:
     async def add_decisions(self, decisions: Sequence[dict[str, Any]]) -> None:
         """Routing decisions (column values, ids included), with one INSERT."""
         if decisions:
-            await self.session.execute(insert(RoutingDecision), list(decisions))
+            await self.session.execute(insert(RoutingDecision).execution_options(render_nulls=True), list(decisions))
 
     async def add_candidates(self, rows: Sequence[dict[str, Any]]) -> None:
         """(offer_id, partner_id) rows: who may see and claim each shark-tank offer."""
@@ -102,7 +102,7 @@ class OfferStore:
     async def add(self, offers: Sequence[dict[str, Any]]) -> None:
         """New offers (column values, ids included), each counted against its partner at once."""
         if offers:
-            await self.session.execute(insert(LeadOffer), list(offers))
+            await self.session.execute(insert(LeadOffer).execution_options(render_nulls=True), list(offers))
             for offer in offers:
                 note_move(self.session, before=None, after=(offer.get("partner_id"), offer["status"]))
 

@@ -144,13 +144,11 @@ class RoutingStore:
             values |= {"lead": lead[0], "product": lead[1]}
         return list((await self.session.execute(_roster(kind, lead is not None), values)).all())
 
-    async def certifications(self, among: Circle) -> dict[uuid.UUID, set[str]]:
-        """Every certification of the circle's partners (routing many leads reads them once)."""
+    async def certified_for(self, among: Circle, product_id: uuid.UUID) -> set[uuid.UUID]:
+        """The circle's partners certified for the product (routing many leads asks once per pair)."""
         c = CertifiedProduct
-        found: dict[uuid.UUID, set[str]] = defaultdict(set)
-        for row in await self.session.execute(select(c.partner_id, c.product_id).where(among.holds(c.partner_id))):
-            found[row.partner_id].add(str(row.product_id))
-        return found
+        stmt = select(c.partner_id).where(c.product_id == product_id, among.holds(c.partner_id))
+        return set((await self.session.scalars(stmt)).all())
 
     async def passed_on(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, set[uuid.UUID]]:
         """Per lead, the partners that declined it or let an offer of it expire: never offered it again."""

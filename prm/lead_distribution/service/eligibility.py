@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from prm.crm.models import Lead
+from prm.crm.models import Lead, PartnerTier
 from prm.lead_distribution import rules
 from prm.lead_distribution.models import (
     DEFAULT_CLAIM_WINDOW_HOURS,
@@ -20,6 +20,7 @@ from prm.lead_distribution.models import (
     PartnerGroup,
 )
 
+_TIERS = {tier: tier.value for tier in PartnerTier}
 # Reasons a channel manager cannot override: the partner cannot take the lead at all.
 HARD_REASONS = ("partner is inactive", "already declined this lead or let it expire")
 
@@ -89,26 +90,28 @@ def profiles(
     product = frozenset([str(lead.product_id)]) if lead.product_id else frozenset()
     no_product: frozenset[str] = frozenset()
     group_cap = group.max_open_claims_per_partner if group is not None else None
+    program_cap, everyone = pool.cap(None), pool.program is None
+    standing_of, held, certified, passed = known.standing.get, known.held, known.certified, known.passed
     found = []
     for pid, member, weight, member_cap, territories, holding, decided, accepted, seconds, *_ in sorted(
         roster, key=lambda row: row[0].int
     ):
-        standing = known.standing.get(pid)
+        standing = standing_of(pid)
         found.append(
             rules.PartnerProfile(
                 partner_id=str(pid),
                 active=bool(standing and standing.active),
-                tier=standing.tier.value if standing else "unknown",
+                tier=_TIERS[standing.tier] if standing else "unknown",
                 territories=known.territories_of(territories) if member else [],
-                certified_products=product if known.certified is None or pid in known.certified else no_product,
-                holding=holding + known.held.get(pid, 0),
-                cap=pool.cap(member_cap if member else None),
+                certified_products=product if certified is None or pid in certified else no_product,
+                holding=holding + held.get(pid, 0),
+                cap=member_cap if member and member_cap is not None else program_cap,
                 decided=decided or 0,
                 accepted=int(accepted or 0),
                 avg_accept_seconds=int(seconds) if seconds is not None else None,
                 base_weight=weight if member else 100,
-                passed_on_this_lead=pid in known.passed,
-                member=pool.program is None or bool(member),
+                passed_on_this_lead=pid in passed,
+                member=everyone or bool(member),
                 group_claims=known.claims.get(pid, 0),
                 group_cap=group_cap,
             )

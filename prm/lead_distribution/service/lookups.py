@@ -26,7 +26,7 @@ from prm.crm.services import lead_pipeline
 from prm.lead_distribution.models import LeadProgram, PartnerGroup, TargetKind
 from prm.lead_distribution.repository import ConfigStore
 from prm.lead_distribution.repository.base import Circle
-from prm.lead_distribution.repository.loads import pending_load
+from prm.lead_distribution.repository.loads import pending_loads
 from prm.lead_distribution.repository.routing import RoutingStore
 from prm.lead_distribution.rules import Conditions, PartnerProfile
 from prm.lead_distribution.service.eligibility import Known, Pool, profiles
@@ -67,7 +67,6 @@ class Lookups:
         self._users: dict[uuid.UUID, Row[Any] | None] = {}
         self._standing: dict[uuid.UUID, Row[Any] | None] = {}
         self._rosters: dict[tuple[Circle, uuid.UUID | None], list[Row[Any]]] = {}
-        self._certs: dict[Circle, dict[uuid.UUID, set[str]]] = {}
         self._certified_sets: dict[tuple[Circle, uuid.UUID], set[uuid.UUID]] = {}
         self._passed: dict[uuid.UUID, set[uuid.UUID]] = {}
         self._territories: dict[str, list[str]] = {}  # JSON text -> list, most partners share a few
@@ -127,12 +126,19 @@ class Lookups:
             passed = {r[0] for r in roster if r.passed}
         return Known(
             standing=await self._standing_of(ids),
-            held={p: pending_load(self.session, p) + self._taken[p] for p in ids},
+            held=self._held(),
             certified=certified,
             passed=passed,
             claims=await self.store.open_claims(group.id) if group is not None else {},
             territories=self._territories,
         )
+
+    def _held(self) -> dict[uuid.UUID, int]:
+        """Leads taken on or given up in this unit of work: written already, or decided in this run."""
+        held = pending_loads(self.session)
+        for partner_id, taken in self._taken.items():
+            held[partner_id] = held.get(partner_id, 0) + taken
+        return held
 
     def took(self, partner_id: uuid.UUID | None) -> None:
         """An offer to the partner was decided: it counts against its capacity for the rest of the run."""
@@ -158,11 +164,9 @@ class Lookups:
         """The circle's partners certified for the product (None: the lead names no product)."""
         if product_id is None:
             return None
-        if circle not in self._certs:
-            self._certs[circle] = await self.store.certifications(circle)
-        key, wanted = (circle, product_id), str(product_id)
+        key = (circle, product_id)
         if key not in self._certified_sets:
-            self._certified_sets[key] = {p for p, products in self._certs[circle].items() if wanted in products}
+            self._certified_sets[key] = await self.store.certified_for(circle, product_id)
         return self._certified_sets[key]
 
     async def read_passed(self, lead_ids: Iterable[uuid.UUID]) -> None:
