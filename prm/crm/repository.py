@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from prm.core.auth import PARTNER_ROLES, Role
 from prm.core.errors import NotFound
@@ -275,20 +276,22 @@ class LeadStore:
         return list((await self.session.scalars(stmt)).all())
 
     async def partner_people(self, partner_ids: Collection[uuid.UUID], *, admins_only: bool) -> list[Row[Any]]:
-        stmt = select(User.id, User.email, User.partner_id, User.role).where(
-            User.partner_id.in_(list(partner_ids)), User.active.is_(True)
-        )
-        if admins_only:
-            stmt = stmt.where(User.role == Role.PARTNER_ADMIN)
-        return list((await self.session.execute(stmt)).all())
+        """(id, email, partner_id, role) of the partners' active users (or only their admins)."""
+        stmt = _partner_people(postgres=self._postgres, admins_only=admins_only)
+        connection = await self.session.connection()
+        return list((await connection.execute(stmt, {"ids": list(partner_ids)})).all())
+
+    @property
+    def _postgres(self) -> bool:
+        return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
 
     async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-        """(id, name, tier, active, country, region) of each partner (routing asks about hundreds)."""
+        """(id, tier, active) of each partner (routing asks about hundreds)."""
         ids = list(partner_ids)
         if not ids:
             return {}
-        postgres = self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
-        rows = await self.session.execute(_partner_standing(postgres=postgres), {"ids": ids})
+        connection = await self.session.connection()  # plain rows: hundreds, only read
+        rows = await connection.execute(_partner_standing(postgres=self._postgres), {"ids": ids})
         return {row.id: row for row in rows}
 
     async def user_standing(self, user_id: uuid.UUID) -> Row[Any] | None:
@@ -316,13 +319,24 @@ class LeadStore:
         return {row.sku.lower(): row.id for row in rows}
 
 
+def _among_ids(column: InstrumentedAttribute[Any], *, postgres: bool) -> ColumnElement[bool]:
+    """`column` is one of the ids bound as :ids; on PostgreSQL one array parameter (`= ANY`),
+    not one parameter each (routing asks about hundreds of partners)."""
+    if postgres:
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(postgresql.UUID(as_uuid=True))))
+    return column.in_(bindparam("ids", expanding=True))
+
+
 @cache
 def _partner_standing(*, postgres: bool) -> Select[Any]:
-    """Built once; on PostgreSQL the ids go as one array parameter (`= ANY`), not one each."""
-    stmt = select(Partner.id, Partner.name, Partner.tier, Partner.active, Partner.country, Partner.region)
-    if postgres:
-        return stmt.where(Partner.id == any_(bindparam("ids", type_=postgresql.ARRAY(postgresql.UUID(as_uuid=True)))))
-    return stmt.where(Partner.id.in_(bindparam("ids", expanding=True)))
+    return select(Partner.id, Partner.tier, Partner.active).where(_among_ids(Partner.id, postgres=postgres))
+
+
+@cache
+def _partner_people(*, postgres: bool, admins_only: bool) -> Select[Any]:
+    stmt = select(User.id, User.email, User.partner_id, User.role)
+    stmt = stmt.where(_among_ids(User.partner_id, postgres=postgres), User.active.is_(True))
+    return stmt.where(User.role == Role.PARTNER_ADMIN) if admins_only else stmt
 
 
 def account_matches(normalized: str, domain: str | None) -> ColumnElement[bool]:

@@ -302,7 +302,7 @@ async def product_ids_by_sku(session: AsyncSession) -> dict[str, uuid.UUID]:
 
 
 async def partner_standing(session: AsyncSession, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    """(id, name, tier, active, country, region) of each partner: eligibility for routed leads."""
+    """(id, tier, active) of each partner: eligibility for routed leads."""
     return await LeadStore(session).partner_standing(partner_ids)
 
 

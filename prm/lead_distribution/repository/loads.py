@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from functools import cache
 from typing import Any
 
 from sqlalchemy import event
@@ -52,10 +53,11 @@ def pending_loads(session: AsyncSession) -> dict[uuid.UUID, int]:
     return dict(ledger) if ledger else {}
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> Any:
-    dialect = session.get_bind().dialect.name
+@cache
+def _upsert(dialect: str) -> Any:
+    """Add a change to a partner's load (a row made on its first), built once per dialect."""
     insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = insert(PartnerLoad).values(rows)
+    stmt = insert(PartnerLoad)
     return stmt.on_conflict_do_update(
         index_elements=[PartnerLoad.partner_id], set_={"holding": PartnerLoad.holding + stmt.excluded.holding}
     )
@@ -68,8 +70,8 @@ def _settle(session: Session) -> None:
     session.flush()  # every other row this transaction writes is locked before the loads are
     changes = session.info.pop(LEDGER)
     rows = [{"partner_id": p, "holding": d} for p, d in sorted(changes.items(), key=lambda item: str(item[0])) if d]
-    if rows:
-        session.execute(_upsert(session, rows))
+    if rows:  # one statement per row, run in this order (executemany): the same order in every transaction
+        session.execute(_upsert(session.get_bind().dialect.name), rows)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -40,17 +40,24 @@ TOOK_IT = (OfferStatus.ACCEPTED, OfferStatus.CONVERTED)
 PASSED = (OfferStatus.DECLINED, OfferStatus.EXPIRED)
 
 
+def _program_terms(p: Any) -> tuple[Any, ...]:
+    """The program columns routing uses, in ProgramTerms order (the tiers as JSON text)."""
+    hours = (p.response_hours, p.hot_response_hours, p.claim_window_hours)
+    return (p.id, p.name, p.active, cast(p.eligible_tiers, Text), p.min_acceptance_pct, p.max_open_leads, *hours)
+
+
 @cache
 def _rules() -> Select[Any]:
-    """The active rules in order; a rule's six condition lists as one JSON text (parsed only when
-    the rule is tried, and one parse instead of six)."""
+    """The active rules in order, each with its program's terms; a rule's six condition lists as
+    one JSON text (parsed only when the rule is tried, and one parse instead of six)."""
     r, comma = RoutingRule, literal_column("','", Text)
     conditions: Any = literal_column("'['", Text) + cast(r.countries, Text) + comma + cast(r.regions, Text) + comma
     conditions += cast(r.size_bands, Text) + comma + cast(r.product_ids, Text) + comma + cast(r.score_bands, Text)
     conditions += comma + cast(r.sources, Text) + literal_column("']'")
     return (
         select(r.id, r.name, r.position, conditions.label("conditions"), r.target_kind, r.target_user_id)
-        .add_columns(r.target_partner_id, r.target_group_id, r.program_id)
+        .add_columns(r.target_partner_id, r.target_group_id, r.program_id, *_program_terms(LeadProgram)[1:])
+        .outerjoin(LeadProgram, LeadProgram.id == r.program_id)
         .where(r.active.is_(True))
         .order_by(r.position, r.created_at)
     )
@@ -58,7 +65,7 @@ def _rules() -> Select[Any]:
 
 @cache
 def _program() -> Select[Any]:
-    return select(LeadProgram).where(LeadProgram.id == bindparam("program"))
+    return select(*_program_terms(LeadProgram)).where(LeadProgram.id == bindparam("program"))
 
 
 def _members(kind: str) -> Any:
@@ -117,12 +124,19 @@ class RoutingStore:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def active_rules(self) -> list[Row[Any]]:
-        return list((await self.session.execute(_rules())).all())
+    async def _rows(self, stmt: Any, values: dict[str, Any] | None = None) -> list[Row[Any]]:
+        """Plain rows through the session's connection (the ORM's row handling is not needed)."""
+        connection = await self.session.connection()
+        return list((await connection.execute(stmt, values or {})).all())
 
-    async def program(self, program_id: uuid.UUID) -> LeadProgram | None:
-        found: LeadProgram | None = await self.session.scalar(_program(), {"program": program_id})
-        return found
+    async def active_rules(self) -> list[Row[Any]]:
+        return await self._rows(_rules())
+
+    async def program(self, program_id: uuid.UUID) -> Row[Any] | None:
+        """(id, name, active, eligible_tiers as JSON text, min_acceptance_pct, max_open_leads,
+        response_hours, hot_response_hours, claim_window_hours) of the program."""
+        rows = await self._rows(_program(), {"program": program_id})
+        return rows[0] if rows else None
 
     async def roster(
         self,
@@ -142,7 +156,7 @@ class RoutingStore:
         values: dict[str, Any] = {"circle": key, "program": program_id, "since": since}
         if lead is not None:
             values |= {"lead": lead[0], "product": lead[1]}
-        return list((await self.session.execute(_roster(kind, lead is not None), values)).all())
+        return await self._rows(_roster(kind, lead is not None), values)
 
     async def certified_for(self, among: Circle, product_id: uuid.UUID) -> set[uuid.UUID]:
         """The circle's partners certified for the product (routing many leads asks once per pair)."""

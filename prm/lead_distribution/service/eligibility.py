@@ -16,7 +16,6 @@ from prm.lead_distribution.models import (
     DEFAULT_HOT_RESPONSE_HOURS,
     DEFAULT_MAX_OPEN_LEADS,
     DEFAULT_RESPONSE_HOURS,
-    LeadProgram,
     PartnerGroup,
 )
 
@@ -26,10 +25,30 @@ HARD_REASONS = ("partner is inactive", "already declined this lead or let it exp
 
 
 @dataclass(frozen=True)
+class ProgramTerms:
+    """What routing uses of a lead program (read as plain values, see RoutingStore)."""
+
+    id: uuid.UUID
+    name: str
+    active: bool
+    eligible_tiers: list[str]
+    min_acceptance_pct: int | None
+    max_open_leads: int
+    response_hours: int
+    hot_response_hours: int
+    claim_window_hours: int
+
+    @classmethod
+    def of(cls, program_id: uuid.UUID, name: str, active: bool, tiers: str, *terms: Any) -> ProgramTerms:
+        """From the columns RoutingStore reads (the tiers as JSON text)."""
+        return cls(program_id, name, active, msgspec.json.decode(tiers, type=list[str]), *terms)
+
+
+@dataclass(frozen=True)
 class Pool:
     """The program a routing draws on, for its terms (the defaults without one)."""
 
-    program: LeadProgram | None
+    program: ProgramTerms | None
 
     @property
     def terms(self) -> rules.Terms:

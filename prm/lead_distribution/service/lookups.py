@@ -23,13 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.crm.models import Lead
 from prm.crm.services import lead_pipeline
-from prm.lead_distribution.models import LeadProgram, PartnerGroup, TargetKind
+from prm.lead_distribution.models import PartnerGroup, TargetKind
 from prm.lead_distribution.repository import ConfigStore
 from prm.lead_distribution.repository.base import Circle
 from prm.lead_distribution.repository.loads import pending_loads
 from prm.lead_distribution.repository.routing import RoutingStore
 from prm.lead_distribution.rules import Conditions, PartnerProfile
-from prm.lead_distribution.service.eligibility import Known, Pool, profiles
+from prm.lead_distribution.service.eligibility import Known, Pool, ProgramTerms, profiles
 
 STATS_WINDOW = timedelta(days=90)
 
@@ -47,6 +47,14 @@ class ActiveRule:
     target_partner_id: uuid.UUID | None
     target_group_id: uuid.UUID | None
     program_id: uuid.UUID | None
+    program: ProgramTerms | None  # its program's terms, active or not
+
+    @classmethod
+    def of(cls, row: Row[Any]) -> ActiveRule:
+        """From a row of RoutingStore.active_rules."""
+        id_, name, position, conditions, kind, user_id, partner_id, group_id, program_id, *terms = row
+        program = ProgramTerms.of(program_id, *terms) if program_id is not None and terms[0] is not None else None
+        return cls(id_, name, position, conditions, kind, user_id, partner_id, group_id, program_id, program)
 
     @cached_property
     def conditions(self) -> Conditions:
@@ -61,7 +69,7 @@ class Lookups:
         self.session, self.now, self.many = session, now, many
         self.store, self.config = RoutingStore(session), ConfigStore(session)
         self._rules: list[ActiveRule] | None = None
-        self._programs: dict[uuid.UUID, LeadProgram | None] = {}
+        self._programs: dict[uuid.UUID, ProgramTerms | None] = {}
         self._groups: dict[uuid.UUID, PartnerGroup | None] = {}
         self._program_of: dict[uuid.UUID, uuid.UUID | None] = {}
         self._users: dict[uuid.UUID, Row[Any] | None] = {}
@@ -75,16 +83,21 @@ class Lookups:
     # Configuration ---------------------------------------------------------------------------
 
     async def rules(self) -> list[ActiveRule]:
+        """The active rules in order; their programs' terms come with them."""
         if self._rules is None:
-            self._rules = [ActiveRule(*row) for row in await self.store.active_rules()]
+            self._rules = [ActiveRule.of(row) for row in await self.store.active_rules()]
+            for rule in self._rules:
+                if rule.program_id is not None:
+                    self._programs[rule.program_id] = rule.program if rule.program and rule.program.active else None
         return self._rules
 
-    async def program(self, program_id: uuid.UUID | None) -> LeadProgram | None:
+    async def program(self, program_id: uuid.UUID | None) -> ProgramTerms | None:
         """The program if it exists and is active."""
         if program_id is None:
             return None
         if program_id not in self._programs:
-            program = await self.store.program(program_id)
+            row = await self.store.program(program_id)
+            program = ProgramTerms.of(*row) if row is not None else None
             self._programs[program_id] = program if program is not None and program.active else None
         return self._programs[program_id]
 
@@ -105,7 +118,7 @@ class Lookups:
 
     # Partners --------------------------------------------------------------------------------
 
-    async def roster(self, circle: Circle, program: LeadProgram | None, lead: Lead) -> list[Row[Any]]:
+    async def roster(self, circle: Circle, program: ProgramTerms | None, lead: Lead) -> list[Row[Any]]:
         """The circle's partners with their terms in `program` (see RoutingStore.roster)."""
         since, program_id = self.now - STATS_WINDOW, program.id if program else None
         if not self.many:
