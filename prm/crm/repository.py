@@ -257,8 +257,12 @@ class LeadStore:
         return found
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        """A few thousand rows per INSERT. With render_nulls, a None is sent as NULL: otherwise the
+        ORM drops it and groups the rows by which columns they left empty, one INSERT per group
+        (an import of 20k varied rows made ~19k of them)."""
+        stmt = insert(Lead).execution_options(render_nulls=True)
         for start in range(0, len(rows), 2000):
-            await self.session.execute(insert(Lead), rows[start : start + 2000])
+            await self.session.execute(stmt, rows[start : start + 2000])
 
     async def move_campaign_memberships(self, from_lead: uuid.UUID, to_lead: uuid.UUID) -> int:
         """Re-point a merged duplicate's campaign memberships, except where the survivor is already a member."""

@@ -266,6 +266,10 @@ async def create_many(
         row.setdefault("id", new_id())
         row.update(created_at=now, updated_at=now, version=1, status=LeadStatus.NEW, partner_id=None)
         row["company_normalized"] = normalize_company(row["company"])
+    columns = set().union(*rows)
+    for row in rows:  # every row with every column (None where empty): one INSERT takes them all
+        for column in columns - row.keys():
+            row[column] = None
     await LeadStore(session).insert_many(rows)
     source = {"source": [None, str(rows[0]["source"])]} if rows else {}
     await record_activities(
