@@ -53,7 +53,6 @@ def _take() -> Update:
             version=o.version + 1,
         )
         .returning(*LeadOffer.__table__.columns)
-        .execution_options(synchronize_session=False)
     )
 
 
@@ -82,7 +81,8 @@ class ClaimStore:
     async def sighting(self, offer_id: uuid.UUID, partner_id: uuid.UUID) -> Row[Any] | None:
         """(kind, status, partner_id, group_id, respond_by, offered_at, candidate) of the offer,
         candidate saying whether the partner was eligible for it when it was made."""
-        return (await self.session.execute(_sighting(), {"offer": offer_id, "partner": partner_id})).first()
+        connection = await self.session.connection()  # a plain row: no ORM object, no identity map
+        return (await connection.execute(_sighting(), {"offer": offer_id, "partner": partner_id})).first()
 
     async def take(
         self, offer_id: uuid.UUID, *, partner_id: uuid.UUID, user_id: uuid.UUID, now: datetime, seconds: int
@@ -90,7 +90,7 @@ class ClaimStore:
         """Open, unclaimed and within its window -> accepted by this partner; the offer as it is
         now (not attached to the session), or None when someone else was first or time ran out."""
         values = {"offer": offer_id, "partner": partner_id, "user": user_id, "now": now, "seconds": seconds}
-        row = (await self.session.execute(_take(), values)).first()
+        row = (await (await self.session.connection()).execute(_take(), values)).first()
         if row is None:
             return None
         note_move(self.session, before=(None, OfferStatus.OPEN), after=(partner_id, OfferStatus.ACCEPTED))
@@ -100,6 +100,7 @@ class ClaimStore:
         """(cap, claims held) of the partner in the group, its claims queued behind each other
         (its membership row locked on PostgreSQL; SQLite writers queue anyway); None: no group."""
         values = {"group": group_id, "partner": partner_id}
-        await self.session.execute(_member(lock=is_postgres(self.session)), values)
-        row = (await self.session.execute(_cap(), values)).first()
+        connection = await self.session.connection()
+        await connection.execute(_member(lock=is_postgres(self.session)), values)
+        row = (await connection.execute(_cap(), values)).first()
         return (int(row[0]), int(row[1])) if row is not None else None
