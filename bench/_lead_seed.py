@@ -12,6 +12,7 @@ import csv
 import io
 import random
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from prm.core.db import new_id
 from prm.core.passwords import hash_password
 from prm.crm.models import Lead, LeadSource, LeadStatus, Partner, PartnerTier, Product, User
 from prm.lead_distribution.models import (
+    HOLDING,
     CertifiedProduct,
     GroupMember,
     LeadOffer,
@@ -29,6 +31,7 @@ from prm.lead_distribution.models import (
     OfferKind,
     OfferStatus,
     PartnerGroup,
+    PartnerLoad,
     ProgramMember,
     RoutingDecision,
     RoutingMode,
@@ -392,6 +395,9 @@ async def _history(seeder: Seeder, rng: random.Random, ids: list[uuid.UUID], cou
     await seeder.insert(Lead, leads)
     await seeder.insert(RoutingDecision, decisions)
     await seeder.insert(LeadOffer, offers)
+    # What the offer store keeps for every partner: the leads it holds (open and accepted offers).
+    held = Counter(o["partner_id"] for o in offers if o["status"] in HOLDING)
+    await seeder.insert(PartnerLoad, [{"partner_id": p, "holding": n} for p, n in held.items()])
     return len(offers)
 
 

@@ -5,10 +5,27 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Row, delete, exists, false, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    any_,
+    bindparam,
+    delete,
+    exists,
+    false,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from prm.core.auth import PARTNER_ROLES, Role
 from prm.core.errors import NotFound
@@ -144,6 +161,13 @@ class LeadRepository(PartnerOwnedRepository[Lead]):
     label = "Lead"
     sortable: ClassVar[dict[str, str]] = {"created_at": "created_at", "company": "company", "score": "score"}
 
+    async def visible(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Lead]:
+        """Those of the leads the caller may see, by id (the others are simply not there)."""
+        ids = list(lead_ids)
+        if not ids:
+            return {}
+        return {lead.id: lead for lead in await self.session.scalars(self.select().where(Lead.id.in_(ids)))}
+
 
 class ProductRepository(ScopedRepository[Product]):
     """The price list is the same for everyone who may read it."""
@@ -233,8 +257,12 @@ class LeadStore:
         return found
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
+        """A few thousand rows per INSERT. With render_nulls, a None is sent as NULL: otherwise the
+        ORM drops it and groups the rows by which columns they left empty, one INSERT per group
+        (an import of 20k varied rows made ~19k of them)."""
+        stmt = insert(Lead).execution_options(render_nulls=True)
         for start in range(0, len(rows), 2000):
-            await self.session.execute(insert(Lead), rows[start : start + 2000])
+            await self.session.execute(stmt, rows[start : start + 2000])
 
     async def move_campaign_memberships(self, from_lead: uuid.UUID, to_lead: uuid.UUID) -> int:
         """Re-point a merged duplicate's campaign memberships, except where the survivor is already a member."""
@@ -252,20 +280,23 @@ class LeadStore:
         return list((await self.session.scalars(stmt)).all())
 
     async def partner_people(self, partner_ids: Collection[uuid.UUID], *, admins_only: bool) -> list[Row[Any]]:
-        stmt = select(User.id, User.email, User.partner_id, User.role).where(
-            User.partner_id.in_(list(partner_ids)), User.active.is_(True)
-        )
-        if admins_only:
-            stmt = stmt.where(User.role == Role.PARTNER_ADMIN)
-        return list((await self.session.execute(stmt)).all())
+        """(id, email, partner_id, role) of the partners' active users (or only their admins)."""
+        stmt = _partner_people(postgres=self._postgres, admins_only=admins_only)
+        connection = await self.session.connection()
+        return list((await connection.execute(stmt, {"ids": list(partner_ids)})).all())
+
+    @property
+    def _postgres(self) -> bool:
+        return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
 
     async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-        """(id, name, tier, active, country, region) of each partner."""
+        """(id, tier, active) of each partner (routing asks about hundreds)."""
         ids = list(partner_ids)
         if not ids:
             return {}
-        stmt = select(Partner.id, Partner.name, Partner.tier, Partner.active, Partner.country, Partner.region)
-        return {row.id: row for row in await self.session.execute(stmt.where(Partner.id.in_(ids)))}
+        connection = await self.session.connection()  # plain rows: hundreds, only read
+        rows = await connection.execute(_partner_standing(postgres=self._postgres), {"ids": ids})
+        return {row.id: row for row in rows}
 
     async def user_standing(self, user_id: uuid.UUID) -> Row[Any] | None:
         stmt = select(User.id, User.email, User.role, User.partner_id, User.active).where(User.id == user_id)
@@ -290,6 +321,26 @@ class LeadStore:
     async def product_ids_by_sku(self) -> dict[str, uuid.UUID]:
         rows = await self.session.execute(select(Product.sku, Product.id).where(Product.active.is_(True)))
         return {row.sku.lower(): row.id for row in rows}
+
+
+def _among_ids(column: InstrumentedAttribute[Any], *, postgres: bool) -> ColumnElement[bool]:
+    """`column` is one of the ids bound as :ids; on PostgreSQL one array parameter (`= ANY`),
+    not one parameter each (routing asks about hundreds of partners)."""
+    if postgres:
+        return column == any_(bindparam("ids", type_=postgresql.ARRAY(postgresql.UUID(as_uuid=True))))
+    return column.in_(bindparam("ids", expanding=True))
+
+
+@cache
+def _partner_standing(*, postgres: bool) -> Select[Any]:
+    return select(Partner.id, Partner.tier, Partner.active).where(_among_ids(Partner.id, postgres=postgres))
+
+
+@cache
+def _partner_people(*, postgres: bool, admins_only: bool) -> Select[Any]:
+    stmt = select(User.id, User.email, User.partner_id, User.role)
+    stmt = stmt.where(_among_ids(User.partner_id, postgres=postgres), User.active.is_(True))
+    return stmt.where(User.role == Role.PARTNER_ADMIN) if admins_only else stmt
 
 
 def account_matches(normalized: str, domain: str | None) -> ColumnElement[bool]:

@@ -254,6 +254,17 @@ class LeadOffer(IdMixin, TimestampMixin, VersionMixin, Base):
     decline_note: Mapped[str | None] = mapped_column(Text)
 
 
+class PartnerLoad(Base):
+    """How many leads a partner holds now (its open offers plus accepted, unconverted leads: the
+    HOLDING offers), what its capacity cap is checked against. The offer store keeps it with every
+    offer it makes or moves, so routing reads one row per partner instead of counting offers."""
+
+    __tablename__ = "lead_partner_loads"
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("partners.id"), primary_key=True)
+    holding: Mapped[int] = mapped_column(default=0)
+
+
 class OfferCandidate(Base):
     """The group members that were eligible when a shark-tank offer was made: who may see and claim it."""
 

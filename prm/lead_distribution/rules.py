@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 MIN_HISTORY = 5  # decided offers before a partner's acceptance rate counts
@@ -158,8 +159,14 @@ class Conditions:
     sources: Sequence[str] = ()
 
 
-def _fold(values: Sequence[str]) -> set[str]:
-    return {v.strip().lower() for v in values}
+def _fold(values: Sequence[str]) -> frozenset[str]:
+    return _folded(tuple(values))
+
+
+@lru_cache(maxsize=4096)
+def _folded(values: tuple[str, ...]) -> frozenset[str]:
+    """Routing folds the same few lists (a rule's countries, a territory) for every partner."""
+    return frozenset(v.strip().lower() for v in values)
 
 
 def condition_miss(conditions: Conditions, facts: LeadFacts) -> str | None:
@@ -189,7 +196,7 @@ class Terms:
     min_acceptance_pct: int | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class PartnerProfile:
     partner_id: str
     active: bool
@@ -225,7 +232,7 @@ def ineligibility(profile: PartnerProfile, facts: LeadFacts, terms: Terms) -> li
         reasons.append(f"tier {profile.tier} is not one of {', '.join(terms.eligible_tiers)}")
     if facts.product_id and facts.product_id not in profile.certified_products:
         reasons.append("not certified for the product of interest")
-    if profile.territories and not _fold([facts.country or "", facts.region or ""]) & _fold(profile.territories):
+    if profile.territories and not _fold((facts.country or "", facts.region or "")) & _fold(profile.territories):
         reasons.append(f"{facts.country or facts.region or 'unknown location'} is outside its territory")
     if profile.holding >= profile.cap:
         reasons.append(f"at capacity ({profile.holding} of {profile.cap} open leads)")

@@ -324,6 +324,38 @@ class AutoRoute(Struct):
     expected_version: Version
 
 
+MAX_LEADS_PER_ROUTING = 500
+
+
+class LeadToRoute(Struct):
+    id: uuid.UUID
+    expected_version: Version
+
+
+class AutoRouteMany(Struct):
+    """Route these leads by the rules, each with its own decision; all or none (one 4xx names the lead)."""
+
+    leads: Annotated[list[LeadToRoute], Meta(min_length=1, max_length=MAX_LEADS_PER_ROUTING)]
+
+
+class RoutedLead(ReadStruct):
+    """Where one lead went (its decision in full: GET /distribution/decisions/{decision_id})."""
+
+    lead_id: uuid.UUID
+    lead_version: int
+    decision_id: uuid.UUID
+    outcome: RoutingOutcome
+    rule_id: uuid.UUID | None
+    partner_id: uuid.UUID | None
+    user_id: uuid.UUID | None
+    group_id: uuid.UUID | None
+    explanation: str
+
+
+class RoutedLeads(ReadStruct):
+    items: list[RoutedLead]
+
+
 class MergeRequest(Struct):
     expected_version: Version
     duplicate_id: uuid.UUID

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Collection, Hashable, Iterable, Mapping
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -62,6 +62,26 @@ async def leads_by_id(session: AsyncSession, lead_ids: Iterable[uuid.UUID]) -> d
     return await LeadStore(session).by_ids(lead_ids)
 
 
+def _set(lead: Lead, status: LeadStatus | None, values: Mapping[str, Any] | None) -> dict[str, list[Any]]:
+    """Set `values` (and the status) on the lead: {field: [old, new]} of what changed."""
+    wanted = dict(values or {})
+    if status is not None:
+        wanted["status"] = status
+    changes: dict[str, list[Any]] = {}
+    for name, value in wanted.items():
+        old = getattr(lead, name)
+        if old != value:
+            setattr(lead, name, value)
+            changes[name] = [plain(old), plain(value)]
+    if "company" in changes:
+        lead.company_normalized = normalize_company(lead.company)
+    return changes
+
+
+def _event(lead: Lead, changes: dict[str, list[Any]], note: str | None) -> dict[str, Any]:
+    return {"id": str(lead.id), "status": lead.status.value, "changes": changes, "note": note}
+
+
 async def change(
     session: AsyncSession,
     lead: Lead,
@@ -79,40 +99,66 @@ async def change(
     """
     if expected_version is not None:
         expect_version(lead, expected_version)
-    wanted = dict(values or {})
-    if status is not None:
-        wanted["status"] = status
-    changes: dict[str, list[Any]] = {}
-    for name, value in wanted.items():
-        old = getattr(lead, name)
-        if old != value:
-            setattr(lead, name, value)
-            changes[name] = [plain(old), plain(value)]
-    if "company" in changes:
-        lead.company_normalized = normalize_company(lead.company)
+    changes = _set(lead, status, values)
     await session.flush()
     record_activity(
         session, entity_type=ENTITY, entity_id=lead.id, action=action, actor=actor, changes=changes, note=note
     )
-    await publish_event(
-        session, f"lead.{action}", {"id": str(lead.id), "status": lead.status.value, "changes": changes, "note": note}
-    )
+    await publish_event(session, f"lead.{action}", _event(lead, changes, note))
     return changes
+
+
+@dataclass(frozen=True)
+class LeadChange:
+    """One lead's move in a batch (see `change_many`)."""
+
+    lead: Lead
+    action: str
+    actor: Principal | None
+    status: LeadStatus | None = None
+    values: Mapping[str, Any] | None = None
+    note: str | None = None
+
+
+async def change_many(session: AsyncSession, changes: Sequence[LeadChange]) -> None:
+    """What `change` does for each, together: the versioned UPDATEs in one flush (any concurrent
+    change fails it: StaleDataError -> 409), the history in one INSERT, each action's events in one."""
+    if not changes:
+        return
+    entries, events = [], defaultdict(list)
+    for item in changes:
+        diff = _set(item.lead, item.status, item.values)
+        entries.append(
+            {
+                "entity_type": ENTITY,
+                "entity_id": item.lead.id,
+                "action": item.action,
+                "actor": item.actor,
+                "changes": diff,
+                "note": item.note,
+            }
+        )
+        events[item.action].append(_event(item.lead, diff, item.note))
+    await session.flush()
+    await record_activities(session, entries)
+    for action, items in events.items():
+        await publish_events(session, f"lead.{action}", items)
 
 
 async def hand_over(
     session: AsyncSession, lead: Lead, *, partner_id: uuid.UUID | None, owner_id: uuid.UUID, actor: Principal | None
 ) -> None:
     """The lead is accepted: its holder (a partner, or None for an internal rep) now sees it all."""
+    await change_many(session, [handed_over(lead, partner_id=partner_id, owner_id=owner_id, actor=actor)])
+
+
+def handed_over(
+    lead: Lead, *, partner_id: uuid.UUID | None, owner_id: uuid.UUID, actor: Principal | None
+) -> LeadChange:
+    """The change `hand_over` makes, for a batch."""
     ensure_status(lead, "accept", (LeadStatus.ROUTED, LeadStatus.SALES_QUALIFIED))
-    await change(
-        session,
-        lead,
-        action="accepted",
-        actor=actor,
-        status=LeadStatus.ACCEPTED,
-        values={"partner_id": partner_id, "owner_id": owner_id},
-    )
+    values = {"partner_id": partner_id, "owner_id": owner_id}
+    return LeadChange(lead, "accepted", actor, status=LeadStatus.ACCEPTED, values=values)
 
 
 async def merge(session: AsyncSession, survivor: Lead, duplicate: Lead, *, actor: Principal) -> dict[str, list[Any]]:
@@ -220,6 +266,10 @@ async def create_many(
         row.setdefault("id", new_id())
         row.update(created_at=now, updated_at=now, version=1, status=LeadStatus.NEW, partner_id=None)
         row["company_normalized"] = normalize_company(row["company"])
+    columns = set().union(*rows)
+    for row in rows:  # every row with every column (None where empty): one INSERT takes them all
+        for column in columns - row.keys():
+            row[column] = None
     await LeadStore(session).insert_many(rows)
     source = {"source": [None, str(rows[0]["source"])]} if rows else {}
     await record_activities(
@@ -256,7 +306,7 @@ async def product_ids_by_sku(session: AsyncSession) -> dict[str, uuid.UUID]:
 
 
 async def partner_standing(session: AsyncSession, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    """(id, name, tier, active, country, region) of each partner: eligibility for routed leads."""
+    """(id, tier, active) of each partner: eligibility for routed leads."""
     return await LeadStore(session).partner_standing(partner_ids)
 
 

@@ -7,7 +7,7 @@ and PATCH edits contact facts only: the status moves through lead distribution's
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import msgspec
 from sqlalchemy import ColumnElement
@@ -130,6 +130,13 @@ async def update_lead(session: AsyncSession, *, principal: Principal, lead_id: u
 
 async def get_lead(session: AsyncSession, *, principal: Principal, lead_id: uuid.UUID) -> Lead:
     return await LeadRepository(session, principal).get(lead_id)
+
+
+async def visible_leads(
+    session: AsyncSession, *, principal: Principal, lead_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, Lead]:
+    """The leads among these the caller may see, by id; the rest are missing from the answer."""
+    return await LeadRepository(session, principal).visible(lead_ids)
 
 
 async def list_leads(

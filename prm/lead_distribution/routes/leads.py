@@ -11,6 +11,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,13 +19,17 @@ from prm.core.auth import EVERYONE, STAFF, VENDOR_READERS, Principal, allow
 from prm.core.convert import to_read
 from prm.core.errors import RuleViolation
 from prm.core.idempotency import idempotent_create
+from prm.core.openapi import Problem
 from prm.core.pagination import Page, PageRequest
-from prm.crm.models import LeadSource, LeadStatus
+from prm.core.problems import PROBLEM_JSON
+from prm.crm.models import Lead, LeadSource, LeadStatus
 from prm.crm.schemas import LeadCreate
+from prm.lead_distribution.models import RoutingDecision
 from prm.lead_distribution.repository import ImportRepository
 from prm.lead_distribution.rules import Band
 from prm.lead_distribution.schemas import (
     AutoRoute,
+    AutoRouteMany,
     ConversionRead,
     ConvertRequest,
     DecisionRead,
@@ -34,12 +39,32 @@ from prm.lead_distribution.schemas import (
     LeadDetails,
     MergeRequest,
     Qualify,
+    RoutedLead,
+    RoutedLeads,
     RouteRequest,
 )
 from prm.lead_distribution.service import conversion, imports, intake, qualification, routing
 from prm.lead_distribution.service.state import QUEUE
 
 MAX_IMPORT_BYTES = 64 * 1024 * 1024
+# A listed lead the caller may not see (or that does not exist): the problem names it, leads[i].id.
+UNSEEN_LEAD = ResponseSpec(
+    data_container=Problem, media_type=PROBLEM_JSON, description="Not Found", generate_examples=False
+)
+
+
+def routed_lead(lead: Lead, decision: RoutingDecision) -> RoutedLead:
+    return RoutedLead(
+        lead_id=lead.id,
+        lead_version=lead.version,
+        decision_id=decision.id,
+        outcome=decision.outcome,
+        rule_id=decision.rule_id,
+        partner_id=decision.partner_id,
+        user_id=decision.user_id,
+        group_id=decision.group_id,
+        explanation=decision.explanation,
+    )
 
 
 class DistributionLeadController(Controller):
@@ -141,6 +166,17 @@ class DistributionLeadController(Controller):
             db_session, principal=principal, lead_id=lead_id, expected_version=data.expected_version
         )
         return to_read(decision, DecisionRead)
+
+    @post(
+        "/auto-route",
+        status_code=200,
+        guards=[allow(*STAFF)],
+        summary="Route several leads by the rules, each with its own decision (all or none)",
+        responses={404: UNSEEN_LEAD},
+    )
+    async def auto_route_many(self, db_session: AsyncSession, principal: Principal, data: AutoRouteMany) -> RoutedLeads:
+        routed = await routing.route_many_by_rules(db_session, principal=principal, wanted=data.leads)
+        return RoutedLeads(items=[routed_lead(lead, decision) for lead, decision in routed])
 
     @get("/{lead_id:uuid}/decisions", guards=[allow(*VENDOR_READERS)], summary="Every routing decision, oldest first")
     async def decisions(self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> list[DecisionRead]:

@@ -3,38 +3,52 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import msgspec
 
-from prm.crm.models import Lead
-from prm.crm.services import lead_pipeline
+from prm.crm.models import Lead, PartnerTier
 from prm.lead_distribution import rules
 from prm.lead_distribution.models import (
     DEFAULT_CLAIM_WINDOW_HOURS,
     DEFAULT_HOT_RESPONSE_HOURS,
     DEFAULT_MAX_OPEN_LEADS,
     DEFAULT_RESPONSE_HOURS,
-    LeadProgram,
     PartnerGroup,
-    ProgramMember,
 )
-from prm.lead_distribution.repository import ConfigStore, OfferStore
 
-STATS_WINDOW = timedelta(days=90)
+_TIERS = {tier: tier.value for tier in PartnerTier}
 # Reasons a channel manager cannot override: the partner cannot take the lead at all.
 HARD_REASONS = ("partner is inactive", "already declined this lead or let it expire")
 
 
 @dataclass(frozen=True)
-class Pool:
-    """What a routing draws on: a program's terms and members (or the defaults without one)."""
+class ProgramTerms:
+    """What routing uses of a lead program (read as plain values, see RoutingStore)."""
 
-    program: LeadProgram | None
-    members: dict[uuid.UUID, ProgramMember]
+    id: uuid.UUID
+    name: str
+    active: bool
+    eligible_tiers: list[str]
+    min_acceptance_pct: int | None
+    max_open_leads: int
+    response_hours: int
+    hot_response_hours: int
+    claim_window_hours: int
+
+    @classmethod
+    def of(cls, program_id: uuid.UUID, name: str, active: bool, tiers: str, *terms: Any) -> ProgramTerms:
+        """From the columns RoutingStore reads (the tiers as JSON text)."""
+        return cls(program_id, name, active, msgspec.json.decode(tiers, type=list[str]), *terms)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The program a routing draws on, for its terms (the defaults without one)."""
+
+    program: ProgramTerms | None
 
     @property
     def terms(self) -> rules.Terms:
@@ -42,10 +56,10 @@ class Pool:
             return rules.Terms()
         return rules.Terms(self.program.eligible_tiers, self.program.min_acceptance_pct)
 
-    def cap(self, partner_id: uuid.UUID) -> int:
-        member = self.members.get(partner_id)
-        if member is not None and member.max_open_leads is not None:
-            return member.max_open_leads
+    def cap(self, member_cap: int | None) -> int:
+        """A member's own cap of open leads, else the program's."""
+        if member_cap is not None:
+            return member_cap
         return self.program.max_open_leads if self.program else DEFAULT_MAX_OPEN_LEADS
 
     def response_hours(self, band: rules.Band) -> int:
@@ -59,14 +73,6 @@ class Pool:
         return self.program.claim_window_hours if self.program else DEFAULT_CLAIM_WINDOW_HOURS
 
 
-async def pool_of(session: AsyncSession, program_id: uuid.UUID | None) -> Pool:
-    store = ConfigStore(session)
-    program = await store.program(program_id)
-    if program is None or not program.active:
-        return Pool(None, {})
-    return Pool(program, {m.partner_id: m for m in await store.program_members(program.id)})
-
-
 def facts_of(lead: Lead) -> rules.LeadFacts:
     return rules.LeadFacts(
         country=lead.country,
@@ -78,44 +84,55 @@ def facts_of(lead: Lead) -> rules.LeadFacts:
     )
 
 
-async def profiles(
-    session: AsyncSession,
-    partner_ids: Sequence[uuid.UUID],
-    *,
-    lead: Lead,
-    pool: Pool,
-    now: datetime,
-    group: PartnerGroup | None = None,
+@dataclass(frozen=True)
+class Known:
+    """What routing read about a circle of partners for one lead, besides the roster (see Lookups)."""
+
+    standing: Mapping[uuid.UUID, Any]  # (tier, active) per partner; None when it does not exist
+    held: Mapping[uuid.UUID, int]  # leads taken on or given up in this unit of work, not yet stored
+    certified: set[uuid.UUID] | None  # certified for the lead's product; None: it names none
+    passed: set[uuid.UUID]
+    claims: Mapping[uuid.UUID, int]
+    territories: dict[str, list[str]] = field(default_factory=dict)  # parsed JSON texts, shared
+
+    def territories_of(self, text: str) -> list[str]:
+        if text not in self.territories:
+            self.territories[text] = msgspec.json.decode(text, type=list[str])
+        return self.territories[text]
+
+
+def profiles(
+    roster: Sequence[Any], *, lead: Lead, pool: Pool, known: Known, group: PartnerGroup | None = None
 ) -> list[rules.PartnerProfile]:
-    """One profile per partner, in partner-id order (the order a weighted pick draws in)."""
-    ids = sorted(set(partner_ids), key=str)
-    offers = OfferStore(session)
-    standing = await lead_pipeline.partner_standing(session, ids)
-    holding = await offers.holding(ids)
-    stats = await offers.recent_stats(ids, now - STATS_WINDOW)
-    certified = await offers.certified(ids)
-    passed = await offers.passed_on(lead.id)
-    claims = await offers.open_claims(group.id, ids) if group is not None else {}
+    """One profile per partner of the roster (RoutingStore.roster rows), in partner-id order
+    (the order a weighted pick draws in: a UUID's number orders as its text does)."""
+    product = frozenset([str(lead.product_id)]) if lead.product_id else frozenset()
+    no_product: frozenset[str] = frozenset()
+    group_cap = group.max_open_claims_per_partner if group is not None else None
+    program_cap, everyone = pool.cap(None), pool.program is None
+    standing_of, held, certified, passed = known.standing.get, known.held, known.certified, known.passed
     found = []
-    for pid in ids:
-        row, member, stat = standing.get(pid), pool.members.get(pid), stats.get(pid)
+    for pid, member, weight, member_cap, territories, holding, decided, accepted, seconds, *_ in sorted(
+        roster, key=lambda row: row[0].int
+    ):
+        standing = standing_of(pid)
         found.append(
             rules.PartnerProfile(
                 partner_id=str(pid),
-                active=bool(row and row.active),
-                tier=row.tier.value if row else "unknown",
-                territories=list(member.territories) if member else [],
-                certified_products=certified.get(pid, frozenset()),
-                holding=holding.get(pid, 0),
-                cap=pool.cap(pid),
-                decided=int(stat.decided) if stat else 0,
-                accepted=int(stat.accepted or 0) if stat else 0,
-                avg_accept_seconds=int(stat.avg_seconds) if stat and stat.avg_seconds is not None else None,
-                base_weight=member.weight if member else 100,
+                active=bool(standing and standing.active),
+                tier=_TIERS[standing.tier] if standing else "unknown",
+                territories=known.territories_of(territories) if member else [],
+                certified_products=product if certified is None or pid in certified else no_product,
+                holding=holding + held.get(pid, 0),
+                cap=member_cap if member and member_cap is not None else program_cap,
+                decided=decided or 0,
+                accepted=int(accepted or 0),
+                avg_accept_seconds=int(seconds) if seconds is not None else None,
+                base_weight=weight if member else 100,
                 passed_on_this_lead=pid in passed,
-                member=pool.program is None or member is not None,
-                group_claims=claims.get(pid, 0),
-                group_cap=group.max_open_claims_per_partner if group is not None else None,
+                member=everyone or bool(member),
+                group_claims=known.claims.get(pid, 0),
+                group_cap=group_cap,
             )
         )
     return found

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,46 +25,65 @@ def _teaser(lead: Lead) -> str:
     return f"Company: {lead.company}\nRegion: {where}\nNeed: {need}\nRating: {band_of(lead.score).value}\n"
 
 
-async def offer_made(session: AsyncSession, offer: LeadOffer, lead: Lead) -> None:
+@dataclass(frozen=True)
+class OfferNotice:
+    """An offer just made: to one partner (`group_candidates` None) or to a shark-tank group."""
+
+    offer: LeadOffer
+    lead: Lead
+    group_candidates: Sequence[uuid.UUID] | None = None
+
+
+def _direct(notice: OfferNotice, people: Sequence[Any]) -> list[Email]:
     """The targeted rep (if any) and the partner's admins."""
-    if offer.partner_id is None:
+    offer, lead = notice.offer, notice.lead
+    mine = [p for p in people if p.partner_id == offer.partner_id]
+    to = sorted({p.email for p in mine if p.role is Role.PARTNER_ADMIN or p.id == offer.user_id})
+    due = f"{offer.respond_by:%Y-%m-%d %H:%M} UTC"
+    return [
+        Email(
+            to=address,
+            topic="lead_distribution.offer",
+            subject=f"New lead for you: {notice.lead.company} (answer by {due})",
+            text=_teaser(lead) + f"\nAccept or decline it in your leads inbox by {due}; the contact details are "
+            "revealed when you accept. Unanswered, it goes to another partner.\n",
+        )
+        for address in to
+    ]
+
+
+def _shark_tank(notice: OfferNotice, people: Sequence[Any]) -> list[Email]:
+    """The admins of every eligible member."""
+    members = set(notice.group_candidates or ())
+    return [
+        Email(
+            to=person.email,
+            topic="lead_distribution.shark_tank",
+            subject=f"Shark tank: {notice.lead.company} is open to claim until "
+            f"{notice.offer.respond_by:%Y-%m-%d %H:%M} UTC",
+            text=_teaser(notice.lead) + "\nThe first eligible partner to claim it gets it.\n",
+        )
+        for person in people
+        if person.partner_id in members and person.role is Role.PARTNER_ADMIN
+    ]
+
+
+async def offers_made(session: AsyncSession, notices: Sequence[OfferNotice]) -> None:
+    """Everyone the offers concern, read with one query and queued with one INSERT."""
+    partners: set[uuid.UUID] = set()
+    for notice in notices:
+        partners.update(notice.group_candidates or ([notice.offer.partner_id] if notice.offer.partner_id else []))
+    people = await lead_pipeline.partner_contacts(session, partners)
+    emails: list[Email] = []
+    for notice in notices:
+        emails += _direct(notice, people) if notice.group_candidates is None else _shark_tank(notice, people)
+    await enqueue_emails(session, emails)
+
+
+async def returned_to_queue(session: AsyncSession, returned: Sequence[tuple[Lead, str]]) -> None:
+    """Each (lead, why) back in the queue, to every channel manager."""
+    if not returned:
         return
-    people = await lead_pipeline.partner_contacts(session, [offer.partner_id])
-    to = sorted({p.email for p in people if p.role is Role.PARTNER_ADMIN or p.id == offer.user_id})
-    await enqueue_emails(
-        session,
-        [
-            Email(
-                to=address,
-                topic="lead_distribution.offer",
-                subject=f"New lead for you: {lead.company} (answer by {offer.respond_by:%Y-%m-%d %H:%M} UTC)",
-                text=_teaser(lead) + f"\nAccept or decline it in your leads inbox by {offer.respond_by:%Y-%m-%d %H:%M} "
-                "UTC; the contact details are revealed when you accept. Unanswered, it goes to another partner.\n",
-            )
-            for address in to
-        ],
-    )
-
-
-async def group_offer_made(
-    session: AsyncSession, offer: LeadOffer, lead: Lead, partner_ids: Sequence[uuid.UUID]
-) -> None:
-    people = await lead_pipeline.partner_contacts(session, partner_ids, admins_only=True)
-    await enqueue_emails(
-        session,
-        [
-            Email(
-                to=person.email,
-                topic="lead_distribution.shark_tank",
-                subject=f"Shark tank: {lead.company} is open to claim until {offer.respond_by:%Y-%m-%d %H:%M} UTC",
-                text=_teaser(lead) + "\nThe first eligible partner to claim it gets it.\n",
-            )
-            for person in people
-        ],
-    )
-
-
-async def returned_to_queue(session: AsyncSession, lead: Lead, reason: str) -> None:
     managers = await lead_pipeline.vendor_staff_emails(session, [Role.CHANNEL_MANAGER])
     await enqueue_emails(
         session,
@@ -73,6 +94,7 @@ async def returned_to_queue(session: AsyncSession, lead: Lead, reason: str) -> N
                 subject=f"Lead back in your queue: {lead.company}",
                 text=f"{reason}\n\n{_teaser(lead)}\nRoute it by hand or disqualify it.\n",
             )
+            for lead, reason in returned
             for address in managers
         ],
     )

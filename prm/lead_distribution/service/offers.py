@@ -15,7 +15,8 @@ from prm.core.pagination import PageRequest
 from prm.crm.models import Lead
 from prm.crm.services import lead_pipeline
 from prm.lead_distribution.models import LeadOffer, OfferKind, OfferStatus
-from prm.lead_distribution.repository import ConfigStore, GroupRepository, OfferRepository, OfferStore
+from prm.lead_distribution.repository import OfferRepository, OfferStore
+from prm.lead_distribution.repository.claims import ClaimStore
 from prm.lead_distribution.rules import band_of, size_band
 from prm.lead_distribution.schemas import Decline, OfferContact, OfferLead, OfferRead
 from prm.lead_distribution.service.routing import reroute
@@ -136,7 +137,7 @@ async def accept(session: AsyncSession, *, principal: Principal, offer_id: uuid.
         LeadOffer.status == OfferStatus.OPEN, LeadOffer.respond_by > now, LeadOffer.partner_id == partner_id
     )
     values = {"status": OfferStatus.ACCEPTED, "user_id": owner, **_answered(principal, offer, now)}
-    if not await OfferStore(session).transition(offer.id, still_open, values):
+    if not await OfferStore(session).transition(offer.id, still_open, values, before=(partner_id, OfferStatus.OPEN)):
         raise await _refusal(session, offer, now)
     lead = await lead_pipeline.load(session, offer.lead_id)
     await lead_pipeline.hand_over(session, lead, partner_id=partner_id, owner_id=owner, actor=principal)
@@ -158,7 +159,7 @@ async def decline(session: AsyncSession, *, principal: Principal, offer_id: uuid
         "decline_note": data.note,
         **_answered(principal, offer, now),
     }
-    if not await OfferStore(session).transition(offer.id, still_open, values):
+    if not await OfferStore(session).transition(offer.id, still_open, values, before=(partner_id, OfferStatus.OPEN)):
         raise await _refusal(session, offer, now)
     lead = await lead_pipeline.load(session, offer.lead_id)
     await reroute(session, lead, why=f"declined by partner {partner_id}: {data.reason.value}", now=now)
@@ -171,37 +172,37 @@ def _taken() -> Conflict:
 
 
 async def claim(session: AsyncSession, *, principal: Principal, offer_id: uuid.UUID) -> OfferRead:
-    """First eligible claim wins: one conditional UPDATE; every later claim finds it taken (409)."""
+    """First eligible claim wins: one conditional UPDATE; every later claim finds it taken (409).
+
+    The loser of a storm reads one row and answers; only a claim that took the offer goes on to
+    the partner's per-group cap (over it: 422, and the claim is rolled back with the request)."""
     partner_id = _partner(principal)
-    offers = OfferStore(session)
-    offer = await offers.get(offer_id)
-    if offer is None or offer.kind is not OfferKind.SHARK_TANK or not await offers.is_candidate(offer_id, partner_id):
+    store = ClaimStore(session)
+    seen = await store.sighting(offer_id, partner_id)
+    if seen is None or seen.kind is not OfferKind.SHARK_TANK or not seen.candidate or seen.group_id is None:
         raise NotFound(f"Lead offer {offer_id} not found.")
-    if offer.status is not OfferStatus.OPEN or offer.partner_id is not None:
-        # Already taken: the losers of a claim storm answer here, without the lock and cap queries.
-        raise _taken()
-    group = await ConfigStore(session).group(offer.group_id) if offer.group_id else None
-    if group is None:
-        raise NotFound(f"Lead offer {offer_id} not found.")
-    await GroupRepository(session, principal).lock_member(group.id, partner_id)
-    held = (await offers.open_claims(group.id, [partner_id])).get(partner_id, 0)
-    if held >= group.max_open_claims_per_partner:
-        raise RuleViolation(
-            f"Your organisation holds {held} open leads claimed from this group; the cap is "
-            f"{group.max_open_claims_per_partner}. Convert or release some first.",
-            field="offer_id",
-        )
     now = session.info["clock"].now()
-    unclaimed = and_(LeadOffer.status == OfferStatus.OPEN, LeadOffer.respond_by > now, LeadOffer.partner_id.is_(None))
-    values = {
-        "status": OfferStatus.ACCEPTED,
-        "partner_id": partner_id,
-        "user_id": principal.user_id,
-        **_answered(principal, offer, now),
-    }
-    if not await offers.transition(offer.id, unclaimed, values):
+    if seen.status is not OfferStatus.OPEN or seen.partner_id is not None or seen.respond_by <= now:
         raise _taken()
+    seconds = int((now - seen.offered_at).total_seconds())
+    offer = await store.take(offer_id, partner_id=partner_id, user_id=principal.user_id, now=now, seconds=seconds)
+    if offer is None:
+        raise _taken()
+    await _within_cap(store, seen.group_id, partner_id, offer_id)
     lead = await lead_pipeline.load(session, offer.lead_id)
     await lead_pipeline.hand_over(session, lead, partner_id=partner_id, owner_id=principal.user_id, actor=principal)
-    await session.refresh(offer)
     return view(offer, lead, principal=principal, now=now)
+
+
+async def _within_cap(store: ClaimStore, group_id: uuid.UUID, partner_id: uuid.UUID, offer_id: uuid.UUID) -> None:
+    """The partner's claims from the group, this one included, within the group's cap."""
+    found = await store.claims_held(group_id, partner_id)
+    if found is None:
+        raise NotFound(f"Lead offer {offer_id} not found.")
+    cap, held = found
+    if held > cap:
+        raise RuleViolation(
+            f"Your organisation holds {held - 1} open leads claimed from this group; the cap is "
+            f"{cap}. Convert or release some first.",
+            field="offer_id",
+        )

@@ -6,199 +6,53 @@ weighted pick with its seed, candidates and weights, so it can be replayed.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
 from prm.core.changes import expect_version
-from prm.core.errors import NotFound, RuleViolation
+from prm.core.errors import Conflict, NotFound, RuleViolation
 from prm.crm.models import Lead, LeadStatus
 from prm.crm.services import lead_pipeline
 from prm.crm.services import leads as crm_leads
 from prm.crm.services.partners import get_partner
 from prm.crm.services.users import get_user
 from prm.lead_distribution import rules
-from prm.lead_distribution.models import (
-    LeadOffer,
-    OfferKind,
-    OfferStatus,
-    RoutingDecision,
-    RoutingMode,
-    RoutingOutcome,
-    RoutingRule,
-    TargetKind,
-)
-from prm.lead_distribution.repository import ConfigStore, DecisionRepository, OfferStore
-from prm.lead_distribution.schemas import ReplayRead, RouteRequest
-from prm.lead_distribution.service import notify
-from prm.lead_distribution.service.eligibility import Pool, facts_of
+from prm.lead_distribution.models import RoutingDecision, RoutingMode, RoutingOutcome, TargetKind
+from prm.lead_distribution.repository import DecisionRepository, OfferStore
+from prm.lead_distribution.schemas import LeadToRoute, ReplayRead, RouteRequest
+from prm.lead_distribution.service.decisions import Context, Outcomes
+from prm.lead_distribution.service.eligibility import facts_of
+from prm.lead_distribution.service.lookups import Lookups
 from prm.lead_distribution.service.state import ROUTABLE
-from prm.lead_distribution.service.targets import Placement, Target, place
+from prm.lead_distribution.service.targets import Target, place
 
-# Recording a decision ------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Context:
-    mode: RoutingMode
-    actor: Principal | None
-    now: datetime
-    rule: RoutingRule | None = None
-    rules_log: tuple[dict[str, Any], ...] = ()
-    note: str | None = None
+# Rules ---------------------------------------------------------------------------------------
 
 
-def _explanation(context: Context, placement: Placement | None, lead: Lead) -> str:
-    parts = [f"{context.mode.value} routing of a {rules.band_of(lead.score).value} lead (score {lead.score})"]
-    if context.note:
-        parts.append(context.note)
-    if context.rule is not None:
-        parts.append(f"rule #{context.rule.position} {context.rule.name!r} matched")
-    parts.append(placement.reason if placement else "no rule routed it: back to the channel manager's queue")
-    return "; ".join(parts)
-
-
-async def _record(session: AsyncSession, lead: Lead, placement: Placement | None, context: Context) -> RoutingDecision:
-    target = placement.target if placement else None
-    decision = RoutingDecision(
-        lead_id=lead.id,
-        decided_at=context.now,
-        mode=context.mode,
-        actor_id=context.actor.user_id if context.actor else None,
-        rule_id=context.rule.id if context.rule else None,
-        target_kind=target.kind if target else None,
-        outcome=placement.outcome if placement and placement.outcome else RoutingOutcome.RETURNED_TO_QUEUE,
-        partner_id=placement.partner_id if placement else None,
-        user_id=placement.user_id if placement else None,
-        group_id=placement.group.id if placement and placement.group else None,
-        program_id=placement.pool.program.id if placement and placement.pool and placement.pool.program else None,
-        seed=placement.seed if placement else None,
-        candidates=placement.candidates if placement else [],
-        excluded=placement.excluded if placement else [],
-        rules=list(context.rules_log),
-        override=bool(placement and placement.overridden),
-        explanation=_explanation(context, placement, lead),
-    )
-    session.add(decision)
-    await session.flush()
-    return decision
-
-
-def _offer(decision: RoutingDecision, placement: Placement, lead: Lead, now: datetime) -> LeadOffer:
-    pool = placement.pool or Pool(None, {})
-    if placement.group is not None:
-        kind, due = OfferKind.SHARK_TANK, now + timedelta(hours=pool.claim_window_hours(placement.group))
-    else:
-        kind, due = OfferKind.DIRECT, now + timedelta(hours=pool.response_hours(rules.band_of(lead.score)))
-    return LeadOffer(
-        lead_id=lead.id,
-        decision_id=decision.id,
-        kind=kind,
-        status=OfferStatus.OPEN,
-        partner_id=placement.partner_id,
-        user_id=placement.user_id,
-        group_id=decision.group_id,
-        program_id=decision.program_id,
-        offered_at=now,
-        respond_by=due,
-    )
-
-
-async def _apply(session: AsyncSession, lead: Lead, placement: Placement | None, context: Context) -> RoutingDecision:
-    """Record the decision, then carry it out: an offer, an internal assignment, or back to the queue."""
-    decision = await _record(session, lead, placement, context)
-    if placement is None or placement.outcome is None:
-        await _back_to_queue(session, lead, decision, context)
-    elif placement.outcome is RoutingOutcome.ASSIGNED_INTERNAL:
-        await _assign_internal(session, lead, decision, placement, context)
-    else:
-        await _make_offer(session, lead, decision, placement, context)
-    return decision
-
-
-async def _back_to_queue(session: AsyncSession, lead: Lead, decision: RoutingDecision, context: Context) -> None:
-    if lead.status is LeadStatus.ROUTED:
-        await lead_pipeline.change(
-            session,
-            lead,
-            action="returned_to_queue",
-            actor=context.actor,
-            status=LeadStatus.SALES_QUALIFIED,
-            note=decision.explanation,
-        )
-    if context.mode is RoutingMode.RECALL:  # a person asking for the routing already knows
-        await notify.returned_to_queue(session, lead, decision.explanation)
-
-
-async def _assign_internal(
-    session: AsyncSession, lead: Lead, decision: RoutingDecision, placement: Placement, context: Context
-) -> None:
-    """A direct sale: the vendor rep holds the lead at once (an accepted offer records it)."""
-    assert placement.user_id is not None  # an internal placement always names its rep
-    now = context.now
-    session.add(
-        LeadOffer(
-            lead_id=lead.id,
-            decision_id=decision.id,
-            kind=OfferKind.DIRECT,
-            status=OfferStatus.ACCEPTED,
-            user_id=placement.user_id,
-            offered_at=now,
-            respond_by=now,
-            responded_at=now,
-            response_seconds=0,
-        )
-    )
-    await lead_pipeline.hand_over(session, lead, partner_id=None, owner_id=placement.user_id, actor=context.actor)
-
-
-async def _make_offer(
-    session: AsyncSession, lead: Lead, decision: RoutingDecision, placement: Placement, context: Context
-) -> None:
-    offer = _offer(decision, placement, lead, context.now)
-    session.add(offer)
-    await session.flush()
-    await lead_pipeline.change(
-        session, lead, action="routed", actor=context.actor, status=LeadStatus.ROUTED, note=decision.explanation
-    )
-    if offer.kind is OfferKind.SHARK_TANK:
-        await OfferStore(session).add_candidates(offer.id, placement.group_candidates)
-        await notify.group_offer_made(session, offer, lead, placement.group_candidates)
-    else:
-        await notify.offer_made(session, offer, lead)
-
-
-# The three ways in ---------------------------------------------------------------------------
-
-
-def _conditions(rule: RoutingRule) -> rules.Conditions:
-    return rules.Conditions(
-        rule.countries, rule.regions, rule.size_bands, rule.product_ids, rule.score_bands, rule.sources
-    )
-
-
-async def run_rules(session: AsyncSession, lead: Lead, context: Context) -> RoutingDecision:
+async def run_rules(look: Lookups, outcomes: Outcomes, lead: Lead, context: Context) -> RoutingDecision:
     """Try the active rules in order; the first whose conditions hold and whose target can take
     the lead routes it. Nothing routes it: back to the channel manager's queue."""
     facts, log = facts_of(lead), []
-    for rule in await ConfigStore(session).rules(active_only=True):
+    for rule in await look.rules():
         entry: dict[str, Any] = {"rule_id": str(rule.id), "name": rule.name, "position": rule.position}
-        miss = rules.condition_miss(_conditions(rule), facts)
+        miss = rules.condition_miss(rule.conditions, facts)
         if miss is not None:
             log.append(entry | {"matched": False, "reason": miss})
             continue
-        placement = await place(session, lead, Target.of_rule(rule), now=context.now)
+        placement = await place(look, lead, Target.of_rule(rule))
         log.append(entry | {"matched": True, "routed": placement.usable, "reason": placement.reason})
         if placement.usable:
-            return await _apply(session, lead, placement, _with(context, rule=rule, rules_log=tuple(log)))
-    return await _apply(session, lead, None, _with(context, rules_log=tuple(log)))
+            if placement.outcome is RoutingOutcome.OFFERED:
+                look.took(placement.partner_id)
+            return outcomes.add(lead, placement, context.having(rule=rule, rules_log=tuple(log)))
+    return outcomes.add(lead, None, context.having(rules_log=tuple(log)))
 
 
-def _with(context: Context, **changes: Any) -> Context:
-    return Context(**{**context.__dict__, **changes})
+# The ways in ---------------------------------------------------------------------------------
 
 
 async def _routable_lead(session: AsyncSession, principal: Principal, lead_id: uuid.UUID, version: int) -> Lead:
@@ -229,19 +83,30 @@ async def _check_target(session: AsyncSession, principal: Principal, data: Route
     return Target(data.target_kind, data.partner_id, data.user_id, data.group_id, data.program_id)
 
 
+async def _withdraw_if_routed(session: AsyncSession, leads: Sequence[Lead], now: datetime) -> None:
+    """A routed lead's open offer is withdrawn before it goes elsewhere. Only a routed lead has
+    one: every way back to the queue closes the offer first (declined, expired, lapsed, withdrawn)."""
+    routed = [lead.id for lead in leads if lead.status is LeadStatus.ROUTED]
+    if routed:
+        await OfferStore(session).withdraw_open_of(routed, now)
+
+
 async def route_manually(
     session: AsyncSession, *, principal: Principal, lead_id: uuid.UUID, data: RouteRequest
 ) -> RoutingDecision:
     lead = await _routable_lead(session, principal, lead_id, data.expected_version)
     target = await _check_target(session, principal, data)
     now = session.info["clock"].now()
-    await OfferStore(session).withdraw_open(lead.id, now)
-    placement = await place(session, lead, target, now=now, override=data.override_eligibility)
+    await _withdraw_if_routed(session, [lead], now)
+    placement = await place(Lookups(session, now=now), lead, target, override=data.override_eligibility)
     if not placement.usable:
         raise RuleViolation(
             f"Cannot route there: {placement.reason}.", field="target_kind", excluded=placement.excluded
         )
-    return await _apply(session, lead, placement, Context(RoutingMode.MANUAL, principal, now, note=data.note))
+    outcomes = Outcomes(session)
+    decision = outcomes.add(lead, placement, Context(RoutingMode.MANUAL, principal, now, note=data.note))
+    await outcomes.write()
+    return decision
 
 
 async def route_by_rules(
@@ -249,18 +114,72 @@ async def route_by_rules(
 ) -> RoutingDecision:
     lead = await _routable_lead(session, principal, lead_id, expected_version)
     now = session.info["clock"].now()
-    await OfferStore(session).withdraw_open(lead.id, now)
-    return await run_rules(session, lead, Context(RoutingMode.RULES, principal, now))
+    await _withdraw_if_routed(session, [lead], now)
+    outcomes = Outcomes(session)
+    decision = await run_rules(Lookups(session, now=now), outcomes, lead, Context(RoutingMode.RULES, principal, now))
+    await outcomes.write()
+    return decision
 
 
-async def reroute(session: AsyncSession, lead: Lead, *, why: str, now: datetime) -> RoutingDecision:
-    """After a decline or an unanswered offer: the rules again, never to a partner that passed on it."""
-    return await run_rules(session, lead, Context(RoutingMode.RECALL, None, now, note=why))
+def _check_routable(lead: Lead | None, item: LeadToRoute, index: int) -> Lead:
+    """The lead is visible, at the version the caller read, and routable; errors name leads[index]."""
+    if lead is None:
+        raise NotFound(f"Lead {item.id} not found.", field=f"leads[{index}].id")
+    try:
+        expect_version(lead, item.expected_version)
+        lead_pipeline.ensure_status(lead, "route", ROUTABLE)
+    except Conflict as exc:
+        raise Conflict(exc.detail, field=f"leads[{index}].{exc.field or 'id'}", **exc.extra) from exc
+    return lead
 
 
-async def return_to_queue(session: AsyncSession, lead: Lead, *, why: str, now: datetime) -> RoutingDecision:
-    """A shark-tank window closed unclaimed: back to the channel manager, who decides again."""
-    return await _apply(session, lead, None, Context(RoutingMode.RECALL, None, now, note=why))
+async def _routable_leads(session: AsyncSession, principal: Principal, wanted: Sequence[LeadToRoute]) -> list[Lead]:
+    """The leads in the order asked; the first that cannot be routed stops them all."""
+    found = await crm_leads.visible_leads(session, principal=principal, lead_ids=[w.id for w in wanted])
+    seen: set[uuid.UUID] = set()
+    for index, item in enumerate(wanted):
+        if item.id in seen:
+            raise RuleViolation(f"Lead {item.id} is listed twice.", field=f"leads[{index}].id")
+        seen.add(item.id)
+    return [_check_routable(found.get(item.id), item, index) for index, item in enumerate(wanted)]
+
+
+async def route_many_by_rules(
+    session: AsyncSession, *, principal: Principal, wanted: Sequence[LeadToRoute]
+) -> list[tuple[Lead, RoutingDecision]]:
+    """Several leads by the rules in one unit of work, each with its own decision, as one
+    auto-route each would: one read of the configuration and rosters, and one write for them all."""
+    leads = await _routable_leads(session, principal, wanted)
+    now = session.info["clock"].now()
+    await _withdraw_if_routed(session, leads, now)
+    look, outcomes = Lookups(session, now=now, many=True), Outcomes(session)
+    await look.read_passed([lead.id for lead in leads])
+    context = Context(RoutingMode.RULES, principal, now)
+    decisions = [(lead, await run_rules(look, outcomes, lead, context)) for lead in leads]
+    await outcomes.write()
+    return decisions
+
+
+async def reroute_many(session: AsyncSession, recalls: Sequence[tuple[Lead, str]], *, now: datetime) -> None:
+    """After declines or unanswered offers: the rules again for each (lead, why), never to a
+    partner that passed on it; one read of the configuration and one write for them all."""
+    look, outcomes = Lookups(session, now=now, many=len(recalls) > 1), Outcomes(session)
+    await look.read_passed([lead.id for lead, _ in recalls])
+    for lead, why in recalls:
+        await run_rules(look, outcomes, lead, Context(RoutingMode.RECALL, None, now, note=why))
+    await outcomes.write()
+
+
+async def reroute(session: AsyncSession, lead: Lead, *, why: str, now: datetime) -> None:
+    await reroute_many(session, [(lead, why)], now=now)
+
+
+async def return_to_queue(session: AsyncSession, returned: Sequence[tuple[Lead, str]], *, now: datetime) -> None:
+    """Shark-tank windows closed unclaimed: back to the channel manager, who decides again."""
+    outcomes = Outcomes(session)
+    for lead, why in returned:
+        outcomes.add(lead, None, Context(RoutingMode.RECALL, None, now, note=why))
+    await outcomes.write()
 
 
 # Reading decisions ---------------------------------------------------------------------------

@@ -6,18 +6,15 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
-
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import PARTNER_ROLES, Role
 from prm.crm.models import Lead
-from prm.crm.services import lead_pipeline
 from prm.lead_distribution import rules
-from prm.lead_distribution.models import PartnerGroup, RoutingOutcome, RoutingRule, TargetKind
-from prm.lead_distribution.repository import ConfigStore
-from prm.lead_distribution.service.eligibility import Pool, facts_of, overridable, pool_of, profiles, split
+from prm.lead_distribution.models import PartnerGroup, RoutingOutcome, TargetKind
+from prm.lead_distribution.repository.base import Circle
+from prm.lead_distribution.service.eligibility import Pool, facts_of, overridable, split
+from prm.lead_distribution.service.lookups import ActiveRule, Lookups
 
 VENDOR_REPS = (Role.VENDOR_ADMIN, Role.CHANNEL_MANAGER)
 
@@ -31,7 +28,7 @@ class Target:
     program_id: uuid.UUID | None = None
 
     @classmethod
-    def of_rule(cls, rule: RoutingRule) -> Target:
+    def of_rule(cls, rule: ActiveRule) -> Target:
         return cls(rule.target_kind, rule.target_partner_id, rule.target_user_id, rule.target_group_id, rule.program_id)
 
 
@@ -72,12 +69,9 @@ def _candidate(profile: rules.PartnerProfile) -> dict[str, Any]:
 # Trying a target -----------------------------------------------------------------------------
 
 
-async def _to_partner(
-    session: AsyncSession, lead: Lead, target: Target, partner_id: uuid.UUID, now: datetime, *, override: bool
-) -> Placement:
-    program_id = target.program_id or await ConfigStore(session).program_of_partner(partner_id)
-    pool = await pool_of(session, program_id)
-    [profile] = await profiles(session, [partner_id], lead=lead, pool=pool, now=now)
+async def _to_partner(look: Lookups, lead: Lead, target: Target, partner_id: uuid.UUID, *, override: bool) -> Placement:
+    pool = Pool(await look.program(target.program_id or await look.program_of_partner(partner_id)))
+    [profile] = await look.profiles(Circle(partner_id=partner_id), pool, lead=lead)
     reasons = rules.ineligibility(profile, facts_of(lead), pool.terms)
     excluded = [{"partner_id": profile.partner_id, "reasons": reasons}] if reasons else []
     if reasons and not (override and overridable(reasons)):
@@ -98,20 +92,18 @@ async def _to_partner(
     )
 
 
-async def _to_partner_user(
-    session: AsyncSession, lead: Lead, target: Target, now: datetime, *, override: bool
-) -> Placement:
-    user = await lead_pipeline.user_standing(session, target.user_id) if target.user_id else None
+async def _to_partner_user(look: Lookups, lead: Lead, target: Target, *, override: bool) -> Placement:
+    user = await look.user(target.user_id) if target.user_id else None
     if user is None or not user.active or user.role not in PARTNER_ROLES or user.partner_id is None:
         return Placement(target, f"user {target.user_id} is not an active partner rep")
-    return await _to_partner(session, lead, target, user.partner_id, now, override=override)
+    return await _to_partner(look, lead, target, user.partner_id, override=override)
 
 
-async def _to_pool(session: AsyncSession, lead: Lead, target: Target, now: datetime) -> Placement:
-    pool = await pool_of(session, target.program_id)
+async def _to_pool(look: Lookups, lead: Lead, target: Target) -> Placement:
+    pool = Pool(await look.program(target.program_id))
     if pool.program is None:
         return Placement(target, f"program {target.program_id} does not exist or is inactive")
-    found = await profiles(session, list(pool.members), lead=lead, pool=pool, now=now)
+    found = await look.profiles(Circle(program_id=pool.program.id), pool, lead=lead)
     eligible, excluded = split(found, facts_of(lead), pool.terms)
     if not eligible:
         return Placement(target, f"no eligible partner in program {pool.program.name}", excluded=excluded)
@@ -135,15 +127,13 @@ async def _to_pool(session: AsyncSession, lead: Lead, target: Target, now: datet
     )
 
 
-async def _to_group(session: AsyncSession, lead: Lead, target: Target, now: datetime) -> Placement:
-    store = ConfigStore(session)
-    group = await store.group(target.group_id) if target.group_id else None
+async def _to_group(look: Lookups, lead: Lead, target: Target) -> Placement:
+    group = await look.group(target.group_id) if target.group_id else None
     if group is None or not group.active:
         return Placement(target, f"group {target.group_id} does not exist or is inactive")
-    pool = await pool_of(session, group.program_id)
-    members = (await store.group_member_ids([group.id]))[group.id]
+    pool = Pool(await look.program(group.program_id))
     # Group membership is the membership here: the program only lends its terms.
-    found = await profiles(session, members, lead=lead, pool=Pool(pool.program, {}), now=now, group=group)
+    found = await look.profiles(Circle(group_id=group.id), pool, lead=lead, group=group)
     for profile in found:
         profile.member = True
     eligible, excluded = split(found, facts_of(lead), pool.terms)
@@ -162,8 +152,8 @@ async def _to_group(session: AsyncSession, lead: Lead, target: Target, now: date
     )
 
 
-async def _to_internal(session: AsyncSession, target: Target) -> Placement:
-    user = await lead_pipeline.user_standing(session, target.user_id) if target.user_id else None
+async def _to_internal(look: Lookups, target: Target) -> Placement:
+    user = await look.user(target.user_id) if target.user_id else None
     if user is None or not user.active or user.role not in VENDOR_REPS:
         return Placement(target, f"user {target.user_id} is not an active internal rep")
     return Placement(
@@ -174,17 +164,15 @@ async def _to_internal(session: AsyncSession, target: Target) -> Placement:
     )
 
 
-async def place(
-    session: AsyncSession, lead: Lead, target: Target, *, now: datetime, override: bool = False
-) -> Placement:
+async def place(look: Lookups, lead: Lead, target: Target, *, override: bool = False) -> Placement:
     if target.kind is TargetKind.PARTNER_USER:
-        return await _to_partner_user(session, lead, target, now, override=override)
+        return await _to_partner_user(look, lead, target, override=override)
     if target.kind is TargetKind.PARTNER and target.partner_id is not None:
-        return await _to_partner(session, lead, target, target.partner_id, now, override=override)
+        return await _to_partner(look, lead, target, target.partner_id, override=override)
     if target.kind is TargetKind.PROGRAM_POOL:
-        return await _to_pool(session, lead, target, now)
+        return await _to_pool(look, lead, target)
     if target.kind is TargetKind.SHARK_TANK:
-        return await _to_group(session, lead, target, now)
+        return await _to_group(look, lead, target)
     if target.kind is TargetKind.INTERNAL_REP:
-        return await _to_internal(session, target)
+        return await _to_internal(look, target)
     return Placement(target, f"{target.kind.value} needs its target")

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.crm.services import lead_pipeline
 from prm.lead_distribution.models import OfferKind, OfferStatus
 from prm.lead_distribution.repository import OfferStore
-from prm.lead_distribution.service.routing import reroute, return_to_queue
+from prm.lead_distribution.service.routing import reroute_many, return_to_queue
 
 
 async def expire_offers(session: AsyncSession, now: datetime) -> int:
@@ -24,13 +24,10 @@ async def expire_offers(session: AsyncSession, now: datetime) -> int:
     while rows := await store.close_due(OfferKind.DIRECT, OfferStatus.EXPIRED, now):
         total += len(rows)
         leads = await lead_pipeline.leads_by_id(session, [r.lead_id for r in rows])
-        for row in rows:
-            await reroute(
-                session,
-                leads[row.lead_id],
-                now=now,
-                why=f"partner {row.partner_id} did not answer within the response time",
-            )
+        recalls = [
+            (leads[row.lead_id], f"partner {row.partner_id} did not answer within the response time") for row in rows
+        ]
+        await reroute_many(session, recalls, now=now)
     return total
 
 
@@ -40,11 +37,6 @@ async def lapse_claim_windows(session: AsyncSession, now: datetime) -> int:
     while rows := await store.close_due(OfferKind.SHARK_TANK, OfferStatus.LAPSED, now):
         total += len(rows)
         leads = await lead_pipeline.leads_by_id(session, [r.lead_id for r in rows])
-        for row in rows:
-            await return_to_queue(
-                session,
-                leads[row.lead_id],
-                now=now,
-                why="nobody in the shark-tank group claimed it within the claim window",
-            )
+        why = "nobody in the shark-tank group claimed it within the claim window"
+        await return_to_queue(session, [(leads[row.lead_id], why) for row in rows], now=now)
     return total
