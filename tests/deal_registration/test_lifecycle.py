@@ -98,6 +98,25 @@ async def test_registered_and_submitted_at_once_reads_back_as_replied_with_each_
     )
 
 
+async def test_a_missing_field_is_named_by_its_path_in_the_body(
+    client: httpx.AsyncClient, world: World, catalog: Catalog
+) -> None:
+    body = registration_body(catalog)
+    del body["customer_name"]
+    cases = [
+        (body, "customer_name"),
+        (registration_body(catalog, products=[{"quantity": 2}]), "products[0].product_id"),
+        (registration_body(catalog, products=[{"product_id": "no-uuid"}]), "products[0].product_id"),
+    ]
+    for sent, field in cases:
+        reply = await client.post(API, json=sent, headers=world.pa_user.headers)
+        assert reply.status_code == 400, reply.text
+        assert reply.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in reply.json()["errors"]] == [field], reply.json()
+    mine = await client.get(API, headers=world.pa_user.headers)
+    assert mine.json()["items"] == []
+
+
 async def test_missing_program_requirements_are_each_named(
     client: httpx.AsyncClient, world: World, catalog: Catalog
 ) -> None:
