@@ -23,6 +23,7 @@ from prm.deal_registration.models import (
     RegistrationConflict,
     RegistrationProduct,
     RegistrationState,
+    in_state,
 )
 
 
@@ -119,7 +120,7 @@ class RegistrationRepository(ScopedRepository[DealRegistration]):
 
     async def review_queue(self, page: PageRequest) -> tuple[list[DealRegistration], str | None]:
         """Submitted registrations, oldest deadline first (review_due_at is set on submit)."""
-        stmt = self.select().where(DealRegistration.state == RegistrationState.SUBMITTED)
+        stmt = self.select().where(in_state(RegistrationState.SUBMITTED))
         stmt = paginate_statement(stmt, page, {"review_due_at": DealRegistration.review_due_at}, DealRegistration.id)
         rows = (await self.session.scalars(stmt)).all()
         return page_of(rows, page, "review_due_at")

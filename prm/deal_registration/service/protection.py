@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from prm.core.activity import record_activities, record_activity
 from prm.core.auth import Principal
@@ -28,6 +29,7 @@ from prm.deal_registration.models import (
     ExtensionRequest,
     ExtensionStatus,
     RegistrationState,
+    in_state,
 )
 from prm.deal_registration.repository import RegistrationRepository, manager_may_review
 from prm.deal_registration.schemas import ExtensionCreate, ExtensionDecision
@@ -137,9 +139,15 @@ async def _extend(session: AsyncSession, registration: DealRegistration, extensi
 # Timers -------------------------------------------------------------------------------------
 
 
-async def _claim(session: AsyncSession, where: ColumnElement[bool], values: dict[str, Any]) -> Sequence[Row[Any]]:
-    """One conditional UPDATE ... RETURNING over a batch of due rows."""
-    ids = select(R.id).where(where).limit(BATCH)
+async def _claim(
+    session: AsyncSession, where: ColumnElement[bool], due: InstrumentedAttribute[Any], values: dict[str, Any]
+) -> Sequence[Row[Any]]:
+    """One conditional UPDATE ... RETURNING over a batch of due rows, the longest due first.
+
+    The order also picks the plan: without it PostgreSQL may read the batch off a sequential
+    scan of the whole table (the due rows can be anywhere in it); with it the (state, due)
+    index hands over the batch already in order."""
+    ids = select(R.id).where(where).order_by(due).limit(BATCH)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         ids = ids.with_for_update(skip_locked=True)
     stmt = (
@@ -155,9 +163,6 @@ async def _claim(session: AsyncSession, where: ColumnElement[bool], values: dict
             R.opportunity_id,
             R.expires_at,
             R.review_due_at,
-            R.program_id,
-            R.currency,
-            R.estimated_amount_minor,
         )
         .execution_options(synchronize_session=False)
     )
@@ -166,9 +171,9 @@ async def _claim(session: AsyncSession, where: ColumnElement[bool], values: dict
 
 async def escalate_overdue_reviews(session: AsyncSession, now: datetime) -> int:
     """Submitted past review_due_at: flag overdue and tell the vendor admins, once."""
-    where = and_(R.state == RegistrationState.SUBMITTED, R.review_due_at <= now, R.overdue_at.is_(None))
+    where = and_(in_state(RegistrationState.SUBMITTED), R.review_due_at <= now, R.overdue_at.is_(None))
     total = 0
-    while rows := await _claim(session, where, {"overdue_at": now}):
+    while rows := await _claim(session, where, R.review_due_at, {"overdue_at": now}):
         total += len(rows)
         await record_activities(
             session,
@@ -203,10 +208,10 @@ async def escalate_overdue_reviews(session: AsyncSession, now: datetime) -> int:
 
 async def send_expiry_reminders(session: AsyncSession, now: datetime) -> int:
     where = and_(
-        R.state == RegistrationState.APPROVED, R.remind_at <= now, R.expires_at > now, R.reminder_sent_at.is_(None)
+        in_state(RegistrationState.APPROVED), R.remind_at <= now, R.expires_at > now, R.reminder_sent_at.is_(None)
     )
     total = 0
-    while rows := await _claim(session, where, {"reminder_sent_at": now}):
+    while rows := await _claim(session, where, R.remind_at, {"reminder_sent_at": now}):
         total += len(rows)
         await record_activities(
             session, [{"entity_type": ENTITY, "entity_id": r.id, "action": "expiry_reminder_sent"} for r in rows]
@@ -231,9 +236,9 @@ async def send_expiry_reminders(session: AsyncSession, now: datetime) -> int:
 
 async def expire_registrations(session: AsyncSession, now: datetime) -> int:
     """Approved past expires_at: expired; the opportunity stays, unprotected."""
-    where = and_(R.state == RegistrationState.APPROVED, R.expires_at <= now)
+    where = and_(in_state(RegistrationState.APPROVED), R.expires_at <= now)
     total = 0
-    while rows := await _claim(session, where, {"state": RegistrationState.EXPIRED, "expired_at": now}):
+    while rows := await _claim(session, where, R.expires_at, {"state": RegistrationState.EXPIRED, "expired_at": now}):
         total += len(rows)
         await record_activities(
             session,
