@@ -448,6 +448,24 @@ async def _measure_once(
 # --- the report -------------------------------------------------------------------------------
 
 
+def python_speed_ms(rounds: int = 5) -> float:
+    """The best of a few runs of a fixed pure-Python workload: this VM's speed varies by
+    1.5-2x from hour to hour, so runs are compared with this figure beside them."""
+
+    def work() -> int:
+        total = 0
+        for i in range(300_000):
+            total += len(str(i)) * (i % 7)
+        return total
+
+    best = math.inf
+    for _ in range(rounds):
+        started = time.process_time()
+        work()
+        best = min(best, (time.process_time() - started) * 1000.0)
+    return best
+
+
 @dataclass
 class Report:
     """Prints `name: value unit` as figures arrive; `finish()` prints them all as one JSON object."""

@@ -58,6 +58,7 @@ from bench._harness import (
     measure,
     measure_interleaved,
     migrate,
+    python_speed_ms,
     running_service,
     service_env,
     token_for,
@@ -583,9 +584,11 @@ def main(argv: list[str] | None = None) -> None:
     report = Report(bench="deal_registration", settings={**settings, "databases": databases, "command": command})
     report.figure("host.cpus", os.cpu_count() or 0, "cores")
     report.figure("host.loadavg_1m.start", loadavg(), "")
+    report.figure("host.python_speed.start", python_speed_ms(), "ms (fixed workload; lower is faster)")
     for kind in databases:
         run_database(kind, args, report)
     report.figure("host.loadavg_1m.end", loadavg(), "")
+    report.figure("host.python_speed.end", python_speed_ms(), "ms (fixed workload; lower is faster)")
     report.finish()
 
 

@@ -56,6 +56,7 @@ from bench._harness import (
     Service,
     fresh_database,
     migrate,
+    python_speed_ms,
     running_service,
     service_env,
     token_for,
@@ -552,8 +553,10 @@ def main(argv: list[str] | None = None) -> None:
     report = Report(bench="lead_distribution", settings={**vars(args), "command": command.strip()})
     report.figure("host.cpus", os.cpu_count() or 0, "cores")
     report.figure("host.loadavg_1m.start", loadavg(), "")
+    report.figure("host.python_speed.start", python_speed_ms(), "ms (fixed workload; lower is faster)")
     run(args, report)
     report.figure("host.loadavg_1m.end", loadavg(), "")
+    report.figure("host.python_speed.end", python_speed_ms(), "ms (fixed workload; lower is faster)")
     report.finish()
 
 
