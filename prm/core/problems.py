@@ -21,7 +21,7 @@ log = logging.getLogger("prm.errors")
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://prm.example/problems/"
 _FIELD_IN_MESSAGE = re.compile(r"at `\$\.([^`]+)`")
-_MISSING_FIELD = re.compile(r"missing required field `([^`]+)`")
+_NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
 _BODY_PARAMETER = "data"  # the name Litestar gives the request body when the body itself is at fault
 
 _TITLES = {
@@ -79,16 +79,17 @@ def _field_of(key: Any, message: str) -> str | None:
     """The field a validation message is about, as a path into the request body.
 
     Litestar names the object that failed (`data` for the body itself, `products[0]` inside
-    it); for a missing field the field itself is only in the message, so it is appended.
+    it); for a missing or unknown field the field itself is only in the message, so it is
+    appended.
     """
     where = str(key) if key else None
     if where is None:
         match = _FIELD_IN_MESSAGE.search(message)
         where = match.group(1) if match else None
-    missing = _MISSING_FIELD.search(message)
-    if missing is None:
+    named = _NAMED_FIELD.search(message)
+    if named is None:
         return where
-    return missing.group(1) if where in (None, _BODY_PARAMETER) else f"{where}.{missing.group(1)}"
+    return named.group(1) if where in (None, _BODY_PARAMETER) else f"{where}.{named.group(1)}"
 
 
 def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:

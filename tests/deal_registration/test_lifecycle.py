@@ -98,7 +98,7 @@ async def test_registered_and_submitted_at_once_reads_back_as_replied_with_each_
     )
 
 
-async def test_a_missing_field_is_named_by_its_path_in_the_body(
+async def test_a_missing_or_unknown_field_is_named_by_its_path_in_the_body(
     client: httpx.AsyncClient, world: World, catalog: Catalog
 ) -> None:
     body = registration_body(catalog)
@@ -107,6 +107,11 @@ async def test_a_missing_field_is_named_by_its_path_in_the_body(
         (body, "customer_name"),
         (registration_body(catalog, products=[{"quantity": 2}]), "products[0].product_id"),
         (registration_body(catalog, products=[{"product_id": "no-uuid"}]), "products[0].product_id"),
+        (registration_body(catalog, colour="red"), "colour"),
+        (
+            registration_body(catalog, products=[{"product_id": catalog.product_ids[0], "colour": 1}]),
+            "products[0].colour",
+        ),
     ]
     for sent, field in cases:
         reply = await client.post(API, json=sent, headers=world.pa_user.headers)

@@ -99,11 +99,11 @@ async def test_bad_input_is_refused_naming_the_field(client: httpx.AsyncClient, 
     lead = {"id": str(uuid.uuid4()), "expected_version": 1}
     for body, field, named in (
         ({"leads": []}, "leads", "length"),
-        ({}, "data", "`leads`"),
-        ({"leads": [{"id": lead["id"]}]}, "leads[0]", "`expected_version`"),
+        ({}, "leads", "`leads`"),
+        ({"leads": [{"id": lead["id"]}]}, "leads[0].expected_version", "`expected_version`"),
         ({"leads": [{"id": "not-an-id", "expected_version": 1}]}, "leads[0].id", "UUID"),
         ({"leads": [{**lead, "expected_version": 0}]}, "leads[0].expected_version", ">= 1"),
-        ({"leads": [lead], "extra": 1}, "data", "`extra`"),
+        ({"leads": [lead], "extra": 1}, "extra", "`extra`"),
         ({"leads": [lead] * 501}, "leads", "length"),
     ):
         reply = await client.post(ROUTE_MANY, json=body, headers=world.cm_a.headers)
