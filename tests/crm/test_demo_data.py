@@ -1,4 +1,5 @@
-"""`prm demo` seeds the CRM core through the services; what each demo login then sees over HTTP."""
+"""`prm demo` seeds the CRM core, deal registration and lead distribution through the services;
+what each demo login then sees over HTTP."""
 
 from __future__ import annotations
 
@@ -54,3 +55,41 @@ async def test_demo_seeds_products_deals_leads_and_a_campaign_once(client: Clien
     members = await _all(client, f"/api/v1/campaigns/{child['id']}/members", ceo)
     assert {m["status"] for m in members} == {"Sent", "Responded"}
     assert all((m["responded_at"] is not None) == (m["status"] == "Responded") for m in members)
+
+
+async def test_demo_leaves_registrations_to_review_and_leads_to_take(client: Client, settings: Settings) -> None:
+    await load_demo(settings)
+    alex = await _headers(client, "cm.alex@northwind.example")
+    queue = await _all(client, "/api/v1/deal-registrations/review-queue", alex)
+    by_customer = {r["customer_name"]: r for r in queue}
+    assert set(by_customer) == {"Wingtip Hotels", "Woodgrove Bank"}
+    [wingtip_conflict] = by_customer["Wingtip Hotels"]["conflicts"]
+    assert wingtip_conflict["kind"] == "direct_opportunity"
+    assert by_customer["Woodgrove Bank"]["conflicts"] == []
+
+    globex = await _headers(client, "seller@globex.example")
+    own = {r["customer_name"]: r for r in await _all(client, "/api/v1/deal-registrations", globex)}
+    assert {name: r["state"] for name, r in own.items()} == {
+        "Woodgrove Bank": "submitted",
+        "Fabrikam Logistics": "rejected",
+        "Humongous Insurance": "draft",
+    }
+    assert own["Fabrikam Logistics"]["rejection_reason"] == "other"
+    assert "Acme" not in str(own["Fabrikam Logistics"])  # the other partner stays unnamed
+    acme = await _headers(client, "seller@acme.example")
+    acme_states = {r["customer_name"]: r["state"] for r in await _all(client, "/api/v1/deal-registrations", acme)}
+    assert acme_states == {"Wingtip Hotels": "submitted", "Alpine Ski House": "approved"}
+    initech = await _headers(client, "seller@initech.example")
+    assert await _all(client, "/api/v1/deal-programs", initech) == []  # a registered-tier partner is not eligible
+
+    globex_offers = await _all(client, "/api/v1/distribution/offers", globex)
+    assert sorted((o["kind"], o["lead"]["country"]) for o in globex_offers) == [
+        ("direct", "DE"),
+        ("direct", "DE"),
+        ("shark_tank", "US"),
+    ]
+    [tank_offer] = await _all(client, "/api/v1/distribution/offers", acme)
+    assert tank_offer["kind"] == "shark_tank"
+    claimed = await client.post(f"/api/v1/distribution/offers/{tank_offer['id']}/claim", headers=acme)
+    assert claimed.status_code == 200, claimed.text
+    assert claimed.json()["status"] == "accepted"

@@ -1,4 +1,9 @@
-"""Demo data for `make run` (idempotent: a second run finds it and only prints the logins)."""
+"""Demo data for `make run` (idempotent: a second run finds it and only prints the logins).
+
+The CRM core is seeded here; deal registration (`deal_registration`) and lead distribution (`distribution`)
+stand on it: a program with registrations in each review state, routing rules with routed
+leads and a shark tank, a referral program.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ from prm.crm.schemas import (
     UserCreate,
 )
 from prm.crm.services import accounts, campaigns, contacts, leads, opportunities, partners, products, users
+from prm.demo.deal_registration import seed_deal_registration
+from prm.demo.distribution import seed_lead_distribution
 from prm.settings import Settings
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - printed for the demo on purpose
@@ -100,6 +107,9 @@ async def _seed(session: AsyncSession) -> None:
         )
         account_ids[name] = account.id
     await _seed_crm(session, actor, sellers, account_ids)
+    alex_principal = users.principal_of(staff["cm.alex@northwind.example"])
+    await seed_deal_registration(session, admin=actor, manager=alex_principal, sellers=sellers)
+    await seed_lead_distribution(session, admin=actor, partners=created)
 
 
 # (sku, name, family, list price in cents)
