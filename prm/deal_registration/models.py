@@ -69,9 +69,9 @@ class ProofStatus(StrEnum):
     REJECTED = "rejected"
 
 
-def only_while(state: str) -> dict[str, Any]:
-    """A partial index over the registrations in `state` (SQLite and PostgreSQL alike)."""
-    where = text(f"state = '{state}'")
+def only_while(state: str, *also: str) -> dict[str, Any]:
+    """A partial index over the registrations in `state` (and `also`), SQLite and PostgreSQL alike."""
+    where = text(" AND ".join([f"state = '{state}'", *also]))
     return {"postgresql_where": where, "sqlite_where": where}
 
 
@@ -84,7 +84,9 @@ class DealRegistration(IdMixin, TimestampMixin, VersionMixin, Base):
         # leaving that state drops out of them instead of adding an entry to each.
         Index("ix_deal_registrations_review", "review_due_at", **only_while("submitted")),
         Index("ix_deal_registrations_expiry", "expires_at", **only_while("approved")),
-        Index("ix_deal_registrations_reminder", "remind_at", **only_while("approved")),
+        # Reminders: the approved rows not reminded yet, by expiry, so the timer starts past the
+        # ones already expired and reads the soonest-expiring first (a reminded row drops out).
+        Index("ix_deal_registrations_unreminded", "expires_at", **only_while("approved", "reminder_sent_at IS NULL")),
         Index("ix_deal_registrations_partner", "partner_id", "created_at"),
     )
 

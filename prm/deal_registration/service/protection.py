@@ -140,14 +140,15 @@ async def _extend(session: AsyncSession, registration: DealRegistration, extensi
 
 
 async def _claim(
-    session: AsyncSession, where: ColumnElement[bool], due: InstrumentedAttribute[Any], values: dict[str, Any]
+    session: AsyncSession, where: ColumnElement[bool], order: InstrumentedAttribute[Any], values: dict[str, Any]
 ) -> Sequence[Row[Any]]:
-    """One conditional UPDATE ... RETURNING over a batch of due rows, the longest due first.
+    """One conditional UPDATE ... RETURNING over a batch of due rows, in `order` (the most
+    pressing first).
 
     The order also picks the plan: without it PostgreSQL may read the batch off a sequential
-    scan of the whole table (the due rows can be anywhere in it); with it the (state, due)
+    scan of the whole table (the due rows can be anywhere in it); with it the timer's partial
     index hands over the batch already in order."""
-    ids = select(R.id).where(where).order_by(due).limit(BATCH)
+    ids = select(R.id).where(where).order_by(order).limit(BATCH)
     if session.bind is not None and session.bind.dialect.name == "postgresql":
         ids = ids.with_for_update(skip_locked=True)
     stmt = (
@@ -207,11 +208,14 @@ async def escalate_overdue_reviews(session: AsyncSession, now: datetime) -> int:
 
 
 async def send_expiry_reminders(session: AsyncSession, now: datetime) -> int:
+    """Approved, not reminded, inside the reminder window and not yet expired: one reminder each,
+    the soonest-expiring first (through the unreminded-by-expiry index: the ones already past
+    expiry, which the expiry timer takes, lie before its range instead of in the way)."""
     where = and_(
-        in_state(RegistrationState.APPROVED), R.remind_at <= now, R.expires_at > now, R.reminder_sent_at.is_(None)
+        in_state(RegistrationState.APPROVED), R.reminder_sent_at.is_(None), R.expires_at > now, R.remind_at <= now
     )
     total = 0
-    while rows := await _claim(session, where, R.remind_at, {"reminder_sent_at": now}):
+    while rows := await _claim(session, where, R.expires_at, {"reminder_sent_at": now}):
         total += len(rows)
         await record_activities(
             session, [{"entity_type": ENTITY, "entity_id": r.id, "action": "expiry_reminder_sent"} for r in rows]
