@@ -58,13 +58,29 @@ API_CONTROLLERS: list[type] = [
 ]
 
 
+# Swagger UI's files are served by the app itself (prm/portal/static/swagger-ui, a copy of the
+# swagger-ui-dist npm package), not from a CDN: the docs must work on a machine with no internet.
+SWAGGER_UI_VERSION = "5.35.0"
+SWAGGER_UI_ASSETS = "/static/swagger-ui"
+
+
+def _swagger_ui() -> SwaggerRenderPlugin:
+    return SwaggerRenderPlugin(
+        version=SWAGGER_UI_VERSION,
+        js_url=f"{SWAGGER_UI_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{SWAGGER_UI_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{SWAGGER_UI_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_UI_ASSETS}/favicon-32x32.png'>",
+    )
+
+
 def _openapi() -> OpenAPIConfig:
     return OpenAPIConfig(
         title="prm",
         version="0.1.0",
         description="Partner relationship management: deal registration, lead distribution, connect, scorecards.",
         path="/schema",
-        render_plugins=[SwaggerRenderPlugin()],
+        render_plugins=[_swagger_ui()],
         components=Components(
             security_schemes={
                 "oauth2": SecurityScheme(
