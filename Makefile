@@ -18,7 +18,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/prm init --dir var
-	set -a && . var/prm.env && set +a && $(BIN)/prm db upgrade && $(BIN)/prm demo && \
+	$(BIN)/prm db upgrade && $(BIN)/prm demo && \
 		echo "prm: serving http://127.0.0.1:8000 (API docs at /schema)" && $(BIN)/prm serve --host 127.0.0.1 --port 8000
 
 lint: install
@@ -29,6 +29,7 @@ typecheck: install
 	$(BIN)/mypy
 
 test-sqlite: install
+	bash scripts/ensure-postgres.sh  # the CLI's own PostgreSQL tests run in both passes
 	$(BIN)/pytest -q -p no:randomly
 
 test-postgres: install

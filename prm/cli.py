@@ -1,18 +1,33 @@
-"""`prm serve | init | db upgrade | demo | user create` — what an operator runs."""
+"""`prm serve | init | db upgrade | demo | user create` — what an operator runs.
+
+Settings come from PRM_* environment variables and from an env file: `--env-file FILE`, or
+`var/prm.env` when it exists (what `prm init` writes). A variable set in the environment wins
+over the file.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import gc
+import os
 import secrets
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from prm.settings import Settings, SettingsError, load_settings
 
+if TYPE_CHECKING:
+    from prm.core.dbcheck import SchemaNeeded
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_ENV_FILE = Path("var/prm.env")
+
+
+def _fail(message: str) -> NoReturn:
+    print(f"prm: {message}", file=sys.stderr)
+    raise SystemExit(2)
 
 
 def _settings() -> Settings:
@@ -21,6 +36,44 @@ def _settings() -> Settings:
     except SettingsError as exc:
         print(f"prm: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
+
+
+def read_env_file(path: Path | None) -> None:
+    """Put the file's PRM_* variables into this process's environment (and so its workers'),
+    except the ones the environment already sets."""
+    from dotenv import dotenv_values
+
+    if path is None:
+        if not DEFAULT_ENV_FILE.is_file():
+            return
+        path = DEFAULT_ENV_FILE
+    if not path.is_file():
+        _fail(f"configuration error: --env-file: there is no file {str(path)!r}")
+    for name, value in dotenv_values(path).items():
+        if name.startswith("PRM_") and value is not None:
+            os.environ.setdefault(name, value)
+
+
+def _usable_database(settings: Settings, *, migrated: bool) -> Settings:
+    """Stop with one line naming PRM_DATABASE_URL if the database cannot be used (yet)."""
+    from prm.core.dbcheck import DatabaseUnavailable, check_database
+
+    try:
+        asyncio.run(check_database(settings.database_url, schema=_schema_needed() if migrated else None))
+    except DatabaseUnavailable as exc:
+        _fail(f"database error: {exc}")
+    return settings
+
+
+def _schema_needed() -> SchemaNeeded:
+    from alembic.script import ScriptDirectory
+
+    from prm.core.dbcheck import SchemaNeeded
+
+    scripts = ScriptDirectory(str(PROJECT_ROOT / "migrations"))
+    return SchemaNeeded(
+        heads=frozenset(scripts.get_heads()), known=frozenset(r.revision for r in scripts.walk_revisions())
+    )
 
 
 def app_factory() -> Any:
@@ -62,7 +115,7 @@ def cmd_init(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    settings = _settings()
+    settings = _usable_database(_settings(), migrated=True)
     if settings.is_sqlite and args.workers > 1:
         print("prm: --workers > 1 needs PostgreSQL (an embedded SQLite file has one writer)", file=sys.stderr)
         raise SystemExit(2)
@@ -90,7 +143,7 @@ def upgrade_database(url: str) -> None:
 
 
 def cmd_db_upgrade(_: argparse.Namespace) -> None:
-    settings = _settings()
+    settings = _usable_database(_settings(), migrated=False)
     upgrade_database(settings.database_url)
     print("prm: database is at the newest schema")
 
@@ -98,17 +151,24 @@ def cmd_db_upgrade(_: argparse.Namespace) -> None:
 def cmd_demo(_: argparse.Namespace) -> None:
     from prm.demo import load_demo
 
-    asyncio.run(load_demo(_settings()))
+    asyncio.run(load_demo(_usable_database(_settings(), migrated=True)))
 
 
 def cmd_user_create(args: argparse.Namespace) -> None:
     from prm.demo import create_operator_user
 
-    asyncio.run(create_operator_user(_settings(), args.email, args.name, args.role, args.password, args.partner))
+    settings = _usable_database(_settings(), migrated=True)
+    asyncio.run(create_operator_user(settings, args.email, args.name, args.role, args.password, args.partner))
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="prm", description=__doc__)
+    parser.add_argument(
+        "--env-file",
+        type=Path,
+        help=f"read PRM_* settings from this file (default: {DEFAULT_ENV_FILE} when it exists); "
+        "the environment's own PRM_* variables win",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     init = sub.add_parser("init", help="create a local key, secret and env file")
     init.add_argument("--dir", default="var")
@@ -139,6 +199,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
+    if args.fn is not cmd_init:
+        read_env_file(args.env_file)
     args.fn(args)
 
 

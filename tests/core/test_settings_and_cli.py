@@ -41,16 +41,17 @@ def test_good_settings_load() -> None:
     assert settings.mail_to_mailbox is True
 
 
-def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+def _cli(args: list[str], env: dict[str, str], *, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The real `prm` in `cwd` (so a developer's own var/prm.env is not read)."""
     prm = Path(sys.executable).with_name("prm")
     base = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")}
     return subprocess.run(  # noqa: S603 - our own console script
-        [str(prm), *args], env=base | env, capture_output=True, text=True, timeout=120, check=False
+        [str(prm), *args], env=base | env, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
     )
 
 
 def test_serve_with_a_missing_key_stops_with_one_line(tmp_path: Path) -> None:
-    result = _cli(["serve", "--port", "1"], {"PRM_SECRET_KEY": "s" * 40})
+    result = _cli(["serve", "--port", "1"], {"PRM_SECRET_KEY": "s" * 40}, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "prm: configuration error: PRM_JWT_PRIVATE_KEY_FILE: missing (run `prm init` to create one)"
@@ -58,12 +59,12 @@ def test_serve_with_a_missing_key_stops_with_one_line(tmp_path: Path) -> None:
 
 
 def test_init_upgrade_demo_are_idempotent(tmp_path: Path) -> None:
-    assert _cli(["init", "--dir", str(tmp_path)], {}).returncode == 0
+    assert _cli(["init", "--dir", str(tmp_path)], {}, cwd=tmp_path).returncode == 0
     env = dict(line.split("=", 1) for line in (tmp_path / "prm.env").read_text().splitlines())
     for _ in range(2):
-        upgraded = _cli(["db", "upgrade"], env)
+        upgraded = _cli(["db", "upgrade"], env, cwd=tmp_path)
         assert upgraded.returncode == 0, upgraded.stderr
-        demo = _cli(["demo"], env)
+        demo = _cli(["demo"], env, cwd=tmp_path)
         assert demo.returncode == 0, demo.stderr
         assert "admin@northwind.example" in demo.stdout
     created = _cli(
@@ -80,6 +81,7 @@ def test_init_upgrade_demo_are_idempotent(tmp_path: Path) -> None:
             "a long password",
         ],
         env,
+        cwd=tmp_path,
     )
     assert created.returncode == 0, created.stderr
     assert "vendor_admin ops@northwind.example" in created.stdout
