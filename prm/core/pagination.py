@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -59,6 +59,21 @@ def provide_page_request(
     ] = "-created_at",
 ) -> PageRequest:
     return PageRequest(limit=limit, cursor=cursor, sort=sort)
+
+
+def page_request_sorted_by(default_sort: str) -> Callable[..., PageRequest]:
+    """The `page` dependency for a list whose natural order is not newest first (rules by position)."""
+
+    def provide(
+        limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Page size")] = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Parameter(description="next_cursor of the previous page")] = None,
+        sort: Annotated[
+            str, Parameter(description="Sort field; prefix with - for descending", max_length=40)
+        ] = default_sort,
+    ) -> PageRequest:
+        return PageRequest(limit=limit, cursor=cursor, sort=sort)
+
+    return provide
 
 
 def _encode_cursor(sort: str, value: Any, row_id: uuid.UUID) -> str:

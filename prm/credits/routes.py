@@ -5,8 +5,10 @@ import uuid
 from litestar import Controller, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prm.core.activity import ActivityRead
 from prm.core.auth import EVERYONE, Principal, Role, allow
 from prm.core.convert import to_page, to_read
+from prm.core.history import history_of
 from prm.core.pagination import Page, PageRequest
 from prm.credits import service
 from prm.credits.models import CreditStatus
@@ -35,6 +37,14 @@ class CreditController(Controller):
     @get("/{credit_id:uuid}")
     async def get_credit(self, db_session: AsyncSession, principal: Principal, credit_id: uuid.UUID) -> CreditRead:
         return to_read(await service.CreditRepository(db_session, principal).get(credit_id), CreditRead)
+
+    @get("/{credit_id:uuid}/history", summary="Every change: who, when (UTC), what")
+    async def credit_history(
+        self, db_session: AsyncSession, principal: Principal, credit_id: uuid.UUID, page: PageRequest
+    ) -> Page[ActivityRead]:
+        return await history_of(
+            db_session, service.CreditRepository(db_session, principal), credit_id, page, entity="credit"
+        )
 
     @post("/{credit_id:uuid}/approve", status_code=200, guards=[allow(Role.VENDOR_ADMIN)])
     async def approve_credit(

@@ -81,6 +81,14 @@ class ProgramController(Controller):
         program = await programs.update_program(db_session, principal=principal, program_id=program_id, data=data)
         return to_read(program, ProgramRead)
 
+    @get("/{program_id:uuid}/history", summary="Every change: who, when (UTC), what")
+    async def program_history(
+        self, db_session: AsyncSession, principal: Principal, program_id: uuid.UUID, page: PageRequest
+    ) -> Page[ActivityRead]:
+        return await history_of(
+            db_session, await programs.programs_for(db_session, principal), program_id, page, entity="deal_program"
+        )
+
 
 @dataclass
 class CloseWonForm:

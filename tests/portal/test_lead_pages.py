@@ -356,18 +356,18 @@ async def test_rules_editor_add_reorder_deactivate(
     assert "country US, CA · score hot, warm" in page
     assert "product Firewall 100 (FW-100)" in page
     assert "shark tank: Firewall tank" in page
-    rules = await ok(await client.get(f"{API}/routing-rules", headers=world.admin.headers))
+    rules = (await ok(await client.get(f"{API}/routing-rules", headers=world.admin.headers)))["items"]
     assert [r["name"] for r in rules] == ["US to A", "Tank"]
     tank = rules[1]
     reply = await post_form(client, f"/lead-rules/{tank['id']}/move", {"direction": "up"}, page="/lead-rules")
     assert reply.status_code == 303
-    rules = await ok(await client.get(f"{API}/routing-rules", headers=world.admin.headers))
+    rules = (await ok(await client.get(f"{API}/routing-rules", headers=world.admin.headers)))["items"]
     assert [(r["name"], r["position"]) for r in rules] == [("Tank", 1), ("US to A", 2)]
     fields = {"expected_version": str(rules[0]["version"]), "active": "false"}
     reply = await post_form(client, f"/lead-rules/{tank['id']}/active", fields, page="/lead-rules")
     assert reply.status_code == 303
     assert "done=deactivated" in reply.headers["location"]
-    rules = await ok(await client.get(f"{API}/routing-rules", headers=world.admin.headers))
+    rules = (await ok(await client.get(f"{API}/routing-rules", headers=world.admin.headers)))["items"]
     assert rules[0]["active"] is False
     # A stale version is refused on the page, not applied.
     reply = await post_form(client, f"/lead-rules/{tank['id']}/active", fields, page="/lead-rules")

@@ -325,6 +325,7 @@ RESOURCES: tuple[Resource, ...] = (
         outsiders=("pb_admin", "pb_user"),
         ops=(
             Op("GET", f"{API}/deal-programs/{{id}}", (*VENDOR_STAFF, *PEOPLE_OF_A)),
+            Op("GET", f"{API}/deal-programs/{{id}}/history", (*VENDOR_STAFF, *PEOPLE_OF_A)),
             Op("PATCH", f"{API}/deal-programs/{{id}}", ADMIN, change(description="Now with more margin")),
         ),
     ),
@@ -391,6 +392,7 @@ RESOURCES: tuple[Resource, ...] = (
         listers=A_READERS,
         ops=(
             Op("GET", f"{API}/credits/{{id}}", A_READERS),
+            Op("GET", f"{API}/credits/{{id}}/history", A_READERS),
             Op("POST", f"{API}/credits/{{id}}/approve", ADMIN, change(), credit_factory("pending")),
             Op("POST", f"{API}/credits/{{id}}/pay", ADMIN, change(), credit_factory("approved")),
         ),
@@ -412,6 +414,7 @@ RESOURCES: tuple[Resource, ...] = (
         outsiders=PARTNER_PEOPLE,
         ops=(
             Op("GET", f"{DIST}/programs/{{id}}", VENDOR_STAFF),
+            Op("GET", f"{DIST}/programs/{{id}}/history", VENDOR_STAFF),
             Op("GET", f"{DIST}/programs/{{id}}/members", VENDOR_STAFF),
             Op("PATCH", f"{DIST}/programs/{{id}}", ADMIN, change(description="Hot leads first")),
             Op("PUT", f"{DIST}/programs/{{id}}/members/{{partner}}", ADMIN, weight(200)),
@@ -438,6 +441,7 @@ RESOURCES: tuple[Resource, ...] = (
         outsiders=PARTNER_PEOPLE,
         ops=(
             Op("GET", f"{DIST}/groups/{{id}}", VENDOR_STAFF),
+            Op("GET", f"{DIST}/groups/{{id}}/history", VENDOR_STAFF),
             Op("PATCH", f"{DIST}/groups/{{id}}", ADMIN, change(max_open_claims_per_partner=5)),
             Op("PUT", f"{DIST}/groups/{{id}}/members", ADMIN, only_partner_a),
         ),
@@ -450,6 +454,7 @@ RESOURCES: tuple[Resource, ...] = (
         outsiders=PARTNER_PEOPLE,
         ops=(
             Op("GET", f"{DIST}/routing-rules/{{id}}", VENDOR_STAFF),
+            Op("GET", f"{DIST}/routing-rules/{{id}}/history", VENDOR_STAFF),
             Op("PATCH", f"{DIST}/routing-rules/{{id}}", ADMIN, change(regions=["Texas"])),
         ),
     ),
@@ -461,6 +466,7 @@ RESOURCES: tuple[Resource, ...] = (
         outsiders=PARTNER_PEOPLE,
         ops=(
             Op("GET", f"{DIST}/web-forms/{{id}}", STAFF),
+            Op("GET", f"{DIST}/web-forms/{{id}}/history", STAFF),
             Op("PATCH", f"{DIST}/web-forms/{{id}}", STAFF, change(auto_response_subject="Thanks!")),
             # The public form post: no token needed, anyone may send it.
             Op("POST", f"{DIST}/web-to-lead/{{key}}", ACTORS, web_lead),
@@ -484,6 +490,7 @@ RESOURCES: tuple[Resource, ...] = (
         outsiders=PARTNER_PEOPLE,
         ops=(
             Op("GET", f"{DIST}/leads/{{id}}", VENDOR_STAFF),
+            Op("GET", f"{DIST}/leads/{{id}}/history", VENDOR_STAFF),
             Op("GET", f"{DIST}/leads/{{id}}/decisions", VENDOR_STAFF),
             Op("POST", f"{DIST}/leads/{{id}}/qualify", STAFF, change(stage="marketing_qualified"), make_new_lead),
             Op("POST", f"{DIST}/leads/{{id}}/disqualify", STAFF, change(reason="spam"), make_queued_lead),
@@ -500,6 +507,7 @@ RESOURCES: tuple[Resource, ...] = (
         item=f"{DIST}/leads/{{id}}",
         ops=(
             Op("GET", f"{DIST}/leads/{{id}}", A_READERS),
+            Op("GET", f"{DIST}/leads/{{id}}/history", A_READERS),
             Op("POST", f"{DIST}/leads/{{id}}/convert", PEOPLE_OF_A, change(currency="USD"), make_lead_of_a),
         ),
     ),
@@ -535,6 +543,7 @@ RESOURCES: tuple[Resource, ...] = (
         outsiders=(),
         ops=(
             Op("GET", f"{DIST}/referral-programs/{{id}}", ACTORS),
+            Op("GET", f"{DIST}/referral-programs/{{id}}/history", ACTORS),
             Op("PATCH", f"{DIST}/referral-programs/{{id}}", ADMIN, change(terms="New terms")),
             Op("POST", f"{DIST}/referral-programs/{{id}}/invitations", STAFF_OF_A, invite_a, make_referral_program),
             Op("POST", f"{DIST}/referral-programs/{{id}}/applications", PARTNER_PEOPLE, empty, make_referral_program),
@@ -566,6 +575,7 @@ RESOURCES: tuple[Resource, ...] = (
         listers=A_READERS,
         ops=(
             Op("GET", f"{DIST}/referrals/{{id}}", A_READERS),
+            Op("GET", f"{DIST}/referrals/{{id}}/history", A_READERS),
             Op("POST", f"{DIST}/referrals/{{id}}/decision", STAFF_OF_A, change(accept=True), make_referral),
         ),
     ),

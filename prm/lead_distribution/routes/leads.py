@@ -15,14 +15,17 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Body, Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prm.core.activity import ActivityRead
 from prm.core.auth import EVERYONE, STAFF, VENDOR_READERS, Principal, allow
 from prm.core.convert import to_read
 from prm.core.errors import RuleViolation
+from prm.core.history import history_of
 from prm.core.idempotency import idempotent_create
 from prm.core.openapi import Problem
 from prm.core.pagination import Page, PageRequest
 from prm.core.problems import PROBLEM_JSON
 from prm.crm.models import Lead, LeadSource, LeadStatus
+from prm.crm.repository import LeadRepository
 from prm.crm.schemas import LeadCreate
 from prm.lead_distribution.models import RoutingDecision
 from prm.lead_distribution.repository import ImportRepository
@@ -109,6 +112,12 @@ class DistributionLeadController(Controller):
     @get("/{lead_id:uuid}", summary="A lead with its band, possible duplicates and current offer")
     async def get_lead(self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> LeadDetails:
         return await intake.get(db_session, principal=principal, lead_id=lead_id)
+
+    @get("/{lead_id:uuid}/history", summary="Every change to the lead: who, when (UTC), what (as /leads/{id}/history)")
+    async def lead_history(
+        self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID, page: PageRequest
+    ) -> Page[ActivityRead]:
+        return await history_of(db_session, LeadRepository(db_session, principal), lead_id, page, entity="lead")
 
     @post(
         "/{lead_id:uuid}/qualify",

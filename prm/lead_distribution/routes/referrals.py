@@ -9,11 +9,14 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prm.core.activity import ActivityRead
 from prm.core.auth import EVERYONE, PARTNERS, STAFF, Principal, Role, allow
 from prm.core.convert import to_page, to_read
+from prm.core.history import history_of
 from prm.core.idempotency import idempotent_create
 from prm.core.pagination import Page, PageRequest
 from prm.lead_distribution.models import MembershipStatus, ReferralStatus
+from prm.lead_distribution.repository import ReferralProgramRepository, ReferralRepository
 from prm.lead_distribution.schemas import (
     Application,
     Invitation,
@@ -61,6 +64,14 @@ class ReferralProgramController(Controller):
     ) -> ReferralProgramRead:
         program = await referrals.get_program(db_session, principal=principal, program_id=program_id)
         return to_read(program, ReferralProgramRead)
+
+    @get("/{program_id:uuid}/history", summary="Every change: who, when (UTC), what")
+    async def program_history(
+        self, db_session: AsyncSession, principal: Principal, program_id: uuid.UUID, page: PageRequest
+    ) -> Page[ActivityRead]:
+        return await history_of(
+            db_session, ReferralProgramRepository(db_session, principal), program_id, page, entity="referral_program"
+        )
 
     @patch("/{program_id:uuid}", guards=[allow(Role.VENDOR_ADMIN)])
     async def update_program(
@@ -166,6 +177,14 @@ class ReferralController(Controller):
     ) -> ReferralRead:
         referral = await referrals.get_referral(db_session, principal=principal, referral_id=referral_id)
         return (await referrals.read_many(db_session, [referral]))[0]
+
+    @get("/{referral_id:uuid}/history", summary="Every change: who, when (UTC), what")
+    async def referral_history(
+        self, db_session: AsyncSession, principal: Principal, referral_id: uuid.UUID, page: PageRequest
+    ) -> Page[ActivityRead]:
+        return await history_of(
+            db_session, ReferralRepository(db_session, principal), referral_id, page, entity="referral"
+        )
 
     @post(
         "/{referral_id:uuid}/decision",

@@ -7,12 +7,15 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.di import Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prm.core.activity import ActivityRead
 from prm.core.auth import STAFF, VENDOR_READERS, Principal, Role, allow
 from prm.core.convert import to_page, to_read
+from prm.core.history import history_of
 from prm.core.idempotency import idempotent_create
-from prm.core.pagination import Page, PageRequest
+from prm.core.pagination import Page, PageRequest, page_request_sorted_by
 from prm.lead_distribution.models import PartnerGroup
 from prm.lead_distribution.repository import GroupRepository, ProgramRepository, RuleRepository, WebFormRepository
 from prm.lead_distribution.schemas import (
@@ -105,6 +108,14 @@ class LeadProgramController(Controller):
     ) -> ProgramRead:
         program = await setup.update_program(db_session, principal=principal, program_id=program_id, data=data)
         return to_read(program, ProgramRead)
+
+    @get("/{program_id:uuid}/history", summary="Every change: who, when (UTC), what")
+    async def program_history(
+        self, db_session: AsyncSession, principal: Principal, program_id: uuid.UUID, page: PageRequest
+    ) -> Page[ActivityRead]:
+        return await history_of(
+            db_session, ProgramRepository(db_session, principal), program_id, page, entity="lead_program"
+        )
 
     @get("/{program_id:uuid}/members")
     async def list_members(
@@ -203,6 +214,14 @@ class GroupController(Controller):
         group = await setup.update_group(db_session, principal=principal, group_id=group_id, data=data)
         return (await _group_reads(db_session, [group]))[0]
 
+    @get("/{group_id:uuid}/history", summary="Every change: who, when (UTC), what")
+    async def group_history(
+        self, db_session: AsyncSession, principal: Principal, group_id: uuid.UUID, page: PageRequest
+    ) -> Page[ActivityRead]:
+        return await history_of(
+            db_session, GroupRepository(db_session, principal), group_id, page, entity="partner_group"
+        )
+
     @put("/{group_id:uuid}/members", guards=[ADMIN], summary="The group's partners (replaces the list)")
     async def put_members(
         self, db_session: AsyncSession, principal: Principal, group_id: uuid.UUID, data: GroupMembersPut
@@ -227,9 +246,14 @@ class RuleController(Controller):
 
         return await idempotent_create(request, db_session, principal, create, RuleRead)
 
-    @get("/", summary="Every rule in the order they are tried")
-    async def list_rules(self, db_session: AsyncSession) -> list[RuleRead]:
-        return [to_read(r, RuleRead) for r in await routing_rules.list_rules(db_session)]
+    @get(
+        "/",
+        summary="The rules, by default in the order they are tried (sort=position)",
+        dependencies={"page": Provide(page_request_sorted_by("position"), sync_to_thread=False)},
+    )
+    async def list_rules(self, db_session: AsyncSession, principal: Principal, page: PageRequest) -> Page[RuleRead]:
+        rows, cursor = await routing_rules.page_rules(db_session, principal=principal, page=page)
+        return to_page(rows, cursor, RuleRead)
 
     @put("/order", guards=[ADMIN], summary="Reorder: every rule's id, in the order to try them")
     async def reorder(self, db_session: AsyncSession, principal: Principal, data: RuleOrder) -> list[RuleRead]:
@@ -248,6 +272,12 @@ class RuleController(Controller):
         return to_read(
             await routing_rules.update_rule(db_session, principal=principal, rule_id=rule_id, data=data), RuleRead
         )
+
+    @get("/{rule_id:uuid}/history", summary="Every change: who, when (UTC), what")
+    async def rule_history(
+        self, db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID, page: PageRequest
+    ) -> Page[ActivityRead]:
+        return await history_of(db_session, RuleRepository(db_session, principal), rule_id, page, entity="routing_rule")
 
 
 class WebFormController(Controller):
@@ -280,3 +310,9 @@ class WebFormController(Controller):
         return to_read(
             await setup.update_form(db_session, principal=principal, form_id=form_id, data=data), WebFormRead
         )
+
+    @get("/{form_id:uuid}/history", summary="Every change: who, when (UTC), what")
+    async def form_history(
+        self, db_session: AsyncSession, principal: Principal, form_id: uuid.UUID, page: PageRequest
+    ) -> Page[ActivityRead]:
+        return await history_of(db_session, WebFormRepository(db_session, principal), form_id, page, entity="web_form")

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.activity import record_activity
 from prm.core.auth import PARTNER_ROLES, Principal
 from prm.core.errors import RuleViolation
+from prm.core.pagination import PageRequest
 from prm.core.records import record_created, record_updated
 from prm.crm.services import lead_pipeline
 from prm.lead_distribution.models import RoutingRule, TargetKind
@@ -108,6 +109,13 @@ async def update_rule(
 
 async def list_rules(session: AsyncSession) -> list[RoutingRule]:
     return await ConfigStore(session).rules(active_only=False)
+
+
+async def page_rules(
+    session: AsyncSession, *, principal: Principal, page: PageRequest
+) -> tuple[list[RoutingRule], str | None]:
+    """A page of the rules, by default in the order they are tried (sort=position)."""
+    return await RuleRepository(session, principal).page(page)
 
 
 async def reorder_rules(session: AsyncSession, *, principal: Principal, data: RuleOrder) -> list[RoutingRule]:
