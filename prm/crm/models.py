@@ -105,7 +105,13 @@ class OpportunityStage(StrEnum):
 
 class Opportunity(IdMixin, TimestampMixin, VersionMixin, Base):
     __tablename__ = "opportunities"
-    __table_args__ = (Index("ix_opportunities_partner_created", "partner_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_opportunities_partner_created", "partner_id", "created_at"),
+        # Scorecards: won and lost business by close time, open pipeline by expected close date.
+        Index("ix_opportunities_stage_closed", "stage", "closed_at"),
+        Index("ix_opportunities_partner_stage_closed", "partner_id", "stage", "closed_at"),
+        Index("ix_opportunities_stage_close_date", "stage", "close_date"),
+    )
 
     name: Mapped[str] = mapped_column(String(200))
     account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("accounts.id"), index=True)

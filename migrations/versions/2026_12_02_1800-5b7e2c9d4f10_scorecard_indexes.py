@@ -1,0 +1,37 @@
+"""scorecard indexes: won and lost business by close time, pipeline by close date, registrations
+by state, offers by partner and program within a period
+
+Revision ID: 5b7e2c9d4f10
+Revises: 3c1d9e0b7a42
+Create Date: 2026-12-02 18:00:00.000000+00:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = "5b7e2c9d4f10"
+down_revision: str | None = "3c1d9e0b7a42"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+INDEXES: list[tuple[str, str, list[str]]] = [
+    ("ix_opportunities_stage_closed", "opportunities", ["stage", "closed_at"]),
+    ("ix_opportunities_partner_stage_closed", "opportunities", ["partner_id", "stage", "closed_at"]),
+    ("ix_opportunities_stage_close_date", "opportunities", ["stage", "close_date"]),
+    ("ix_deal_registrations_state_partner", "deal_registrations", ["state", "partner_id"]),
+    ("ix_lead_offers_partner_offered", "lead_offers", ["partner_id", "offered_at"]),
+    ("ix_lead_offers_program_offered", "lead_offers", ["program_id", "offered_at"]),
+]
+
+
+def upgrade() -> None:
+    for name, table, columns in INDEXES:
+        op.create_index(name, table, columns)
+
+
+def downgrade() -> None:
+    for name, table, _ in reversed(INDEXES):
+        op.drop_index(name, table_name=table)
