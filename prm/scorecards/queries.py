@@ -475,3 +475,19 @@ async def partner_name(session: AsyncSession, query: ReportQuery, partner_id: uu
     statement = select(Partner.name).where(Partner.id == partner_id, *partner_conditions(query, Partner.id))
     name: str | None = await session.scalar(statement)
     return name
+
+
+async def visible_partners(session: AsyncSession, query: ReportQuery) -> Rows:
+    """The partners whose scorecards the caller may open (a channel manager: theirs)."""
+    return await _all(
+        session,
+        select(
+            Partner.id.label("id"),
+            Partner.name.label("name"),
+            Partner.tier.label("tier"),
+            Partner.region.label("region"),
+        )
+        .where(*partner_conditions(query, Partner.id))
+        .order_by(Partner.name, Partner.id)
+        .limit(500),
+    )

@@ -478,3 +478,7 @@ async def campaign_return(session: AsyncSession, query: ReportQuery) -> Report[C
             )
         )
     return Report(header=header(query, "campaign-return"), rows=rows)
+
+
+async def visible_partners(session: AsyncSession, query: ReportQuery) -> list[dict[str, Any]]:
+    return [dict(row) for row in await queries.visible_partners(session, query)]

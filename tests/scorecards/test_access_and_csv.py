@@ -9,19 +9,13 @@ import uuid
 import httpx
 import pytest
 
-from prm.core.clock import ManualClock
 from tests.conftest import World
-from tests.scorecards.dataset import DataSet, build
+from tests.scorecards.dataset import DataSet
 from tests.scorecards.test_reports import API, pick, rows
 
 pytestmark = pytest.mark.asyncio
 
 PERIOD = {"from_month": "2027-03", "to_month": "2027-04"}
-
-
-@pytest.fixture
-async def data(client: httpx.AsyncClient, world: World, clock: ManualClock) -> DataSet:
-    return await build(client, world, clock)
 
 
 async def test_a_partner_gets_404_for_another_partners_scorecard(

@@ -8,18 +8,12 @@ from typing import Any
 import httpx
 import pytest
 
-from prm.core.clock import ManualClock
 from tests.conftest import Actor, World
-from tests.scorecards.dataset import DataSet, build
+from tests.scorecards.dataset import DataSet
 
 pytestmark = pytest.mark.asyncio
 
 API = "/api/v1/scorecards"
-
-
-@pytest.fixture
-async def data(client: httpx.AsyncClient, world: World, clock: ManualClock) -> DataSet:
-    return await build(client, world, clock)
 
 
 async def rows(client: httpx.AsyncClient, actor: Actor, path: str, **params: Any) -> list[dict[str, Any]]:
