@@ -40,6 +40,9 @@ async def test_dashboard_shows_every_chart_with_its_table(sign_in: SignIn, world
     assert [d["data"] for d in channels["datasets"]] == [[800.0, 400.0], [1500.0, 0.0]]  # type: ignore[index]
     assert "80,000" not in page  # amounts are shown as money, minor units / 100
     assert "800.00 USD" in page
+    leads = chart_data(page, "lead-quality")
+    assert leads["labels"] == ["campaign", "referral", "web"]
+    assert [d["data"] for d in leads["datasets"]] == [[0, 0, 1], [1, 1, 2], [2, 0, 1]]  # type: ignore[index]
     top = chart_data(page, "top-partners")
     assert top["labels"] == ["Acme Resellers", "Globex Integrators"]
     assert '<script src="/static/vendor/chartjs/chart.umd.min.js" defer></script>' in page

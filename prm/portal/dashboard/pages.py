@@ -110,6 +110,7 @@ async def dashboard(
         query=query,
         filters=filters,
         csv_query=urlencode({**filters, "currency": currency}),
+        filter_query=urlencode({k: v for k, v in filters.items() if k != "currency"}),
         currency=currency,
         currencies=currencies,
         tiers=[tier.value for tier in PartnerTier],
@@ -162,7 +163,15 @@ async def scorecards(
     won: dict[uuid.UUID, list[Any]] = {}
     for row in sales.rows:
         won.setdefault(row.partner_id, []).append(row)
-    return page("dashboard/scorecards.html", principal, query=query, filters=filters, partners=partners, won=won)
+    return page(
+        "dashboard/scorecards.html",
+        principal,
+        query=query,
+        filters=filters,
+        filter_query=urlencode(filters),
+        partners=partners,
+        won=won,
+    )
 
 
 @get("/scorecards/{partner_id:uuid}", name="scorecard")
