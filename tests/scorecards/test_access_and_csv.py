@@ -119,13 +119,15 @@ async def test_csv_matches_json(client: httpx.AsyncClient, world: World, data: D
 async def test_csv_cells_cannot_become_formulas(client: httpx.AsyncClient, world: World, data: DataSet) -> None:
     reply = await client.post("/api/v1/accounts", json={"name": "Formula Inc"}, headers=world.admin.headers)
     account = reply.json()["id"]
-    body = {"name": "=HYPERLINK(\"http://evil\")", "account_id": account, "amount_minor": 999_000, "currency": "USD",
-            "stage": "Closed Won"}  # fmt: skip
-    created = await client.post("/api/v1/opportunities", json=body, headers=world.admin.headers)
-    assert created.status_code == 201, created.text
+    names = ['=HYPERLINK("http://evil")', "+SUM(A1)", "-2+3", "@cmd", "Plain deal"]
+    for rank, name in enumerate(names):
+        body = {"name": name, "account_id": account, "amount_minor": 999_000 - rank, "currency": "USD",
+                "stage": "Closed Won"}  # fmt: skip
+        created = await client.post("/api/v1/opportunities", json=body, headers=world.admin.headers)
+        assert created.status_code == 201, created.text
     reply = await client.get(f"{API}/sales/top-deals", params={"format": "csv"}, headers=world.leader.headers)
-    first = next(csv.DictReader(io.StringIO(reply.text)))
-    assert first["name"] == '\'=HYPERLINK("http://evil")'
+    shown = [row["name"] for row in csv.DictReader(io.StringIO(reply.text))][: len(names)]
+    assert shown == ['\'=HYPERLINK("http://evil")', "'+SUM(A1)", "'-2+3", "'@cmd", "Plain deal"]
 
 
 @pytest.mark.parametrize(
