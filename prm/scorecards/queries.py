@@ -390,11 +390,14 @@ async def credit_totals(session: AsyncSession, query: ReportQuery, partner_id: u
     )
 
 
-def _touched_within_hour() -> ColumnElement[bool]:
-    return exists().where(
-        LeadOffer.lead_id == Lead.id,
-        LeadOffer.status.in_(ACCEPTED_OFFERS),
-        LeadOffer.response_seconds <= SPEED_TO_LEAD_SECONDS,
+def _touched_within_hour() -> Any:
+    """The leads a partner accepted within an hour of the offer, as a sub-select to outer-join
+    (a hash join over the offers, where a per-lead EXISTS would probe the offers once per lead)."""
+    return (
+        select(LeadOffer.lead_id.label("lead_id"))
+        .where(LeadOffer.status.in_(ACCEPTED_OFFERS), LeadOffer.response_seconds <= SPEED_TO_LEAD_SECONDS)
+        .distinct()
+        .subquery()
     )
 
 
@@ -404,14 +407,17 @@ def _lead_period(query: ReportQuery, *, whole_life: bool) -> list[ColumnElement[
 
 async def lead_quality(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool = False) -> Rows:
     """Leads created within the period (or ever), grouped by `key` (source or campaign id)."""
+    touched = _touched_within_hour()
     inner = (
         select(
             key.label("key"),
             case((Lead.score <= 30, 0), (Lead.score <= 75, 1), else_=2).label("band"),
             case((Lead.status.in_(NOT_QUALIFIED), 0), else_=1).label("qualified"),
             case((Lead.status == LeadStatus.CONVERTED, 1), else_=0).label("converted"),
-            case((_touched_within_hour(), 1), else_=0).label("touched"),
+            case((touched.c.lead_id.is_not(None), 1), else_=0).label("touched"),
         )
+        .select_from(Lead)
+        .outerjoin(touched, touched.c.lead_id == Lead.id)
         .where(*_lead_period(query, whole_life=whole_life), *lead_filters(query))
         .subquery()
     )
