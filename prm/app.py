@@ -36,6 +36,7 @@ from prm.deal_registration.routes import ProgramController, RegistrationControll
 from prm.lead_distribution.jobs import register_jobs as register_lead_distribution_jobs
 from prm.lead_distribution.routes import CONTROLLERS as LEAD_DISTRIBUTION_CONTROLLERS
 from prm.portal import UNKNOWN_PAGE_HANDLERS, portal_router, template_config
+from prm.scorecards.routes import ScorecardController
 from prm.settings import Settings
 from prm.system.bench import register_bench_routes
 from prm.system.routes import OutboxController, WebhookController, health, ready
@@ -55,6 +56,7 @@ API_CONTROLLERS: list[type] = [
     RegistrationController,
     CreditController,
     *LEAD_DISTRIBUTION_CONTROLLERS,
+    ScorecardController,
 ]
 
 

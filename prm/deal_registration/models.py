@@ -88,6 +88,8 @@ class DealRegistration(IdMixin, TimestampMixin, VersionMixin, Base):
         # ones already expired and reads the soonest-expiring first (a reminded row drops out).
         Index("ix_deal_registrations_unreminded", "expires_at", **only_while("approved", "reminder_sent_at IS NULL")),
         Index("ix_deal_registrations_partner", "partner_id", "created_at"),
+        # Scorecards: registrations by state (deal status), per partner.
+        Index("ix_deal_registrations_state_partner", "state", "partner_id"),
     )
 
     number: Mapped[str] = mapped_column(String(20), unique=True)

@@ -32,6 +32,7 @@ from prm.crm.schemas import (
 from prm.crm.services import accounts, campaigns, contacts, leads, opportunities, partners, products, users
 from prm.demo.deal_registration import seed_deal_registration
 from prm.demo.distribution import seed_lead_distribution
+from prm.demo.history import seed_history
 from prm.settings import Settings
 
 DEMO_PASSWORD = "demo-password-1"  # noqa: S105 - printed for the demo on purpose
@@ -110,6 +111,7 @@ async def _seed(session: AsyncSession) -> None:
     alex_principal = users.principal_of(staff["cm.alex@northwind.example"])
     await seed_deal_registration(session, admin=actor, manager=alex_principal, sellers=sellers)
     await seed_lead_distribution(session, admin=actor, partners=created)
+    await seed_history(session, admin=actor, sellers=sellers, partners=created, account_ids=account_ids)
 
 
 # (sku, name, family, list price in cents)

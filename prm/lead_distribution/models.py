@@ -234,6 +234,9 @@ class LeadOffer(IdMixin, TimestampMixin, VersionMixin, Base):
         Index("ix_lead_offers_due", "status", "respond_by"),
         Index("ix_lead_offers_partner", "partner_id", "status"),
         Index("ix_lead_offers_lead", "lead_id", "status"),
+        # Scorecards: a partner's offers, and each program's offers, within a period.
+        Index("ix_lead_offers_partner_offered", "partner_id", "offered_at"),
+        Index("ix_lead_offers_program_offered", "program_id", "offered_at"),
     )
 
     lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("leads.id"))

@@ -20,6 +20,7 @@ from prm.core.auth import Principal, Role
 from prm.core.tokens import TokenService
 from prm.crm.services.users import authenticate, principal_of
 from prm.portal.credits import CREDIT_PAGE_HANDLERS
+from prm.portal.dashboard.pages import DASHBOARD_PAGE_HANDLERS
 from prm.portal.deal_actions import DEAL_ACTION_HANDLERS
 from prm.portal.deals import DEAL_FORM_HANDLERS
 from prm.portal.home import home_for
@@ -120,4 +121,5 @@ PAGE_HANDLERS: list[Any] = [
     *REVIEW_PAGE_HANDLERS,
     *CREDIT_PAGE_HANDLERS,
     *LEAD_PAGE_HANDLERS,
+    *DASHBOARD_PAGE_HANDLERS,
 ]

@@ -1,0 +1,1 @@
+"""The leadership dashboard and the scorecard pages: thin over `prm.scorecards.service`."""

@@ -1,0 +1,1 @@
+"""Scorecards: the read side over CRM, deal registration, lead distribution and credits."""

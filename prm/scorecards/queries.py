@@ -1,0 +1,499 @@
+"""Every SQL statement the scorecards run (the repository of the read side).
+
+Each statement selects narrow rows in a sub-select (tenant filter and report filters applied
+there) and groups the sub-select's columns, so a bucketing CASE is written once and PostgreSQL
+never sees two copies of it with different bind parameters. Rows are read by column name.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, case, exists, func, literal, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.credits.models import Credit
+from prm.crm.models import Campaign, Lead, LeadStatus, Opportunity, OpportunityStage, Partner
+from prm.deal_registration.models import DealRegistration, RegistrationState
+from prm.deal_registration.service.state import ENTITY as REGISTRATION_ENTITY
+from prm.lead_distribution.models import LeadOffer, OfferStatus, ProgramMember
+from prm.scorecards.filters import Month, ReportQuery, currency_condition, date_bucket, month_bucket, partner_conditions
+
+OPEN_STAGES = (
+    OpportunityStage.PROSPECTING,
+    OpportunityStage.PRESENTATION,
+    OpportunityStage.PROPOSAL,
+    OpportunityStage.NEGOTIATION,
+)
+ACCEPTED_OFFERS = (OfferStatus.ACCEPTED, OfferStatus.CONVERTED)
+NOT_QUALIFIED = (LeadStatus.NEW, LeadStatus.DISQUALIFIED)
+SPEED_TO_LEAD_SECONDS = 3600
+
+Rows = list[Any]
+
+
+def channel_of(partner_column: Any) -> ColumnElement[str]:
+    return case((partner_column.is_(None), literal("direct")), else_=literal("indirect"))
+
+
+def opportunity_filters(query: ReportQuery) -> list[ColumnElement[bool]]:
+    conditions = [*partner_conditions(query, Opportunity.partner_id), currency_condition(query, Opportunity.currency)]
+    if query.program_id is not None:
+        registered = exists().where(
+            DealRegistration.opportunity_id == Opportunity.id, DealRegistration.program_id == query.program_id
+        )
+        conditions.append(registered)
+    return conditions
+
+
+def registration_filters(query: ReportQuery) -> list[ColumnElement[bool]]:
+    conditions = [
+        *partner_conditions(query, DealRegistration.partner_id),
+        currency_condition(query, DealRegistration.currency),
+    ]
+    if query.program_id is not None:
+        conditions.append(DealRegistration.program_id == query.program_id)
+    return conditions
+
+
+def lead_filters(query: ReportQuery) -> list[ColumnElement[bool]]:
+    """Leads a caller may see: a partner the leads it holds, a channel manager their partners'."""
+    conditions = [*partner_conditions(query, Lead.partner_id), Lead.merged_into_id.is_(None)]
+    if query.program_id is not None:
+        conditions.append(exists().where(LeadOffer.lead_id == Lead.id, LeadOffer.program_id == query.program_id))
+    return conditions
+
+
+async def _all(session: AsyncSession, statement: Select[Any]) -> Rows:
+    return list((await session.execute(statement)).mappings())
+
+
+# Sales ---------------------------------------------------------------------------------------
+
+
+async def won_by_month(session: AsyncSession, query: ReportQuery, months: list[Month]) -> Rows:
+    """Won amount and count per month, channel and currency, over `months`."""
+    inner = (
+        select(
+            month_bucket(Opportunity.closed_at, months, query.zone).label("bucket"),
+            channel_of(Opportunity.partner_id).label("channel"),
+            Opportunity.currency.label("currency"),
+            Opportunity.amount_minor.label("amount"),
+        )
+        .where(
+            Opportunity.stage == OpportunityStage.CLOSED_WON,
+            Opportunity.closed_at >= months[0].start(query.zone),
+            Opportunity.closed_at < months[-1].shift(1).start(query.zone),
+            *opportunity_filters(query),
+        )
+        .subquery()
+    )
+    return await _all(
+        session,
+        select(inner.c.bucket, inner.c.channel, inner.c.currency, func.sum(inner.c.amount).label("amount"))
+        .add_columns(func.count().label("count"))
+        .group_by(inner.c.bucket, inner.c.channel, inner.c.currency),
+    )
+
+
+async def closed_by_month(session: AsyncSession, query: ReportQuery) -> Rows:
+    inner = (
+        select(
+            month_bucket(Opportunity.closed_at, query.months, query.zone).label("bucket"),
+            Opportunity.stage.label("stage"),
+            Opportunity.currency.label("currency"),
+            Opportunity.amount_minor.label("amount"),
+        )
+        .where(
+            Opportunity.stage.in_((OpportunityStage.CLOSED_WON, OpportunityStage.CLOSED_LOST)),
+            Opportunity.closed_at >= query.start,
+            Opportunity.closed_at < query.end,
+            *opportunity_filters(query),
+        )
+        .subquery()
+    )
+    return await _all(
+        session,
+        select(inner.c.bucket, inner.c.stage, inner.c.currency, func.sum(inner.c.amount).label("amount"))
+        .add_columns(func.count().label("count"))
+        .group_by(inner.c.bucket, inner.c.stage, inner.c.currency),
+    )
+
+
+async def won_by_partner(session: AsyncSession, query: ReportQuery) -> Rows:
+    """Won amount and count per partner and currency within the query's period (indirect only)."""
+    return await _all(
+        session,
+        select(
+            Opportunity.partner_id.label("partner_id"),
+            Partner.name.label("partner_name"),
+            Opportunity.currency.label("currency"),
+            func.sum(Opportunity.amount_minor).label("amount"),
+            func.count().label("count"),
+        )
+        .join(Partner, Partner.id == Opportunity.partner_id)
+        .where(
+            Opportunity.stage == OpportunityStage.CLOSED_WON,
+            Opportunity.closed_at >= query.start,
+            Opportunity.closed_at < query.end,
+            *opportunity_filters(query),
+        )
+        .group_by(Opportunity.partner_id, Partner.name, Opportunity.currency),
+    )
+
+
+async def top_deals(session: AsyncSession, query: ReportQuery, currency: str, limit: int) -> Rows:
+    return await _all(
+        session,
+        select(
+            Opportunity.id.label("id"),
+            Opportunity.name.label("name"),
+            Opportunity.partner_id.label("partner_id"),
+            Partner.name.label("partner_name"),
+            Opportunity.amount_minor.label("amount"),
+            Opportunity.closed_at.label("closed_at"),
+        )
+        .outerjoin(Partner, Partner.id == Opportunity.partner_id)
+        .where(
+            Opportunity.stage == OpportunityStage.CLOSED_WON,
+            Opportunity.closed_at >= query.start,
+            Opportunity.closed_at < query.end,
+            Opportunity.currency == currency,
+            *opportunity_filters(query),
+        )
+        .order_by(Opportunity.amount_minor.desc(), Opportunity.closed_at, Opportunity.id)
+        .limit(limit),
+    )
+
+
+async def won_currencies(session: AsyncSession, query: ReportQuery) -> list[str]:
+    statement = (
+        select(Opportunity.currency)
+        .where(
+            Opportunity.stage == OpportunityStage.CLOSED_WON,
+            Opportunity.closed_at >= query.start,
+            Opportunity.closed_at < query.end,
+            *opportunity_filters(query),
+        )
+        .distinct()
+        .order_by(Opportunity.currency)
+    )
+    return list((await session.scalars(statement)).all())
+
+
+# Pipeline and forecast -----------------------------------------------------------------------
+
+
+async def open_pipeline(session: AsyncSession, query: ReportQuery) -> Rows:
+    inner = (
+        select(
+            Opportunity.stage.label("stage"),
+            channel_of(Opportunity.partner_id).label("channel"),
+            Opportunity.currency.label("currency"),
+            Opportunity.amount_minor.label("amount"),
+        )
+        .where(Opportunity.stage.in_(OPEN_STAGES), *opportunity_filters(query))
+        .subquery()
+    )
+    return await _all(
+        session,
+        select(inner.c.stage, inner.c.channel, inner.c.currency, func.sum(inner.c.amount).label("amount"))
+        .add_columns(func.count().label("count"))
+        .group_by(inner.c.stage, inner.c.channel, inner.c.currency),
+    )
+
+
+async def forecast(session: AsyncSession, query: ReportQuery) -> Rows:
+    inner = (
+        select(
+            date_bucket(Opportunity.close_date, query.months).label("bucket"),
+            Opportunity.stage.label("stage"),
+            channel_of(Opportunity.partner_id).label("channel"),
+            Opportunity.currency.label("currency"),
+            Opportunity.amount_minor.label("amount"),
+        )
+        .where(
+            Opportunity.stage.in_(OPEN_STAGES),
+            Opportunity.close_date >= query.first.first_day(),
+            Opportunity.close_date < query.last.shift(1).first_day(),
+            *opportunity_filters(query),
+        )
+        .subquery()
+    )
+    return await _all(
+        session,
+        select(inner.c.bucket, inner.c.stage, inner.c.channel, inner.c.currency)
+        .add_columns(func.sum(inner.c.amount).label("amount"), func.count().label("count"))
+        .group_by(inner.c.bucket, inner.c.stage, inner.c.channel, inner.c.currency),
+    )
+
+
+# Deal registration ---------------------------------------------------------------------------
+
+
+async def registrations_by_state(session: AsyncSession, query: ReportQuery) -> Rows:
+    return await _all(
+        session,
+        select(DealRegistration.state.label("state"), func.count().label("count"))
+        .where(*registration_filters(query))
+        .group_by(DealRegistration.state),
+    )
+
+
+async def count_registrations(session: AsyncSession, query: ReportQuery, *conditions: Any) -> int:
+    statement = select(func.count()).select_from(DealRegistration).where(*registration_filters(query), *conditions)
+    return int((await session.scalar(statement)) or 0)
+
+
+async def registration_events(session: AsyncSession, query: ReportQuery) -> dict[str, int]:
+    """How many registrations were submitted, approved, ... within the period (by each event's time)."""
+    start, end = query.start, query.end
+
+    def within(column: Any, *also: Any) -> ColumnElement[int]:
+        return func.sum(case((and_(column >= start, column < end, *also), 1), else_=0))
+
+    state = DealRegistration.state
+    statement = select(
+        within(DealRegistration.submitted_at).label("submitted"),
+        within(DealRegistration.approved_at).label("approved"),
+        within(DealRegistration.decided_at, state == RegistrationState.REJECTED).label("rejected"),
+        within(DealRegistration.expired_at).label("expired"),
+        within(DealRegistration.closed_at, state == RegistrationState.WON).label("won"),
+        within(DealRegistration.closed_at, state == RegistrationState.LOST).label("lost"),
+    ).where(*registration_filters(query))
+    row = (await session.execute(statement)).mappings().one()
+    return {name: int(value or 0) for name, value in row.items()}
+
+
+async def registrations_won(session: AsyncSession, query: ReportQuery) -> Rows:
+    """Won registrations closed within the period: amount, currency, submitted and closed times."""
+    return await _all(
+        session,
+        select(
+            DealRegistration.currency.label("currency"),
+            DealRegistration.won_amount_minor.label("amount"),
+            DealRegistration.submitted_at.label("submitted_at"),
+            DealRegistration.closed_at.label("closed_at"),
+        ).where(
+            DealRegistration.state == RegistrationState.WON,
+            DealRegistration.closed_at >= query.start,
+            DealRegistration.closed_at < query.end,
+            *registration_filters(query),
+        ),
+    )
+
+
+async def registration_decisions(session: AsyncSession, query: ReportQuery) -> Rows:
+    """Registrations decided (approved or rejected) within the period, with their review clocks."""
+    return await _all(
+        session,
+        select(
+            DealRegistration.submitted_at.label("submitted_at"),
+            DealRegistration.decided_at.label("decided_at"),
+            DealRegistration.review_due_at.label("review_due_at"),
+        ).where(
+            DealRegistration.decided_at >= query.start,
+            DealRegistration.decided_at < query.end,
+            DealRegistration.submitted_at.is_not(None),
+            *registration_filters(query),
+        ),
+    )
+
+
+# Leads ---------------------------------------------------------------------------------------
+
+
+async def offer_counts(
+    session: AsyncSession, query: ReportQuery, partner_id: uuid.UUID, stall_before: datetime
+) -> Rows:
+    """The partner's offers made within the period, by status, with response times and stalls."""
+    stalled = and_(LeadOffer.status == OfferStatus.ACCEPTED, LeadOffer.responded_at < stall_before)
+    return await _all(
+        session,
+        select(
+            LeadOffer.status.label("status"),
+            func.count().label("count"),
+            func.sum(LeadOffer.response_seconds).label("response_seconds"),
+            func.sum(case((stalled, 1), else_=0)).label("stalled"),
+        )
+        .where(
+            LeadOffer.partner_id == partner_id,
+            LeadOffer.offered_at >= query.start,
+            LeadOffer.offered_at < query.end,
+            *_offer_program(query),
+        )
+        .group_by(LeadOffer.status),
+    )
+
+
+def _offer_program(query: ReportQuery) -> list[ColumnElement[bool]]:
+    return [LeadOffer.program_id == query.program_id] if query.program_id is not None else []
+
+
+async def program_offers(session: AsyncSession, query: ReportQuery, partner_id: uuid.UUID) -> Rows:
+    """For each lead program the partner is a member of: the partner's weight, the members' total
+    weight, and how many offers the program made within the period (to anyone)."""
+    weights = (
+        select(ProgramMember.program_id, func.sum(ProgramMember.weight).label("total_weight"))
+        .group_by(ProgramMember.program_id)
+        .subquery()
+    )
+    offers = (
+        select(LeadOffer.program_id, func.count().label("offers"))
+        .where(LeadOffer.offered_at >= query.start, LeadOffer.offered_at < query.end)
+        .group_by(LeadOffer.program_id)
+        .subquery()
+    )
+    return await _all(
+        session,
+        select(
+            ProgramMember.program_id.label("program_id"),
+            ProgramMember.weight.label("weight"),
+            weights.c.total_weight.label("total_weight"),
+            func.coalesce(offers.c.offers, 0).label("offers"),
+        )
+        .join(weights, weights.c.program_id == ProgramMember.program_id)
+        .outerjoin(offers, offers.c.program_id == ProgramMember.program_id)
+        .where(ProgramMember.partner_id == partner_id, *_member_program(query)),
+    )
+
+
+def _member_program(query: ReportQuery) -> list[ColumnElement[bool]]:
+    return [ProgramMember.program_id == query.program_id] if query.program_id is not None else []
+
+
+async def credit_totals(session: AsyncSession, query: ReportQuery, partner_id: uuid.UUID) -> Rows:
+    """Margin credits earned (created) and paid within the period, per currency."""
+
+    def within(column: Any) -> ColumnElement[int]:
+        return func.sum(case((and_(column >= query.start, column < query.end), Credit.amount_minor), else_=0))
+
+    return await _all(
+        session,
+        select(
+            Credit.currency.label("currency"),
+            within(Credit.created_at).label("earned"),
+            within(Credit.paid_at).label("paid"),
+        )
+        .where(
+            Credit.partner_id == partner_id,
+            Credit.source_type == REGISTRATION_ENTITY,
+            or_(
+                and_(Credit.created_at >= query.start, Credit.created_at < query.end),
+                and_(Credit.paid_at >= query.start, Credit.paid_at < query.end),
+            ),
+            currency_condition(query, Credit.currency),
+        )
+        .group_by(Credit.currency),
+    )
+
+
+def _touched_within_hour() -> Any:
+    """The leads a partner accepted within an hour of the offer, as a sub-select to outer-join
+    (a hash join over the offers, where a per-lead EXISTS would probe the offers once per lead)."""
+    return (
+        select(LeadOffer.lead_id.label("lead_id"))
+        .where(LeadOffer.status.in_(ACCEPTED_OFFERS), LeadOffer.response_seconds <= SPEED_TO_LEAD_SECONDS)
+        .distinct()
+        .subquery()
+    )
+
+
+def _lead_period(query: ReportQuery, *, whole_life: bool) -> list[ColumnElement[bool]]:
+    return [] if whole_life else [Lead.created_at >= query.start, Lead.created_at < query.end]
+
+
+async def lead_quality(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool = False) -> Rows:
+    """Leads created within the period (or ever), grouped by `key` (source or campaign id)."""
+    touched = _touched_within_hour()
+    inner = (
+        select(
+            key.label("key"),
+            case((Lead.score <= 30, 0), (Lead.score <= 75, 1), else_=2).label("band"),
+            case((Lead.status.in_(NOT_QUALIFIED), 0), else_=1).label("qualified"),
+            case((Lead.status == LeadStatus.CONVERTED, 1), else_=0).label("converted"),
+            case((touched.c.lead_id.is_not(None), 1), else_=0).label("touched"),
+        )
+        .select_from(Lead)
+        .outerjoin(touched, touched.c.lead_id == Lead.id)
+        .where(*_lead_period(query, whole_life=whole_life), *lead_filters(query))
+        .subquery()
+    )
+    return await _all(
+        session,
+        select(inner.c.key, inner.c.band, func.count().label("leads"))
+        .add_columns(
+            func.sum(inner.c.qualified).label("qualified"),
+            func.sum(inner.c.converted).label("converted"),
+            func.sum(inner.c.touched).label("touched"),
+        )
+        .group_by(inner.c.key, inner.c.band),
+    )
+
+
+async def lead_wins(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool = False) -> Rows:
+    """Won opportunities converted from the period's leads, by `key` and currency."""
+    return await _all(
+        session,
+        select(
+            key.label("key"),
+            Opportunity.currency.label("currency"),
+            func.sum(Opportunity.amount_minor).label("amount"),
+            func.count().label("count"),
+        )
+        .join(Opportunity, Opportunity.id == Lead.converted_opportunity_id)
+        .where(
+            Opportunity.stage == OpportunityStage.CLOSED_WON,
+            *_lead_period(query, whole_life=whole_life),
+            currency_condition(query, Opportunity.currency),
+            *lead_filters(query),
+        )
+        .group_by(key, Opportunity.currency),
+    )
+
+
+async def campaign_names(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Campaign.id, Campaign.name).where(Campaign.id.in_(ids)))
+    return {row.id: row.name for row in rows}
+
+
+async def costed_campaigns(session: AsyncSession, query: ReportQuery) -> Rows:
+    return await _all(
+        session,
+        select(
+            Campaign.id.label("id"),
+            Campaign.name.label("name"),
+            Campaign.currency.label("currency"),
+            Campaign.budget_minor.label("cost"),
+        )
+        .where(Campaign.budget_minor.is_not(None), Campaign.currency.is_not(None))
+        .where(currency_condition(query, Campaign.currency))
+        .order_by(Campaign.name, Campaign.id),
+    )
+
+
+async def partner_name(session: AsyncSession, query: ReportQuery, partner_id: uuid.UUID) -> str | None:
+    """The partner's name if the caller may see its scorecard (else None: a 404)."""
+    statement = select(Partner.name).where(Partner.id == partner_id, *partner_conditions(query, Partner.id))
+    name: str | None = await session.scalar(statement)
+    return name
+
+
+async def visible_partners(session: AsyncSession, query: ReportQuery) -> Rows:
+    """The partners whose scorecards the caller may open (a channel manager: theirs)."""
+    return await _all(
+        session,
+        select(
+            Partner.id.label("id"),
+            Partner.name.label("name"),
+            Partner.tier.label("tier"),
+            Partner.region.label("region"),
+        )
+        .where(*partner_conditions(query, Partner.id))
+        .order_by(Partner.name, Partner.id)
+        .limit(500),
+    )
