@@ -8,6 +8,7 @@ body before it).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -60,6 +61,9 @@ async def read_multipart(request: Request[Any, Any, Any], *, max_bytes: int) -> 
             if received > max_bytes:
                 raise TooLarge(limit, field="file")
             parser.write(chunk)
+            # uvicorn hands over chunks already received without suspending: without this, a fast
+            # client's whole upload is parsed in one go while /health and every other request wait.
+            await asyncio.sleep(0)
         parser.finalize()
     except (FormParserError, ValueError) as exc:
         upload.close()

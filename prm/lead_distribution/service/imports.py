@@ -224,10 +224,15 @@ def check_rows(records: list[Record], columns: Columns) -> Checked:
     return checked
 
 
-def _read_and_check(csv_file: CsvFile, columns: Columns) -> Checked | None:
-    """The next batch of the file, checked (run in a worker thread); None at the end."""
+def _read_and_check(csv_file: CsvFile, columns: Columns, upload: CsvUpload, criteria: Any) -> Checked | None:
+    """The next batch of the file, checked and its good rows scored (run in a worker thread, so
+    the event loop stays free for other requests); None at the end."""
     records = csv_file.next_batch()
-    return check_rows(records, columns) if records else None
+    if not records:
+        return None
+    checked = check_rows(records, columns)
+    checked.good = [(line, _scored(upload, row, criteria)) for line, row in checked.good]
+    return checked
 
 
 # Duplicates ----------------------------------------------------------------------------------
@@ -312,11 +317,11 @@ async def import_csv(session: AsyncSession, *, principal: Principal, upload: Csv
     columns = Columns(len(csv_file.header), fields, await lead_pipeline.product_ids_by_sku(session))
     criteria = await criteria_in_force(session)
     progress = Progress(import_id=new_id())
-    while (checked := await to_thread.run_sync(_read_and_check, csv_file, columns)) is not None:
+    while (checked := await to_thread.run_sync(_read_and_check, csv_file, columns, upload, criteria)) is not None:
         progress.refuse(checked.errors)
         if progress.errors_total and upload.mode is ImportMode.ALL_OR_NOTHING:
             continue  # nothing will be kept: only the report of every problem is still wanted
-        await _insert(session, principal, upload, checked.good, criteria, progress)
+        await _insert(session, principal, upload, checked.good, progress)
     if progress.errors_total and upload.mode is ImportMode.ALL_OR_NOTHING:
         raise RuleViolation(
             f"{progress.errors_total} problems in {csv_file.rows} rows; nothing was imported.",
@@ -334,12 +339,11 @@ async def _insert(
     principal: Principal,
     upload: CsvUpload,
     good: list[tuple[int, dict[str, Any]]],
-    criteria: Any,
     progress: Progress,
 ) -> None:
     if not good:
         return
-    rows = [_scored(upload, row, criteria) for _, row in good]
+    rows = [row for _, row in good]
     found, report = await _duplicates(session, [line for line, _ in good], rows, progress.seen)
     provenance = f"imported from {upload.filename[:200]} (import {progress.import_id})"
     await lead_pipeline.create_many(session, rows, actor=principal, provenance=provenance)
