@@ -103,8 +103,8 @@ def service_env(database_url: str, folder: Path, **extra: str) -> dict[str, str]
     return env
 
 
-def migrate(env: dict[str, str]) -> None:
-    subprocess.run([sys.executable, "-m", "prm.cli", "db", "upgrade"], env=env, cwd=PROJECT_ROOT, check=True)
+def migrate(env: dict[str, str], *, cwd: Path = PROJECT_ROOT) -> None:
+    subprocess.run([sys.executable, "-m", "prm.cli", "db", "upgrade"], env=env, cwd=cwd, check=True)
 
 
 # --- the service ------------------------------------------------------------------------------
@@ -133,14 +133,17 @@ class Service:
 
 
 @contextlib.contextmanager
-def running_service(env: dict[str, str], folder: Path, *, workers: int = 1) -> Iterator[Service]:
-    """`prm serve` on a free loopback port; stopped (and only it) when the block ends."""
+def running_service(
+    env: dict[str, str], folder: Path, *, workers: int = 1, cwd: Path = PROJECT_ROOT
+) -> Iterator[Service]:
+    """`prm serve` on a free loopback port (run from `cwd`: another checkout compares versions);
+    stopped (and only it) when the block ends."""
     port = free_port()
     log_file = folder / f"service-{port}.log"
     command = [sys.executable, "-m", "prm.cli", "serve", "--host", LOOPBACK, "--port", str(port)]
     command += ["--workers", str(workers), "--log-level", "warning"]
     with log_file.open("wb") as log:
-        process = subprocess.Popen(command, env=env, cwd=PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     service = Service(process=process, base_url=f"http://{LOOPBACK}:{port}", log_file=log_file)
     try:
         _wait_until_healthy(service)
@@ -322,7 +325,7 @@ class CpuMeter:
     def sample(self) -> CpuSample:
         busy, total = _machine_ticks()
         database = sum(_process_seconds(pid) for pid in self._database_backends())
-        service = sum(_process_seconds(pid) for pid in _process_tree(self._pid))
+        service = sum(_process_seconds(pid) for pid in process_tree(self._pid))
         return CpuSample(time.monotonic(), time.process_time(), service, database, busy, total)
 
     def _database_backends(self) -> list[int]:
@@ -350,7 +353,7 @@ class CpuMeter:
         )
 
 
-def _process_tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[int]:
     """A process and its descendants (uvicorn's worker processes, with --workers > 1)."""
     found, pending = [], [pid]
     while pending:

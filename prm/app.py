@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from litestar import Litestar, Router
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
@@ -22,6 +23,7 @@ from prm.core.openapi import openapi_plugins
 from prm.core.problems import EXCEPTION_HANDLERS
 from prm.core.runtime import Runtime, build_runtime
 from prm.credits.routes import CreditController
+from prm.crm.normalize import warm_country_index
 from prm.crm.routes.accounts import AccountController
 from prm.crm.routes.auth import AuthController
 from prm.crm.routes.campaigns import CampaignController
@@ -102,6 +104,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await to_thread.run_sync(warm_country_index)
         if settings.run_scheduler:
             await runtime.start_background()
         try:

@@ -31,6 +31,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     smtp_use_tls: bool = False
     base_url: str = "http://127.0.0.1:8000"
     max_request_body_bytes: int = 10 * 1024 * 1024
+    max_import_bytes: int = 64 * 1024 * 1024
     run_scheduler: bool = True
     outbox_poll_seconds: float = 2.0
     outbox_max_attempts: int = 8
@@ -115,5 +116,7 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("PRM_JWT_TTL_SECONDS: must be positive")
     if settings.max_request_body_bytes <= 0:
         raise SettingsError("PRM_MAX_REQUEST_BODY_BYTES: must be positive")
+    if settings.max_import_bytes <= 0:
+        raise SettingsError("PRM_MAX_IMPORT_BYTES: must be positive")
     if not 0 < settings.smtp_port < 65536:
         raise SettingsError("PRM_SMTP_PORT: must be a TCP port number")

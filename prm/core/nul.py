@@ -17,6 +17,8 @@ from litestar.enums import RequestEncodingType
 from prm.core.errors import DomainError
 
 NUL = "\x00"
+# Route option: the handler reads the body as a stream; this hook leaves it unread.
+STREAMED_BODY = "streamed_body"
 _ESCAPED_NUL = b"\\u0000"
 _FORMS = frozenset({RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART})
 
@@ -68,8 +70,8 @@ async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
     for name, value in request.query_params.multi_items():
         if NUL in name or NUL in value:
             raise _refuse(name.replace(NUL, "") or "query")
-    if request.method in ("GET", "HEAD", "OPTIONS", "DELETE"):
-        return
+    if request.method in ("GET", "HEAD", "OPTIONS", "DELETE") or request.route_handler.opt.get(STREAMED_BODY):
+        return  # a streamed upload is checked by its reader (prm.core.uploads), part by part
     if request.content_type[0] in _FORMS:
         for name, value in (await request.form()).multi_items():
             if NUL in name or (isinstance(value, str) and NUL in value):

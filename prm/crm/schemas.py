@@ -20,11 +20,20 @@ from prm.crm.models import (
     PartnerTier,
     TimeFrame,
 )
+from prm.crm.normalize import UnknownCountry, normalize_country
 
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 ShortText = Annotated[str, Meta(min_length=1, max_length=100)]
 Email = Annotated[str, Meta(min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")]
-Country = Annotated[str, Meta(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")]
+Country = Annotated[
+    str,
+    Meta(
+        min_length=2,
+        max_length=100,
+        description="ISO 3166-1 code (DE, DEU) or the country's name in English or its own language "
+        "(Germany, Deutschland); stored and returned as the alpha-2 code",
+    ),
+]
 Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code")]
 Url = Annotated[str, Meta(max_length=500, pattern=r"^https?://\S+$")]
 Domain = Annotated[str, Meta(max_length=253, pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")]
@@ -35,8 +44,32 @@ Password = Annotated[str, Meta(min_length=10, max_length=200)]
 Version = Annotated[int, Meta(ge=1, description="The version you read; 409 if it moved on")]
 
 
+_COUNTRY_FIELDS = ("country", "customer_country", "countries")
+
+
+def normalize_countries(body: msgspec.Struct) -> None:
+    """Every country field of a request body as its alpha-2 code ("Germany" -> DE, never GE);
+    an unknown country fails the body's validation with a message naming the field."""
+    for name in _COUNTRY_FIELDS:
+        value = getattr(body, name, None)
+        if isinstance(value, str):
+            setattr(body, name, _country_code(name, value))
+        elif isinstance(value, list):
+            setattr(body, name, [_country_code(f"{name}[{i}]", item) for i, item in enumerate(value)])
+
+
+def _country_code(field: str, value: str) -> str:
+    try:
+        return normalize_country(value)
+    except UnknownCountry as exc:
+        raise ValueError(f"{exc} - at `$.{field}`") from None
+
+
 class Struct(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Request bodies refuse unknown fields, so a typo is an error, not silently ignored."""
+
+    def __post_init__(self) -> None:
+        normalize_countries(self)
 
 
 class ReadStruct(msgspec.Struct, kw_only=True):
@@ -261,6 +294,8 @@ class OpportunityRead(ReadStruct):
 
 # Leads
 LongText = Annotated[str, Meta(min_length=1, max_length=4000)]
+# A lead's notes: a CRM's Description field holds 32k characters, and an import keeps all of it.
+LeadNotes = Annotated[str, Meta(min_length=1, max_length=32_000)]
 Employees = Annotated[int, Meta(ge=0, le=10_000_000)]
 
 
@@ -278,7 +313,7 @@ class LeadCreate(Struct):
     campaign_id: uuid.UUID | None = None
     owner_id: uuid.UUID | None = None
     # Qualification, when the source already knows it.
-    current_situation: LongText | None = None
+    current_situation: LeadNotes | None = None
     product_id: uuid.UUID | None = None
     time_frame: TimeFrame | None = None
     budget_minor: MinorUnits | None = None

@@ -320,6 +320,8 @@ class LeadImport(IdMixin, Base):
     errors: Mapped[list[Any]]
     errors_total: Mapped[int]
     ignored_columns: Mapped[list[str]]
+    # The first duplicates found: each row's line and the line or held lead it duplicates.
+    duplicates: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
 
 
 # Referrals -----------------------------------------------------------------------------------

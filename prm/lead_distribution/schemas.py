@@ -16,6 +16,7 @@ from prm.crm.schemas import (
     Currency,
     Email,
     Employees,
+    LeadNotes,
     LeadRead,
     LongText,
     MinorUnits,
@@ -25,6 +26,7 @@ from prm.crm.schemas import (
     ShortText,
     Struct,
     Version,
+    normalize_countries,
 )
 from prm.lead_distribution.models import (
     DeclineReason,
@@ -290,7 +292,7 @@ class LeadDetails(LeadRead):
 class Qualify(Struct):
     expected_version: Version
     stage: QualificationStage
-    current_situation: LongText | UnsetType | None = UNSET
+    current_situation: LeadNotes | UnsetType | None = UNSET
     product_id: uuid.UUID | UnsetType | None = UNSET
     time_frame: TimeFrame | UnsetType | None = UNSET
     budget_minor: MinorUnits | UnsetType | None = UNSET
@@ -477,6 +479,15 @@ class RowError(ReadStruct):
     message: str
 
 
+class DuplicateRow(ReadStruct):
+    """A row kept but flagged: it duplicates an earlier line of the same file or a lead already held."""
+
+    line: int
+    matched_on: list[str]
+    duplicate_of_line: int | None = None
+    duplicate_of_lead_id: uuid.UUID | None = None
+
+
 class ImportReport(ReadStruct):
     import_id: uuid.UUID
     filename: str
@@ -488,6 +499,7 @@ class ImportReport(ReadStruct):
     errors: list[RowError]
     errors_total: int
     ignored_columns: list[str]
+    duplicates: list[DuplicateRow] = []
 
 
 # Web forms -----------------------------------------------------------------------------------
@@ -535,6 +547,9 @@ class WebLeadSubmission(msgspec.Struct, kw_only=True):
     country: Country | None = None
     message: LongText | None = None
     homepage: Annotated[str, Meta(max_length=500)] | None = None
+
+    def __post_init__(self) -> None:
+        normalize_countries(self)
 
 
 class WebLeadReceived(ReadStruct):
@@ -608,7 +623,7 @@ class ReferralCreate(Struct):
     country: Country | None = None
     region: ShortText | None = None
     employees: Employees | None = None
-    current_situation: LongText | None = None
+    current_situation: LeadNotes | None = None
     product_id: uuid.UUID | None = None
     time_frame: TimeFrame | None = None
     budget_minor: MinorUnits | None = None

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 from litestar.datastructures import FormMultiDict
 
+from prm.crm.normalize import UnknownCountry, normalize_country
 from prm.deal_registration.models import DealProgram
 from prm.deal_registration.schemas import (
     ProductLine,
@@ -73,7 +74,7 @@ LABELS = {
 _HELP = {
     "customer_name": "Enter the customer's company name (at most 200 characters).",
     "customer_website": "Enter a web address like https://www.example.com.",
-    "customer_country": "Enter the two-letter country code, like US or DE.",
+    "customer_country": "Enter the country's name or ISO code, like Germany or DE.",
     "contact_name": "Enter the contact's name in at most 200 characters.",
     "contact_email": "Enter the contact's email address, like name@example.com.",
     "contact_phone": "Enter the contact's phone number in at most 50 characters.",
@@ -169,8 +170,6 @@ def form_from(read: RegistrationRead) -> DealForm:
 
 def _normalised(name: str, value: str) -> str:
     value = value.strip()
-    if name == "customer_country":
-        return value.upper()
     if name == "customer_website" and value and "://" not in value:
         return f"https://{value}"  # people type "umbrella.example"; the schema wants a URL
     return value
@@ -183,6 +182,12 @@ def _text_values(form: DealForm, errors: dict[str, str]) -> dict[str, Any]:
         if name == "customer_name" and not text:
             errors[name] = "Enter the customer's company name."
             continue
+        if name == "customer_country" and text:
+            try:
+                text = normalize_country(text)
+            except UnknownCountry:
+                errors[name] = _HELP[name]
+                continue
         try:
             values[name] = msgspec.convert(text or None, _DETAIL_TYPES[name])
         except msgspec.ValidationError:

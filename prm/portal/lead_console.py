@@ -68,7 +68,7 @@ QUALIFY_MESSAGES = {
     "product_id": "Choose a product from the list.",
     "time_frame": "Choose a time frame from the list.",
     "employees": "Enter the number of employees as a whole number.",
-    "country": "Enter a two-letter country code, like US.",
+    "country": "Enter the country's name or ISO code, like Germany or DE.",
     "region": "A region has at most 100 characters.",
     "currency": "Enter a three-letter currency code, like USD.",
     "note": "A note has at most 2,000 characters.",
@@ -188,7 +188,7 @@ def _qualify_body(values: dict[str, str], version: int) -> tuple[dict[str, Any],
     body: dict[str, Any] = {"expected_version": version, "stage": values["stage"]}
     for name in ("current_situation", "product_id", "time_frame", "region", "note"):
         body[name] = values[name] or None
-    body["country"] = values["country"].upper() or None
+    body["country"] = values["country"].strip() or None  # a name or a code: Qualify normalises it
     body["currency"] = values["currency"].upper() or None
     body["employees"] = None
     if values["employees"]:

@@ -119,7 +119,7 @@ def _rule_body(values: dict[str, Any]) -> tuple[RuleCreate | None, dict[str, str
         text = str(exc)
         field = next((f for f in ("countries", "regions", "name") if f"$.{f}" in text), GENERAL)
         message = {
-            "countries": "Enter two-letter country codes separated by commas, like US, CA.",
+            "countries": "Enter countries by name or ISO code, separated by commas, like US, Canada.",
             "regions": "Regions are separated by commas, each at most 100 characters.",
             "name": "A name has at most 200 characters.",
         }.get(field, text)
@@ -229,7 +229,7 @@ def _refusal_page(principal: Principal, refusal: Refusal, mode: str) -> Response
     """All-or-nothing with bad rows, or a file refused as a whole: the rows' problems as a table."""
     exc = refusal.error
     listed = exc.extra.get("errors") if exc is not None else None
-    if exc is not None and listed:
+    if exc is not None and listed and any(e.get("field") != "file" for e in listed):
         rows = [msgspec.convert(e, RowError) for e in listed]
         total = int(exc.extra.get("errors_total", len(rows)))
         return _import_page(
@@ -252,12 +252,12 @@ async def import_leads(
     mode = text_of(raw, "mode")
     mode = mode if mode in {m.value for m in ImportMode} else ImportMode.ALL_OR_NOTHING.value
     upload = raw.get("file")
-    content = await upload.read() if isinstance(upload, UploadFile) else b""
-    if not isinstance(upload, UploadFile) or not content:
+    if not isinstance(upload, UploadFile) or not await upload.read(1):
         return _import_page(principal, errors={"file": "Choose a CSV file to import."}, mode=mode, status_code=400)
+    await upload.seek(0)
     csv_upload = imports.CsvUpload(
         filename=upload.filename or "leads.csv",
-        content=content,
+        file=upload.file,  # spooled to disk by the form parser; the import reads it as a stream
         mode=ImportMode(mode),
         mapping=None,
         source=LeadSource.IMPORT,

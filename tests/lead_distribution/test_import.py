@@ -1,5 +1,5 @@
 """CSV import through HTTP: mapping, per-row errors with line numbers, all-or-nothing and
-skip-bad-rows, formulas, duplicates, and files that are refused as a whole (never a 500)."""
+skip-bad-rows, duplicates, and files that are refused as a whole (never a 500)."""
 
 from __future__ import annotations
 
@@ -74,7 +74,7 @@ BAD = (
     "Ada,Lovelace,Engines,ada@engines.example,GB,10,100\n"
     "Bad,Email,Acme,not-an-email,US,10,100\n"  # line 3
     ',,"Nameless\nCo",,,,\n'  # lines 4-5: no first or last name
-    "Neg,Budget,Acme,neg@acme.example,USA,-4,-100\n"  # line 6: three bad fields
+    "Neg,Budget,Acme,neg@acme.example,Atlantis,-4,-100\n"  # line 6: three bad fields
     "Short,Row,Acme\n"  # line 7
     "Grace,Hopper,Cobol,grace@cobol.example,US,40,0\n"
 )
@@ -115,26 +115,6 @@ async def test_skip_bad_rows_keeps_the_good_ones(client: httpx.AsyncClient, worl
     assert [lead["company"] for lead in await queue(client, world)] == ["Cobol", "Engines"]
 
 
-async def test_formulas_are_refused_per_row(client: httpx.AsyncClient, world: World) -> None:
-    content = (
-        "first_name,last_name,company,phone\n"
-        'Eve,Hacker,"=HYPERLINK(""http://evil.example"",""x"")",\n'
-        "Mallory,Hacker,@SUM(A1:A9),\n"
-        "Trent,Hacker,-2+3+cmd|' /C calc'!A0,\n"
-        "Phone,Ok,Plain Co,+1 555 0100\n"
-        "Phone,Bad,Plain Co 2,+1+cmd|' /C calc'!A0\n"
-    )
-    report = await ok(await upload(client, world, content, mode="skip_bad_rows"), 201)
-    assert report["created"] == 1
-    assert sorted((e["line"], e["field"]) for e in report["errors"]) == [
-        (2, "company"),
-        (3, "company"),
-        (4, "company"),
-        (6, "phone"),
-    ]
-    assert all("formula" in e["message"] for e in report["errors"])
-
-
 async def test_malformed_files_are_refused_never_a_500(client: httpx.AsyncClient, world: World) -> None:
     header = "first_name,last_name,company\n"
     cases: list[tuple[bytes | str, str]] = [
@@ -142,7 +122,7 @@ async def test_malformed_files_are_refused_never_a_500(client: httpx.AsyncClient
         (header.encode() + "Ren\u00e9,Dupont,Soci\u00e9t\u00e9\n".encode("latin-1"), "UTF-8"),
         (header + 'Ada,"Lovelace,Engines\nGrace,Hopper,Cobol\n', "not valid CSV"),
         (header + 'Ada,"Love"lace,Engines\n', "not valid CSV"),
-        (header + "Ada,Lovelace," + "x" * 20_000 + "\n", "longer than"),
+        (header + 'Ada,Lovelace,"' + "an unclosed quote swallows the file\n" * 30_000, "longer than"),
         (header + "Ada,Love\x00lace,Engines\n", "NUL"),
         ("", "empty"),
     ]

@@ -161,7 +161,7 @@ async def test_malformed_input_is_refused_by_the_form_itself(sign_in: SignIn, wo
     fields = form_fields(
         catalog,
         customer_name="  ",
-        customer_country="USA",
+        customer_country="Atlantis",
         contact_email="not an email",
         estimated_amount="48.000,00",
         quantity=["0", "1", "1"],
@@ -173,7 +173,7 @@ async def test_malformed_input_is_refused_by_the_form_itself(sign_in: SignIn, wo
     page = reply.text
     assert field_error(page, "program_id") == "Choose one of the programs open to your organisation."
     assert field_error(page, "customer_name") == "Enter the customer's company name."
-    assert field_error(page, "customer_country") == "Enter the two-letter country code, like US or DE."
+    assert field_error(page, "customer_country") == "Enter the country's name or ISO code, like Germany or DE."
     assert field_error(page, "contact_email").startswith("Enter the contact's email address")
     assert field_error(page, "estimated_amount").startswith("Enter an amount like 48,000.00")
     assert "Quantity in row 1: Enter a whole number from 1 to 1,000,000." in page
@@ -218,6 +218,19 @@ async def test_save_a_draft_edit_it_and_submit_it(
     assert notice == "submitted"
     stored = await read_via_api(client, world.pa_user, registration_id)
     assert (stored["state"], stored["contact_email"]) == ("submitted", "ada@umbrella.example")
+
+
+async def test_the_customer_country_is_understood_by_name_never_cut_to_two_letters(
+    sign_in: SignIn, world: World, catalog: Catalog, client: Client
+) -> None:
+    browser = await sign_in(world.pa_user)
+    form = (await browser.get("/deals/new")).text
+    country_input = re.search(r'<input[^>]*id="customer_country"[^>]*>', form)
+    assert country_input, "no country input"
+    assert 'maxlength="2"' not in country_input.group(0)  # the browser cut "Germany" to "GE" (Georgia)
+    fields = form_fields(catalog, customer_country="Deutschland")
+    registration_id, _ = done(await post_form(browser, "/deals/new", fields, page="/deals/new"))
+    assert (await read_via_api(client, world.pa_user, registration_id))["customer_country"] == "DE"
 
 
 # Tenancy and roles ------------------------------------------------------------------------------

@@ -338,10 +338,10 @@ async def test_rules_editor_add_reorder_deactivate(
     assert reply.status_code == 400
     assert field_error(reply.text, "target") == "Choose where matching leads go."
     assert 'value="us, ca"' in reply.text
-    bad = {"name": "Bad", "countries": "USA", "target": f"partner:{world.partner_a}"}
+    bad = {"name": "Bad", "countries": "US, Atlantis", "target": f"partner:{world.partner_a}"}
     reply = await post_form(client, "/lead-rules", bad, page="/lead-rules")
     assert reply.status_code == 400
-    assert "two-letter country codes" in field_error(reply.text, "countries")
+    assert "countries by name or ISO code" in field_error(reply.text, "countries")
     first = {
         "name": "US to A",
         "countries": "us, ca",
@@ -385,7 +385,7 @@ CSV = (
     "First name,Last name,Company,Email,Country\n"
     "Ann,Lee,Hooli,ann@hooli.example,US\n"
     "Bob,Stone,Pied Piper,not-an-email,US\n"
-    "Cy,Ray,Aviato,cy@aviato.example,USA\n"
+    "Cy,Ray,Aviato,cy@aviato.example,Atlantis\n"
 )
 
 
@@ -419,3 +419,35 @@ async def test_import_all_or_nothing_reports_each_bad_row_then_skip_bad_rows_kee
     reply = await post_form(client, "/lead-import", {"mode": "skip_bad_rows"}, page="/lead-import", **latin)
     assert reply.status_code == 422
     assert "not UTF-8" in field_error(reply.text, "file")
+
+
+async def test_qualify_takes_a_country_by_name_never_cutting_it_to_two_letters(
+    client: httpx.AsyncClient, world: World, scene: LeadScene, sign_in: SignIn
+) -> None:
+    body = {"first_name": "Jürgen", "last_name": "Müller", "company": "Müller GmbH", "source": "web"}
+    lead = await ok(await client.post(f"{API}/leads", json=body, headers=world.cm_a.headers), 201)
+    await sign_in(world.cm_a)
+    path = f"/lead-queue/{lead['id']}"
+    page = (await client.get(path)).text
+    country_input = re.search(r'<input[^>]*id="country"[^>]*>', page)
+    assert country_input, "no country input"
+    assert 'maxlength="2"' not in country_input.group(0)  # the browser cut "Germany" to "GE" (Georgia)
+    fields = {
+        "expected_version": str(lead["version"]),
+        "stage": "marketing_qualified",
+        "current_situation": "",
+        "product_id": "",
+        "time_frame": "",
+        "budget": "",
+        "currency": "",
+        "employees": "",
+        "country": "Atlantis",
+        "region": "",
+        "note": "",
+    }
+    reply = await post_form(client, f"{path}/qualify", fields, page=path)
+    assert reply.status_code == 400
+    assert field_error(reply.text, "country") == "Enter the country's name or ISO code, like Germany or DE."
+    reply = await post_form(client, f"{path}/qualify", fields | {"country": "Germany"}, page=path)
+    assert reply.status_code == 303, reply.text
+    assert (await lead_via_api(client, world, lead["id"]))["country"] == "DE"

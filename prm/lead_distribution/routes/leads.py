@@ -9,10 +9,9 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
-from litestar.datastructures import UploadFile
-from litestar.enums import RequestEncodingType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, Parameter, QueryParameter
+from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import Parameter, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import ActivityRead
@@ -21,9 +20,11 @@ from prm.core.convert import to_read
 from prm.core.errors import RuleViolation
 from prm.core.history import history_of
 from prm.core.idempotency import idempotent_create
+from prm.core.nul import STREAMED_BODY
 from prm.core.openapi import Problem
 from prm.core.pagination import Page, PageRequest
 from prm.core.problems import PROBLEM_JSON
+from prm.core.uploads import BadUpload, Upload, read_multipart
 from prm.crm.models import Lead, LeadSource, LeadStatus
 from prm.crm.repository import LeadRepository
 from prm.crm.schemas import LeadCreate
@@ -49,7 +50,6 @@ from prm.lead_distribution.schemas import (
 from prm.lead_distribution.service import conversion, imports, intake, qualification, routing
 from prm.lead_distribution.service.state import QUEUE
 
-MAX_IMPORT_BYTES = 64 * 1024 * 1024
 # A listed lead the caller may not see (or that does not exist): the problem names it, leads[i].id.
 UNSEEN_LEAD = ResponseSpec(
     data_container=Problem, media_type=PROBLEM_JSON, description="Not Found", generate_examples=False
@@ -211,9 +211,9 @@ class DistributionLeadController(Controller):
         )
 
 
-@dataclass
-class ImportForm:
-    file: UploadFile
+class ImportFields(msgspec.Struct, kw_only=True):
+    """The upload's form fields besides `file` (others, like a page's CSRF token, are ignored)."""
+
     mode: ImportMode = ImportMode.ALL_OR_NOTHING
     mapping: str | None = None
     source: LeadSource = LeadSource.IMPORT
@@ -230,6 +230,44 @@ def _mapping(raw: str | None) -> dict[str, str] | None:
         raise RuleViolation('mapping must be a JSON object like {"Company Name": "company"}.', field="mapping") from exc
 
 
+def _csv_upload(upload: Upload) -> imports.CsvUpload:
+    try:
+        fields = msgspec.convert(upload.fields, ImportFields, strict=False)
+    except msgspec.ValidationError as exc:
+        name = str(exc).rsplit("$.", 1)[-1].rstrip("`") if "$." in str(exc) else "body"
+        raise BadUpload(f"Invalid input: {exc}.", field=name) from exc
+    if "file" not in upload.files:
+        raise BadUpload("Attach the CSV file as the form's `file` part.", field="file")
+    filename, content = upload.files["file"]
+    return imports.CsvUpload(
+        filename=filename or "leads.csv",
+        file=content,
+        mode=fields.mode,
+        mapping=_mapping(fields.mapping),
+        source=fields.source,
+        campaign_id=fields.campaign_id,
+    )
+
+
+@dataclass
+class ImportOperation(Operation):
+    """The import's OpenAPI operation: the handler reads its multipart body as a stream, so the
+    body is described here rather than derived from a `data` parameter."""
+
+    def __post_init__(self) -> None:
+        fields = {
+            "file": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.BINARY, description="The CSV file (UTF-8)"),
+            "mode": Schema(type=OpenAPIType.STRING, enum=[m.value for m in ImportMode]),
+            "mapping": Schema(
+                type=OpenAPIType.STRING, description='JSON: CSV header -> lead field, {"Firma": "company"}'
+            ),
+            "source": Schema(type=OpenAPIType.STRING, enum=[s.value for s in LeadSource]),
+            "campaign_id": Schema(type=OpenAPIType.STRING, format=OpenAPIFormat.UUID),
+        }
+        form = Schema(type=OpenAPIType.OBJECT, properties=fields, required=["file"])  # type: ignore[arg-type]
+        self.request_body = RequestBody(content={"multipart/form-data": OpenAPIMediaType(schema=form)}, required=True)
+
+
 class ImportController(Controller):
     path = "/distribution/imports"
     tags = ["lead distribution"]
@@ -237,24 +275,20 @@ class ImportController(Controller):
 
     @post(
         "/",
-        request_max_body_size=MAX_IMPORT_BYTES,
+        request_max_body_size=None,  # PRM_MAX_IMPORT_BYTES, counted by read_multipart as the body streams in
+        opt={STREAMED_BODY: True},
+        operation_class=ImportOperation,
         summary="Import leads from CSV (multipart: file, mode, mapping JSON, source, campaign_id)",
+        description="The body is read as a stream; one larger than PRM_MAX_IMPORT_BYTES (64 MiB) gets 413.",
     )
     async def import_csv(
-        self,
-        db_session: AsyncSession,
-        principal: Principal,
-        data: Annotated[ImportForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
     ) -> Response[ImportReport]:
-        upload = imports.CsvUpload(
-            filename=data.file.filename or "leads.csv",
-            content=await data.file.read(),
-            mode=data.mode,
-            mapping=_mapping(data.mapping),
-            source=data.source,
-            campaign_id=data.campaign_id,
-        )
-        report = await imports.import_csv(db_session, principal=principal, upload=upload)
+        upload = await read_multipart(request, max_bytes=request.app.state.settings.max_import_bytes)
+        try:
+            report = await imports.import_csv(db_session, principal=principal, upload=_csv_upload(upload))
+        finally:
+            upload.close()
         return Response(report, status_code=201)
 
     @get("/{import_id:uuid}", summary="An import's report (its first 1,000 row errors)")

@@ -1,22 +1,24 @@
-"""CSV import of vendor leads: header mapping, per-row validation with line numbers, all-or-nothing
-or skip-bad-rows, duplicate flags, and bulk inserts.
+"""CSV import of vendor leads: header mapping (a Salesforce Lead export maps by itself), per-row
+validation naming each row's physical line, all-or-nothing or skip-bad-rows, duplicate flags
+naming the line or lead duplicated, and inserts in batches while the file is read.
 
-A file the csv module cannot read safely (not UTF-8, NUL bytes, an unclosed quote, a line longer
-than MAX_LINE_CHARS, too many rows) is refused as a whole with a 422 naming the line. Cells a
-spreadsheet would run as formulas (=, +, -, @) are refused per row, never stored.
+The file is read as a stream (import_file.CsvFile) in batches of a few hundred rows, each checked
+in a worker thread, so a 60 MB file neither fills memory nor stalls the event loop. In
+all-or-nothing mode the first bad row stops the inserts; the rest is still checked so the
+report lists every problem, and the refusal rolls back what was inserted.
+
+Text that a spreadsheet would run as a formula (=, +, -, @) is kept as typed: it is data here,
+and prm.core.csv_export neutralises it in any CSV the app writes.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Annotated, Any
+from dataclasses import dataclass, field
+from typing import IO, Annotated, Any
 
 import msgspec
+from anyio import to_thread
 from msgspec import Meta
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,21 +26,21 @@ from prm.core.auth import Principal
 from prm.core.db import new_id
 from prm.core.errors import NotFound, RuleViolation
 from prm.crm.models import LeadSource, TimeFrame
-from prm.crm.schemas import Country, Currency, Email, Employees, LongText, MinorUnits, Name, Phone, ShortText
+from prm.crm.normalize import UnknownCountry, normalize_country
+from prm.crm.schemas import Country, Currency, Email, Employees, LeadNotes, MinorUnits, Name, Phone, ShortText
 from prm.crm.services import lead_pipeline
 from prm.crm.services.campaigns import get_campaign
-from prm.crm.services.lead_pipeline import match_of
 from prm.lead_distribution import rules
 from prm.lead_distribution.models import LeadImport
-from prm.lead_distribution.schemas import ImportMode, ImportReport, RowError
+from prm.lead_distribution.schemas import DuplicateRow, ImportMode, ImportReport, RowError
+from prm.lead_distribution.service.import_file import CsvFile, Record, fold
 from prm.lead_distribution.service.intake import flag_duplicates, probe_of
 from prm.lead_distribution.service.scoring import attributes_of, criteria_in_force
 
-MAX_ROWS = 200_000
-MAX_LINE_CHARS = 10_000
 MAX_ERRORS_KEPT = 1_000
 REQUIRED = ("first_name", "last_name", "company")
-# Header spellings people use, folded to lower case without spaces, dashes or underscores.
+# Header spellings people and CRMs use (Salesforce's export labels and API names included), folded
+# to lower case letters and digits ("No. of Employees" -> "noofemployees").
 ALIASES = {
     "firstname": "first_name",
     "givenname": "first_name",
@@ -47,6 +49,7 @@ ALIASES = {
     "familyname": "last_name",
     "company": "company",
     "companyname": "company",
+    "companyaccount": "company",
     "organization": "company",
     "organisation": "company",
     "account": "company",
@@ -62,8 +65,12 @@ ALIASES = {
     "countrycode": "country",
     "region": "region",
     "state": "region",
+    "stateprovince": "region",
+    "statecode": "region",
+    "stateprovincecode": "region",
     "employees": "employees",
     "numberofemployees": "employees",
+    "noofemployees": "employees",
     "companysize": "employees",
     "currentsituation": "current_situation",
     "need": "current_situation",
@@ -88,7 +95,7 @@ class ImportRow(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     country: Country | None = None
     region: ShortText | None = None
     employees: Employees | None = None
-    current_situation: LongText | None = None
+    current_situation: LeadNotes | None = None
     product_sku: Annotated[str, Meta(max_length=64)] | None = None
     time_frame: TimeFrame | None = None
     budget_minor: MinorUnits | None = None
@@ -96,89 +103,37 @@ class ImportRow(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 FIELD_TYPES: dict[str, Any] = {f.name: f.type for f in msgspec.structs.fields(ImportRow)}
-# Numbers are parsed, never stored as text: a leading minus there is a sign, not a formula.
-TEXT_FIELDS = frozenset(FIELD_TYPES) - {"employees", "budget_minor"}
-_FIELD_IN_MESSAGE = re.compile(r"`\$\.(\w+)`")
 
 
 @dataclass(frozen=True)
 class CsvUpload:
     filename: str
-    content: bytes
+    file: IO[bytes]  # read as a stream, never whole
     mode: ImportMode
     mapping: dict[str, str] | None
     source: LeadSource
     campaign_id: uuid.UUID | None
 
 
-class FileRefused(RuleViolation):
-    def __init__(self, detail: str, *, line: int | None = None) -> None:
-        errors = [{"line": line, "field": "file", "message": detail}] if line else None
-        super().__init__(detail, field="file", **({"errors": errors} if errors else {}))
-
-
-# Reading the file ----------------------------------------------------------------------------
-
-
-def _decode(content: bytes) -> str:
-    try:
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise FileRefused(
-            f"The file is not UTF-8 text (byte {exc.start} cannot be read); save it as CSV UTF-8."
-        ) from exc
-    if "\x00" in text:
-        raise FileRefused("The file contains NUL bytes; it is not a CSV text file.")
-    return text
-
-
-def _lines(text: str) -> Iterator[str]:
-    for number, line in enumerate(io.StringIO(text, newline=""), start=1):
-        if len(line) > MAX_LINE_CHARS:
-            raise FileRefused(f"Line {number} is longer than {MAX_LINE_CHARS} characters.", line=number)
-        yield line
-
-
-def _records(text: str) -> tuple[list[str], list[tuple[int, list[str]]]]:
-    """The header and every (first line number, cells) record; strict quoting."""
-    reader = csv.reader(_lines(text), strict=True)
-    records: list[tuple[int, list[str]]] = []
-    try:
-        header = next(reader, None)
-        if header is None:
-            raise FileRefused("The file is empty.")
-        start = reader.line_num + 1
-        for cells in reader:
-            if any(c.strip() for c in cells):
-                records.append((start, cells))
-            if len(records) > MAX_ROWS:
-                raise FileRefused(f"The file has more than {MAX_ROWS} rows; split it.")
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise FileRefused(
-            f"The file is not valid CSV near line {reader.line_num}: {exc}.", line=reader.line_num
-        ) from exc
-    return header, records
-
-
-def _fold(header: str) -> str:
-    return re.sub(r"[\s_\-]+", "", header.strip().lower())
+# Mapping the header --------------------------------------------------------------------------
 
 
 def _columns(header: list[str], mapping: dict[str, str] | None) -> tuple[dict[int, str], list[str]]:
-    """Column index -> field, from the caller's mapping (CSV header -> field) or the known aliases."""
+    """Column index -> field, from the caller's mapping (CSV header -> field) or the known aliases.
+    Recognised by alias, a second column for a field (Salesforce's Country next to Country Code)
+    is ignored; mapped by hand, it is a mistake."""
     columns: dict[int, str] = {}
     ignored = []
     for index, name in enumerate(header):
-        field = mapping.get(name.strip()) if mapping is not None else ALIASES.get(_fold(name))
-        if field is None:
+        field_name = mapping.get(name.strip()) if mapping is not None else ALIASES.get(fold(name))
+        if field_name is None or (mapping is None and field_name in columns.values()):
             ignored.append(name)
             continue
-        if field not in FIELD_TYPES:
-            raise RuleViolation(f"Column {name!r} is mapped to unknown field {field!r}.", field="mapping")
-        if field in columns.values():
-            raise RuleViolation(f"Two columns are mapped to {field}.", field="mapping")
-        columns[index] = field
+        if field_name not in FIELD_TYPES:
+            raise RuleViolation(f"Column {name!r} is mapped to unknown field {field_name!r}.", field="mapping")
+        if field_name in columns.values():
+            raise RuleViolation(f"Two columns are mapped to {field_name}.", field="mapping")
+        columns[index] = field_name
     missing = [f for f in REQUIRED if f not in columns.values()]
     if missing:
         raise RuleViolation(f"No column for {', '.join(missing)}; map one.", field="mapping", missing=missing)
@@ -190,12 +145,10 @@ def _columns(header: list[str], mapping: dict[str, str] | None) -> tuple[dict[in
 
 def _cleaned(cells: list[str], columns: dict[int, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    for index, field in columns.items():
+    for index, name in columns.items():
         cell = cells[index].strip() if index < len(cells) else ""
         if cell:
-            values[field] = cell
-    if "country" in values:
-        values["country"] = values["country"].upper()
+            values[name] = cell
     if "currency" in values:
         values["currency"] = values["currency"].upper()
     if "time_frame" in values:
@@ -206,36 +159,43 @@ def _cleaned(cells: list[str], columns: dict[int, str]) -> dict[str, Any]:
 def _field_errors(values: dict[str, Any]) -> list[tuple[str, str]]:
     """Every bad field of a row (the slow path, only for rows that failed as a whole)."""
     errors = [(f, "required") for f in REQUIRED if f not in values]
-    for field, value in values.items():
+    for name, value in values.items():
         try:
-            msgspec.convert(value, FIELD_TYPES[field], strict=False)
+            msgspec.convert(value, FIELD_TYPES[name], strict=False)
         except msgspec.ValidationError as exc:
-            errors.append((field, str(exc).split(" - at ")[0]))
+            errors.append((name, str(exc).split(" - at ")[0]))
     return errors
+
+
+@dataclass(frozen=True)
+class Columns:
+    width: int
+    fields: dict[int, str]
+    skus: dict[str, uuid.UUID]
 
 
 @dataclass
 class Checked:
-    good: list[tuple[int, dict[str, Any]]]
-    errors: list[RowError]
+    good: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
 
 
-def _formula_errors(line: int, values: dict[str, Any]) -> list[RowError]:
-    message = "starts with =, +, - or @: spreadsheet formulas are not accepted"
-    return [
-        RowError(line=line, field=name, message=message)
-        for name, value in values.items()
-        if name in TEXT_FIELDS and rules.formula_field({name: value}) is not None
-    ]
+def _country_error(line: int, values: dict[str, Any]) -> list[RowError]:
+    if "country" not in values:
+        return []
+    try:
+        values["country"] = normalize_country(values["country"])
+    except UnknownCountry as exc:
+        return [RowError(line=line, field="country", message=str(exc))]
+    return []
 
 
-def _check_row(
-    line: int, cells: list[str], width: int, columns: dict[int, str], skus: dict[str, uuid.UUID]
-) -> tuple[dict[str, Any] | None, list[RowError]]:
-    if len(cells) != width:
-        return None, [RowError(line=line, field="row", message=f"has {len(cells)} cells; the header has {width}")]
-    values = _cleaned(cells, columns)
-    errors = _formula_errors(line, values)
+def _check_row(line: int, cells: list[str], columns: Columns) -> tuple[dict[str, Any] | None, list[RowError]]:
+    if len(cells) != columns.width:
+        message = f"has {len(cells)} cells; the header has {columns.width}"
+        return None, [RowError(line=line, field="row", message=message)]
+    values = _cleaned(cells, columns.fields)
+    errors = _country_error(line, values)
     try:
         row = msgspec.to_builtins(msgspec.convert(values, ImportRow, strict=False))
     except msgspec.ValidationError:
@@ -245,20 +205,18 @@ def _check_row(
         return None, sorted(errors, key=lambda e: e.field)
     sku = row.pop("product_sku", None)
     if sku is not None:
-        if sku.lower() not in skus:
+        if sku.lower() not in columns.skus:
             return None, [RowError(line=line, field="product_sku", message=f"no active product with SKU {sku!r}")]
-        row["product_id"] = skus[sku.lower()]
+        row["product_id"] = columns.skus[sku.lower()]
     if row.get("email"):
         row["email"] = row["email"].lower()
     return row, []
 
 
-def check_rows(
-    header: list[str], records: list[tuple[int, list[str]]], columns: dict[int, str], skus: dict[str, uuid.UUID]
-) -> Checked:
-    checked = Checked([], [])
+def check_rows(records: list[Record], columns: Columns) -> Checked:
+    checked = Checked()
     for line, cells in records:
-        row, errors = _check_row(line, cells, len(header), columns, skus)
+        row, errors = _check_row(line, cells, columns)
         if row is None:
             checked.errors += errors
         else:
@@ -266,34 +224,67 @@ def check_rows(
     return checked
 
 
-# Duplicates, scores, insert ------------------------------------------------------------------
+def _read_and_check(csv_file: CsvFile, columns: Columns, upload: CsvUpload, criteria: Any) -> Checked | None:
+    """The next batch of the file, checked and its good rows scored (run in a worker thread, so
+    the event loop stays free for other requests); None at the end."""
+    records = csv_file.next_batch()
+    if not records:
+        return None
+    checked = check_rows(records, columns)
+    checked.good = [(line, _scored(upload, row, criteria)) for line, row in checked.good]
+    return checked
 
 
-def _in_file_duplicates(rows: list[dict[str, Any]]) -> dict[int, list[int]]:
-    """Row index -> earlier rows of the same file it matches."""
-    seen_email: dict[str, list[int]] = {}
-    seen_company: dict[str, list[int]] = {}
-    probes = [probe_of(row) for row in rows]
-    found: dict[int, list[int]] = {}
-    for index, probe in enumerate(probes):
-        earlier = [*seen_email.get(probe.email or "", []), *seen_company.get(probe.company_normalized, [])]
-        matches = sorted({i for i in earlier if match_of(probes[i], probe)})
-        if matches:
-            found[index] = matches
-        if probe.email:
-            seen_email.setdefault(probe.email, []).append(index)
-        seen_company.setdefault(probe.company_normalized, []).append(index)
-    return found
+# Duplicates ----------------------------------------------------------------------------------
+
+
+@dataclass
+class SeenRows:
+    """The rows this import inserted so far, by what duplicate detection compares."""
+
+    line_of: dict[uuid.UUID, int] = field(default_factory=dict)
+    by_email: dict[str, list[uuid.UUID]] = field(default_factory=dict)
+    by_person: dict[tuple[str, str, str], list[uuid.UUID]] = field(default_factory=dict)
+
+    def earlier(self, row: dict[str, Any]) -> list[uuid.UUID]:
+        probe = probe_of(row)
+        matches = list(self.by_email.get(probe.email, [])) if probe.email else []
+        matches += [i for i in self.by_person.get(_person(row), []) if i not in matches]
+        return matches
+
+    def add(self, line: int, row: dict[str, Any]) -> None:
+        self.line_of[row["id"]] = line
+        if row.get("email"):
+            self.by_email.setdefault(row["email"], []).append(row["id"])
+        self.by_person.setdefault(_person(row), []).append(row["id"])
+
+
+def _person(row: dict[str, Any]) -> tuple[str, str, str]:
+    probe = probe_of(row)
+    return probe.company_normalized, probe.first_name.strip().lower(), probe.last_name.strip().lower()
 
 
 async def _duplicates(
-    session: AsyncSession, rows: list[dict[str, Any]]
-) -> dict[uuid.UUID, list[tuple[uuid.UUID, list[str]]]]:
+    session: AsyncSession, lines: list[int], rows: list[dict[str, Any]], seen: SeenRows
+) -> tuple[dict[uuid.UUID, list[tuple[uuid.UUID, list[str]]]], list[DuplicateRow]]:
+    """Each row's possible duplicates among the leads held before this import and the earlier
+    rows of the file (matched_on "in_file"); the report names the line or lead duplicated."""
     held = await lead_pipeline.find_duplicates(session, {row["id"]: probe_of(row) for row in rows})
-    found = {lead_id: [(h.lead_id, h.matched_on) for h in hits] for lead_id, hits in held.items()}
-    for index, earlier in _in_file_duplicates(rows).items():
-        found.setdefault(rows[index]["id"], []).extend((rows[i]["id"], ["in_file"]) for i in earlier)
-    return found
+    found: dict[uuid.UUID, list[tuple[uuid.UUID, list[str]]]] = {}
+    report: list[DuplicateRow] = []
+    for line, row in zip(lines, rows, strict=True):
+        for hit in held.get(row["id"], []):
+            if hit.lead_id not in seen.line_of:  # earlier rows of this file are matched below
+                found.setdefault(row["id"], []).append((hit.lead_id, hit.matched_on))
+                report.append(DuplicateRow(line=line, matched_on=hit.matched_on, duplicate_of_lead_id=hit.lead_id))
+        for other in seen.earlier(row):
+            found.setdefault(row["id"], []).append((other, ["in_file"]))
+            report.append(DuplicateRow(line=line, matched_on=["in_file"], duplicate_of_line=seen.line_of[other]))
+        seen.add(line, row)
+    return found, report
+
+
+# The import ----------------------------------------------------------------------------------
 
 
 async def _check_campaign(session: AsyncSession, principal: Principal, campaign_id: uuid.UUID | None) -> None:
@@ -304,71 +295,93 @@ async def _check_campaign(session: AsyncSession, principal: Principal, campaign_
             raise RuleViolation(exc.detail, field="campaign_id") from exc
 
 
+@dataclass
+class Progress:
+    import_id: uuid.UUID
+    created: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    errors_total: int = 0
+    duplicates: list[DuplicateRow] = field(default_factory=list)
+    duplicates_flagged: int = 0
+    seen: SeenRows = field(default_factory=SeenRows)
+
+    def refuse(self, errors: list[RowError]) -> None:
+        self.errors += errors[: MAX_ERRORS_KEPT - len(self.errors)]
+        self.errors_total += len(errors)
+
+
 async def import_csv(session: AsyncSession, *, principal: Principal, upload: CsvUpload) -> ImportReport:
     await _check_campaign(session, principal, upload.campaign_id)
-    header, records = _records(_decode(upload.content))
-    columns, ignored = _columns(header, upload.mapping)
-    checked = check_rows(header, records, columns, await lead_pipeline.product_ids_by_sku(session))
-    if checked.errors and upload.mode is ImportMode.ALL_OR_NOTHING:
+    csv_file = await to_thread.run_sync(CsvFile, upload.file)
+    fields, ignored = _columns(csv_file.header, upload.mapping)
+    columns = Columns(len(csv_file.header), fields, await lead_pipeline.product_ids_by_sku(session))
+    criteria = await criteria_in_force(session)
+    progress = Progress(import_id=new_id())
+    while (checked := await to_thread.run_sync(_read_and_check, csv_file, columns, upload, criteria)) is not None:
+        progress.refuse(checked.errors)
+        if progress.errors_total and upload.mode is ImportMode.ALL_OR_NOTHING:
+            continue  # nothing will be kept: only the report of every problem is still wanted
+        await _insert(session, principal, upload, checked.good, progress)
+    if progress.errors_total and upload.mode is ImportMode.ALL_OR_NOTHING:
         raise RuleViolation(
-            f"{len(checked.errors)} problems in {len(records)} rows; nothing was imported.",
-            errors=[msgspec.to_builtins(e) for e in checked.errors[:MAX_ERRORS_KEPT]],
-            errors_total=len(checked.errors),
-            rows=len(records),
+            f"{progress.errors_total} problems in {csv_file.rows} rows; nothing was imported.",
+            errors=[msgspec.to_builtins(e) for e in progress.errors],
+            errors_total=progress.errors_total,
+            rows=csv_file.rows,
         )
-    record = await _record(session, principal, upload, len(records), len(checked.good), checked.errors, ignored)
-    rows = await _scored(session, upload, [row for _, row in checked.good])
-    duplicates = await _duplicates(session, rows)
-    await lead_pipeline.create_many(
-        session, rows, actor=principal, provenance=f"imported from {record.filename} (import {record.id})"
-    )
-    record.duplicates_flagged = await flag_duplicates(session, duplicates)
+    record = _record(session, principal, upload, csv_file.rows, progress, ignored)
     await session.flush()
     return report_of(record)
 
 
-async def _scored(session: AsyncSession, upload: CsvUpload, good: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    criteria = await criteria_in_force(session)
-    rows = []
-    for row in good:
-        score = rules.score(attributes_of(row | {"source": upload.source.value}), criteria).value
-        rows.append(
-            row
-            | {
-                "id": new_id(),
-                "score": score,
-                "source": upload.source,
-                "campaign_id": upload.campaign_id,
-                "owner_id": None,
-            }
-        )
-    return rows
-
-
-async def _record(
+async def _insert(
     session: AsyncSession,
     principal: Principal,
     upload: CsvUpload,
-    total: int,
-    created: int,
-    errors: list[RowError],
-    ignored: list[str],
+    good: list[tuple[int, dict[str, Any]]],
+    progress: Progress,
+) -> None:
+    if not good:
+        return
+    rows = [row for _, row in good]
+    found, report = await _duplicates(session, [line for line, _ in good], rows, progress.seen)
+    provenance = f"imported from {upload.filename[:200]} (import {progress.import_id})"
+    await lead_pipeline.create_many(session, rows, actor=principal, provenance=provenance)
+    progress.duplicates_flagged += await flag_duplicates(session, found)
+    progress.duplicates += report[: MAX_ERRORS_KEPT - len(progress.duplicates)]
+    progress.created += len(rows)
+
+
+def _scored(upload: CsvUpload, row: dict[str, Any], criteria: Any) -> dict[str, Any]:
+    score = rules.score(attributes_of(row | {"source": upload.source.value}), criteria).value
+    return row | {
+        "id": new_id(),
+        "score": score,
+        "source": upload.source,
+        "campaign_id": upload.campaign_id,
+        "owner_id": None,
+    }
+
+
+def _record(
+    session: AsyncSession, principal: Principal, upload: CsvUpload, total: int, progress: Progress, ignored: list[str]
 ) -> LeadImport:
     record = LeadImport(
+        id=progress.import_id,
         filename=upload.filename[:200],
         mode=upload.mode.value,
         imported_by_id=principal.user_id,
         imported_at=session.info["clock"].now(),
         rows=total,
-        created=created,
-        skipped=total - created,
-        duplicates_flagged=0,
-        errors=[msgspec.to_builtins(e) for e in errors[:MAX_ERRORS_KEPT]],
-        errors_total=len(errors),
+        created=progress.created,
+        skipped=total - progress.created,
+        duplicates_flagged=progress.duplicates_flagged,
+        errors=[msgspec.to_builtins(e) for e in progress.errors],
+        errors_total=progress.errors_total,
         ignored_columns=ignored,
+        duplicates=[msgspec.to_builtins(d) for d in progress.duplicates],
     )
     session.add(record)
-    await session.flush()
     return record
 
 
@@ -384,4 +397,5 @@ def report_of(record: LeadImport) -> ImportReport:
         errors=[msgspec.convert(e, RowError) for e in record.errors],
         errors_total=record.errors_total,
         ignored_columns=list(record.ignored_columns),
+        duplicates=[msgspec.convert(d, DuplicateRow) for d in record.duplicates],
     )
