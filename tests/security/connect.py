@@ -8,6 +8,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
+
 from prm.connect.client import INBOX_PATH, body_hash
 from prm.core.tokens import generate_private_key_pem, issue_peer_token, public_key_pem
 from tests.conftest import World
@@ -28,8 +30,14 @@ class Peer:
     ours: str | None = None  # the app's id for this connection
 
     async def send(self, client: Client, world: World, kind: str, body: dict[str, Any]) -> None:
+        reply = await self.post(client, world, kind, body)
+        assert reply.status_code == 200, reply.text
+
+    async def post(
+        self, client: Client, world: World, kind: str, body: dict[str, Any], *, message_id: str | None = None
+    ) -> httpx.Response:
         envelope = {
-            "message_id": str(uuid.uuid4()),
+            "message_id": message_id or str(uuid.uuid4()),
             "type": kind,
             "sender_connection_id": self.connection_id,
             "receiver_connection_id": self.ours,
@@ -45,8 +53,7 @@ class Peer:
             claims={"bh": body_hash(raw)},
         )
         headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-        reply = await client.post(INBOX_PATH, content=raw, headers=headers)
-        assert reply.status_code == 200, reply.text
+        return await client.post(INBOX_PATH, content=raw, headers=headers)
 
 
 async def _received(client: Client, world: World) -> tuple[Peer, Made]:
@@ -102,21 +109,22 @@ async def make_peer_publishing_connection(client: Client, world: World) -> Made:
     return (await _peer_publishing(client, world))[1]
 
 
-async def _subscribed(client: Client, world: World) -> tuple[Peer, Made]:
+async def subscribed_peer(client: Client, world: World, *, auto_accept: bool = False) -> tuple[Peer, Made]:
+    """A peer that publishes accounts' names, which the app subscribed to."""
     peer, made = await _peer_publishing(client, world)
-    reply = await client.put(f"{CONNECTIONS}/{made.ids['id']}/subscriptions/account", json={},
-                             headers=world.admin.headers)  # fmt: skip
+    reply = await client.put(f"{CONNECTIONS}/{made.ids['id']}/subscriptions/account",
+                             json={"auto_accept": auto_accept}, headers=world.admin.headers)  # fmt: skip
     assert reply.status_code == 200, reply.text
     return peer, made
 
 
 async def make_subscribed_connection(client: Client, world: World) -> Made:
-    return (await _subscribed(client, world))[1]
+    return (await subscribed_peer(client, world))[1]
 
 
 async def make_pending_share(client: Client, world: World) -> Made:
     """An account the peer shared, waiting for the vendor admin to accept it."""
-    peer, connection = await _subscribed(client, world)
+    peer, connection = await subscribed_peer(client, world)
     name = marker()
     origin = str(uuid.uuid4())
     item = {"object": "account", "origin_id": origin, "origin": "sender", "parent_origin_id": None,
