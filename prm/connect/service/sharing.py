@@ -207,6 +207,7 @@ async def _receive_item(session: AsyncSession, connection: Connection, item: dic
         return 1 if share.status is ShareStatus.PENDING_RECEIVED else 0
     if share.ours == from_origin:
         raise Conflict(f"{object_name} {origin_id} is shared the other way on this connection.")
+    await _lock(session, share)
     if share.status not in (*ACTIVE_SHARES, ShareStatus.PENDING_RECEIVED):
         return 0  # sharing stopped: no further updates
     share.received_count += 1
@@ -214,6 +215,17 @@ async def _receive_item(session: AsyncSession, connection: Connection, item: dic
     share.last_sync_at = session.info["clock"].now()
     await _merge(session, connection, share, item)
     return 0
+
+
+async def _lock(session: AsyncSession, share: Share) -> None:
+    """The record first, then its share: the order a local edit takes them (its UPDATE, then the
+    change hook's share update), so an incoming change and a local edit queue instead of
+    deadlocking, and two incoming changes to one record apply one after the other, each on the
+    other's committed row (PostgreSQL; SQLite has one writer anyway)."""
+    if share.local_id is not None:
+        model = OBJECTS[share.object].model
+        await session.execute(select(model.id).where(model.id == share.local_id).with_for_update())
+    await session.refresh(share, with_for_update=True)
 
 
 async def _new_received(session: AsyncSession, connection: Connection, item: dict[str, Any]) -> Share:
