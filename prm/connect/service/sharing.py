@@ -30,7 +30,7 @@ from prm.connect.schemas import RecordRef, ShareRequest
 from prm.connect.service.publishing import accepted_connection
 from prm.core.activity import plain, record_activity
 from prm.core.auth import Principal, Role
-from prm.core.errors import Conflict, RuleViolation
+from prm.core.errors import Conflict, NotFound, RuleViolation
 from prm.core.outbox import enqueue_email
 from prm.crm.models import Account, User
 from prm.crm.normalize import normalize_company
@@ -50,8 +50,8 @@ def acting_for(connection: Connection) -> Principal:
 
 
 async def share_records(session: AsyncSession, *, principal: Principal, data: ShareRequest) -> list[Share]:
-    connections = [await accepted_connection(session, cid) for cid in dict.fromkeys(data.connection_ids)]
-    records = [await get_visible(session, principal, ref.object, ref.id) for ref in data.records]
+    connections = [await _named_connection(session, cid, i) for i, cid in enumerate(dict.fromkeys(data.connection_ids))]
+    records = [await _named_record(session, principal, ref, i) for i, ref in enumerate(data.records)]
     instance_id = await ConnectRepository(session).instance_id()
     started: list[Share] = []
     for connection in connections:
@@ -70,6 +70,22 @@ async def share_records(session: AsyncSession, *, principal: Principal, data: Sh
             send(session, connection, "records", {"items": items})
     await session.flush()
     return started
+
+
+async def _named_connection(session: AsyncSession, connection_id: uuid.UUID, index: int) -> Connection:
+    """A connection named in the body: missing or not accepted is a 422 naming it."""
+    try:
+        return await accepted_connection(session, connection_id)
+    except (NotFound, RuleViolation) as exc:
+        raise RuleViolation(exc.detail, field=f"connection_ids[{index}]") from exc
+
+
+async def _named_record(session: AsyncSession, principal: Principal, ref: RecordRef, index: int) -> Any:
+    """A record named in the body: hidden and missing look the same (422 naming it)."""
+    try:
+        return await get_visible(session, principal, ref.object, ref.id)
+    except NotFound as exc:
+        raise RuleViolation(exc.detail, field=f"records[{index}].id") from exc
 
 
 async def _share_one(
