@@ -203,8 +203,15 @@ def test_a_shared_opportunity_arrives_pending_with_its_children_and_accepting_th
 
 
 def _patch(instance: Instance, path: str, **values: Any) -> dict[str, Any]:
-    current = instance.get(path)
-    return dict(instance.call("PATCH", path, {"expected_version": current["version"], **values}))
+    """Read, then change; a change synced in from the peer in between is a 409: read again."""
+    for _attempt in range(20):
+        current = instance.get(path)
+        body = {"expected_version": current["version"], **values}
+        reply = instance.http.patch(path, json=body, headers=instance.headers)
+        if reply.status_code != 409:
+            assert reply.status_code == 200, reply.text
+            return dict(reply.json())
+    raise AssertionError(f"PATCH {path} lost 20 races in a row")
 
 
 def test_edits_on_both_sides_converge(linked: Pair) -> None:
