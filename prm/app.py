@@ -15,12 +15,16 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 
+from prm.connect.jobs import register_jobs as register_connect_jobs
+from prm.connect.routes import ConnectionController, SharingController, peer_inbox
+from prm.connect.service.sharing import on_record_updated
 from prm.core.auth import BearerTokenMiddleware
 from prm.core.clock import Clock, SystemClock
 from prm.core.dependencies import DEPENDENCIES
 from prm.core.nul import refuse_nul_characters
 from prm.core.openapi import openapi_plugins
 from prm.core.problems import EXCEPTION_HANDLERS
+from prm.core.records import listen_to_updates
 from prm.core.runtime import Runtime, build_runtime
 from prm.credits.routes import CreditController
 from prm.crm.normalize import warm_country_index
@@ -59,6 +63,8 @@ API_CONTROLLERS: list[type] = [
     CreditController,
     *LEAD_DISTRIBUTION_CONTROLLERS,
     ScorecardController,
+    ConnectionController,
+    SharingController,
 ]
 
 
@@ -101,6 +107,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
     runtime = runtime or build_runtime(settings, clock or SystemClock())
     register_deal_registration_jobs(runtime.jobs)
     register_lead_distribution_jobs(runtime.jobs)
+    register_connect_jobs(runtime.jobs)
+    listen_to_updates(on_record_updated)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -119,7 +127,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
     )
     register_bench_routes(api, settings)
     return Litestar(
-        route_handlers=[api, AuthController, health, ready, portal_router()],
+        route_handlers=[api, AuthController, health, ready, peer_inbox, portal_router()],
         dependencies=DEPENDENCIES,
         exception_handlers={**EXCEPTION_HANDLERS, **UNKNOWN_PAGE_HANDLERS},
         openapi_config=_openapi(),
@@ -133,7 +141,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
             cookie_httponly=False,
             header_name="x-csrf-token",
             # The API authenticates with bearer tokens, never cookies: CSRF cannot ride on it.
-            exclude=["/api/"],
+            # Peer instances sign each message with their connection's key instead.
+            exclude=["/api/", "/peer/"],
         ),
         request_max_body_size=settings.max_request_body_bytes,
         # APScheduler logs every job start and end and httpx every request at INFO: noise next to

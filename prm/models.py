@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prm.connect import models as connect
 from prm.core.activity import ActivityEntry
 from prm.core.db import Base
 from prm.core.idempotency import IdempotencyRecord
@@ -18,6 +19,7 @@ __all__ = [
     "IdempotencyRecord",
     "OutboxMessage",
     "WebhookEndpoint",
+    "connect",
     "credits",
     "crm",
     "deal_registration",

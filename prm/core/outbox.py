@@ -34,6 +34,7 @@ FIRST_BACKOFF = timedelta(seconds=10)
 class OutboxKind(StrEnum):
     EMAIL = "email"
     WEBHOOK = "webhook"
+    PEER = "peer"  # a message to a connected prm instance (prm.connect)
 
 
 class OutboxStatus(StrEnum):

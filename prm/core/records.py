@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import msgspec
@@ -12,6 +12,16 @@ from prm.core.activity import record_activity, snapshot
 from prm.core.auth import Principal
 from prm.core.changes import apply_changes, expect_version
 from prm.core.webhooks import publish_event
+
+# Domains that follow changes of other domains' records (connect sends them to peer instances)
+# register here; each runs inside the change's transaction, so what it queues commits with it.
+UpdateListener = Callable[[AsyncSession, str, Any, dict[str, list[Any]]], Awaitable[None]]
+UPDATE_LISTENERS: list[UpdateListener] = []
+
+
+def listen_to_updates(listener: UpdateListener) -> None:
+    if listener not in UPDATE_LISTENERS:
+        UPDATE_LISTENERS.append(listener)
 
 
 async def record_created(
@@ -43,4 +53,6 @@ async def record_updated(
             session, entity_type=entity, entity_id=record.id, action="updated", actor=principal, changes=changes
         )
         await publish_event(session, f"{entity}.updated", {"id": str(record.id), "changes": changes})
+        for listener in UPDATE_LISTENERS:
+            await listener(session, entity, record, changes)
     return changes

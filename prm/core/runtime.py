@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
+from prm.connect.client import PeerDeliverer
 from prm.core.clock import Clock
 from prm.core.db import Database
 from prm.core.idempotency import purge_expired_keys
@@ -67,7 +68,11 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
             sender=settings.smtp_sender,
             use_tls=settings.smtp_use_tls,
         )
-    deliverers: dict[OutboxKind, Deliverer] = {OutboxKind.EMAIL: mail, OutboxKind.WEBHOOK: WebhookDeliverer(db, http)}
+    deliverers: dict[OutboxKind, Deliverer] = {
+        OutboxKind.EMAIL: mail,
+        OutboxKind.WEBHOOK: WebhookDeliverer(db, http),
+        OutboxKind.PEER: PeerDeliverer(db, http),
+    }
     outbox = OutboxDispatcher(db, deliverers, max_attempts=settings.outbox_max_attempts)
     jobs = JobRunner(db)
     jobs.register("purge_idempotency_keys", purge_expired_keys, every_seconds=3600)

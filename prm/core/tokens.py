@@ -164,3 +164,66 @@ class TokenService:
             raise InvalidToken("token expired")
         if now + LEEWAY_SECONDS < not_before:
             raise InvalidToken("token not yet valid")
+
+
+# Peer CRM instances: one key pair per connection and side. The sender signs with its private
+# key; the receiver verifies with the public key it was given in the handshake, for an audience
+# that is its own base URL. Tokens are short-lived; the receiver remembers each `jti` until it
+# expires, so a captured token cannot be replayed.
+PEER_TOKEN_TTL_SECONDS = 60
+
+
+def issue_peer_token(
+    private_key_pem: str, *, issuer: str, subject: str, audience: str, now: float, claims: dict[str, Any]
+) -> str:
+    issued = int(now)
+    payload = {
+        **claims,
+        "sub": subject,
+        "iss": issuer,
+        "aud": audience,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + PEER_TOKEN_TTL_SECONDS,
+        "jti": uuid.uuid4().hex,
+    }
+    kid = key_id(public_key_pem(private_key_pem))
+    return jwt.encode(payload, private_key_pem, algorithm=ALGORITHM, headers={"kid": kid})
+
+
+def peer_token_header(token: str) -> dict[str, Any]:
+    """The unverified header and claims, to find which connection's key verifies the token."""
+    try:
+        header = dict(jwt.get_unverified_header(token))
+        claims = dict(jwt.get_unverified_claims(token))
+    except JOSEError as exc:
+        raise InvalidToken("malformed token") from exc
+    return {"kid": header.get("kid"), "alg": header.get("alg"), "sub": claims.get("sub"), "iss": claims.get("iss")}
+
+
+def verify_peer_token(token: str, public_key_pem_text: str, *, audience: str, now: float) -> dict[str, Any]:
+    """Claims of a peer token signed by `public_key_pem_text`'s key; InvalidToken otherwise."""
+    header = peer_token_header(token)
+    if header["alg"] != ALGORITHM:
+        raise InvalidToken(f"algorithm {header['alg']!r} is not accepted")
+    if header["kid"] != key_id(public_key_pem_text):
+        raise InvalidToken("unknown key id")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            public_key_pem_text,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            options={"verify_exp": False, "verify_nbf": False, "verify_iat": False, "require_jti": True},
+        )
+    except JOSEError as exc:
+        raise InvalidToken(str(exc)) from exc
+    try:
+        expires, issued = float(claims["exp"]), float(claims["iat"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidToken("time claims are missing or not numbers") from exc
+    if now >= expires + LEEWAY_SECONDS or now + LEEWAY_SECONDS < issued:
+        raise InvalidToken("token expired or not yet valid")
+    if expires - issued > PEER_TOKEN_TTL_SECONDS:
+        raise InvalidToken("token lives too long")
+    return claims

@@ -35,6 +35,16 @@ from litestar import Litestar
 from litestar.routes import HTTPRoute
 
 from tests.conftest import World
+from tests.security.connect import (
+    CONNECTIONS,
+    make_accepted_connection,
+    make_peer_publishing_connection,
+    make_pending_share,
+    make_published_connection,
+    make_received_connection,
+    make_sent_connection,
+    make_subscribed_connection,
+)
 from tests.security.distribution import (
     DIST,
     make_application,
@@ -238,6 +248,10 @@ async def empty(_: Ctx) -> dict[str, Any]:
     return {}
 
 
+async def publish_accounts(_: Ctx) -> dict[str, Any]:
+    return {"object": "account"}
+
+
 def crm_resource(
     name: str, make: Make, write: Body, *, readers: tuple[str, ...] = A_READERS, **options: Any
 ) -> Resource:
@@ -253,6 +267,7 @@ def crm_resource(
             Op("GET", f"{path}/{{id}}", readers),
             Op("GET", f"{path}/{{id}}/history", readers),
             Op("PATCH", f"{path}/{{id}}", writers, write),
+            Op("GET", f"{API}/connect/records/{name}/{{id}}/sharing", readers),
         ),
         **options,
     )
@@ -611,6 +626,41 @@ RESOURCES: tuple[Resource, ...] = (
         outsiders=NOT_VENDOR_ADMIN,
         readable_by_id=False,
         ops=(Op("PATCH", f"{API}/webhooks/{{id}}", ADMIN, change(description="rotated")),),
+    ),
+    Resource(
+        name="connect connections",
+        make=make_accepted_connection,
+        listing=CONNECTIONS,
+        listers=ADMIN,
+        outsiders=NOT_VENDOR_ADMIN,
+        ops=(
+            Op("GET", f"{CONNECTIONS}/{{id}}", ADMIN),
+            Op("POST", f"{CONNECTIONS}/{{id}}/accept", ADMIN, empty, make_received_connection),
+            Op("POST", f"{CONNECTIONS}/{{id}}/decline", ADMIN, setup=make_received_connection),
+            Op("POST", f"{CONNECTIONS}/{{id}}/cancel", ADMIN, setup=make_sent_connection),
+            Op("POST", f"{CONNECTIONS}/{{id}}/resend", ADMIN, setup=make_sent_connection),
+            Op("POST", f"{CONNECTIONS}/{{id}}/deactivate", ADMIN, setup=make_accepted_connection),
+            Op("GET", f"{CONNECTIONS}/{{id}}/publications", ADMIN),
+            Op("PUT", f"{CONNECTIONS}/{{id}}/publications", ADMIN, publish_accounts),
+            Op("DELETE", f"{CONNECTIONS}/{{id}}/publications/{{object}}", ADMIN, setup=make_published_connection),
+            Op("GET", f"{CONNECTIONS}/{{id}}/subscriptions", ADMIN),
+            Op("PUT", f"{CONNECTIONS}/{{id}}/subscriptions/{{object}}", ADMIN, empty, make_peer_publishing_connection),
+            Op("DELETE", f"{CONNECTIONS}/{{id}}/subscriptions/{{object}}", ADMIN, setup=make_subscribed_connection),
+            Op("GET", f"{CONNECTIONS}/{{id}}/shares", ADMIN),
+        ),
+    ),
+    Resource(
+        name="connect shares",
+        make=make_pending_share,
+        listing=None,
+        listers=(),
+        outsiders=NOT_VENDOR_ADMIN,
+        item=f"{CONNECTIONS}/{{connection}}",
+        ops=(
+            Op("POST", f"{API}/connect/shares/{{id}}/accept", ADMIN, setup=make_pending_share),
+            Op("POST", f"{API}/connect/shares/{{id}}/stop", ADMIN, setup=make_pending_share),
+        ),
+        peeks=(f"{CONNECTIONS}/{{connection}}/shares",),
     ),
 )
 

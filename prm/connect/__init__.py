@@ -1,0 +1,1 @@
+"""Connect: two prm instances share records Salesforce-to-Salesforce style."""

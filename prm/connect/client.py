@@ -1,0 +1,93 @@
+"""The one httpx client to peer instances: signs each message with the connection's key and
+POSTs it to the peer's inbox. Used by the outbox dispatcher (kind `peer`), so a message is
+sent only after the transaction that wrote it committed, retried with backoff while the peer
+is down, and dead-lettered (with the peer's answer as the reason) after the attempt limit."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+import httpx
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.connect.models import Connection, ConnectionStatus
+from prm.connect.repository import ConnectRepository
+from prm.core.db import Database, new_id
+from prm.core.outbox import Claimed, OutboxKind, enqueue
+from prm.core.tokens import issue_peer_token
+
+INBOX_PATH = "/peer/v1/messages"
+# Messages that must still go out while the connection is not (or no longer) accepted.
+HANDSHAKE_TYPES = frozenset({"invite", "accept", "decline", "cancel", "deactivate"})
+
+
+class PeerRefused(Exception):
+    """The peer answered with an error; the outbox keeps the reason and retries."""
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def normalize_url(url: str) -> str:
+    return url.strip().rstrip("/")
+
+
+def send(session: AsyncSession, connection: Connection, message_type: str, body: dict[str, Any]) -> uuid.UUID:
+    """Queue one message to the connection's peer, in the caller's transaction."""
+    envelope = {
+        "message_id": str(new_id()),
+        "type": message_type,
+        "sender_connection_id": str(connection.id),
+        "receiver_connection_id": str(connection.peer_connection_id) if connection.peer_connection_id else None,
+        "body": body,
+    }
+    return enqueue(
+        session,
+        kind=OutboxKind.PEER,
+        topic=f"connect.{message_type}",
+        destination=connection.peer_url,
+        payload={"connection_id": str(connection.id), "envelope": envelope},
+    )
+
+
+class PeerDeliverer:
+    def __init__(self, db: Database, http: httpx.AsyncClient) -> None:
+        self._db = db
+        self._http = http
+
+    async def __call__(self, message: Claimed) -> None:
+        envelope: dict[str, Any] = message.payload["envelope"]
+        async with self._db.session() as session:
+            connection = await session.get(Connection, uuid.UUID(message.payload["connection_id"]))
+            instance_id = await ConnectRepository(session).instance_id()
+            await session.commit()
+        if connection is None or not _may_send(connection, envelope["type"]):
+            return  # deactivated or gone: later changes are no longer sent
+        if connection.peer_connection_id and envelope["receiver_connection_id"] is None:
+            envelope = {**envelope, "receiver_connection_id": str(connection.peer_connection_id)}
+        body = msgspec.json.encode(envelope)
+        token = issue_peer_token(
+            connection.private_key_pem,
+            issuer=str(instance_id),
+            subject=str(connection.id),
+            audience=connection.peer_url,
+            now=self._db.clock.now().timestamp(),
+            claims={"bh": body_hash(body)},
+        )
+        response = await self._http.post(
+            connection.peer_url + INBOX_PATH,
+            content=body,
+            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+        )
+        if response.status_code >= 300:
+            raise PeerRefused(f"{response.status_code} from {connection.peer_url}: {response.text[:500]}")
+
+
+def _may_send(connection: Connection, message_type: str) -> bool:
+    if message_type in HANDSHAKE_TYPES:
+        return True
+    return connection.status in (ConnectionStatus.ACCEPTED, ConnectionStatus.SUSPENDED)

@@ -1,0 +1,143 @@
+"""Every connect query. Connections and shares are vendor-admin data: no tenant filter here;
+the routes let only vendor admins (and, for one record's sharing, its readers) in."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.connect.models import (
+    LIVE_STATUSES,
+    Connection,
+    InboundMessage,
+    InstanceIdentity,
+    Publication,
+    SeenToken,
+    Share,
+    ShareStatus,
+    Subscription,
+)
+from prm.core.db import new_id
+from prm.core.errors import NotFound
+from prm.core.pagination import PageRequest, page_of, paginate_statement
+
+
+class ConnectRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def instance_id(self) -> uuid.UUID:
+        found = await self.session.scalar(select(InstanceIdentity.instance_id))
+        if found is not None:
+            return found
+        identity = InstanceIdentity(singleton=1, instance_id=new_id())
+        self.session.add(identity)
+        await self.session.flush()
+        return identity.instance_id
+
+    async def connection(self, connection_id: uuid.UUID, *, for_update: bool = False) -> Connection:
+        stmt = select(Connection).where(Connection.id == connection_id)
+        if for_update:
+            stmt = stmt.with_for_update()
+        found = await self.session.scalar(stmt)
+        if found is None:
+            raise NotFound(f"Connection {connection_id} not found.")
+        return found
+
+    async def find_connection(self, connection_id: uuid.UUID | None) -> Connection | None:
+        if connection_id is None:
+            return None
+        return await self.session.get(Connection, connection_id)
+
+    async def live_connection_to(
+        self, *, peer_url: str | None = None, peer_instance_id: uuid.UUID | None = None
+    ) -> Connection | None:
+        stmt = select(Connection).where(Connection.status.in_(LIVE_STATUSES))
+        if peer_url is not None:
+            stmt = stmt.where(Connection.peer_url == peer_url)
+        if peer_instance_id is not None:
+            stmt = stmt.where(Connection.peer_instance_id == peer_instance_id)
+        found: Connection | None = await self.session.scalar(stmt.limit(1))
+        return found
+
+    async def connection_page(self, page: PageRequest) -> tuple[list[Connection], str | None]:
+        stmt = paginate_statement(select(Connection), page, {"created_at": Connection.created_at}, Connection.id)
+        rows = (await self.session.scalars(stmt)).all()
+        return page_of(rows, page)
+
+    async def publications(self, connection_id: uuid.UUID) -> list[Publication]:
+        stmt = select(Publication).where(Publication.connection_id == connection_id).order_by(Publication.object)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def publication(self, connection_id: uuid.UUID, object_name: str) -> Publication | None:
+        stmt = select(Publication).where(Publication.connection_id == connection_id, Publication.object == object_name)
+        found: Publication | None = await self.session.scalar(stmt)
+        return found
+
+    async def subscriptions(self, connection_id: uuid.UUID) -> list[Subscription]:
+        stmt = select(Subscription).where(Subscription.connection_id == connection_id).order_by(Subscription.object)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def subscription(self, connection_id: uuid.UUID, object_name: str) -> Subscription | None:
+        stmt = select(Subscription).where(
+            Subscription.connection_id == connection_id, Subscription.object == object_name
+        )
+        found: Subscription | None = await self.session.scalar(stmt)
+        return found
+
+    async def share(self, connection_id: uuid.UUID, object_name: str, origin_id: uuid.UUID) -> Share | None:
+        stmt = select(Share).where(
+            Share.connection_id == connection_id, Share.object == object_name, Share.origin_id == origin_id
+        )
+        found: Share | None = await self.session.scalar(stmt)
+        return found
+
+    async def share_by_id(self, share_id: uuid.UUID) -> Share:
+        found = await self.session.get(Share, share_id)
+        if found is None:
+            raise NotFound(f"Share {share_id} not found.")
+        return found
+
+    async def shares_of_record(self, object_name: str, local_id: uuid.UUID) -> list[Share]:
+        stmt = select(Share).where(Share.local_id == local_id, Share.object == object_name).order_by(Share.started_at)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def shares_on(self, connection_id: uuid.UUID, *statuses: ShareStatus) -> list[Share]:
+        stmt = select(Share).where(Share.connection_id == connection_id)
+        if statuses:
+            stmt = stmt.where(Share.status.in_(statuses))
+        return list((await self.session.scalars(stmt.order_by(Share.started_at, Share.id))).all())
+
+    async def children_of(self, connection_id: uuid.UUID, parent_origin_id: uuid.UUID) -> list[Share]:
+        stmt = select(Share).where(Share.connection_id == connection_id, Share.parent_origin_id == parent_origin_id)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def remember_token(self, jti: str, expires_at: datetime) -> bool:
+        """False when the token id was already used (a replay)."""
+        return await self._insert_once(SeenToken(jti=jti, expires_at=expires_at))
+
+    async def remember_message(self, message_id: uuid.UUID, connection_id: uuid.UUID, now: datetime) -> bool:
+        """False when the message was already applied (a redelivery)."""
+        if await self.session.get(InboundMessage, message_id) is not None:
+            return False
+        return await self._insert_once(
+            InboundMessage(message_id=message_id, connection_id=connection_id, received_at=now)
+        )
+
+    async def _insert_once(self, row: Any) -> bool:
+        try:
+            async with self.session.begin_nested():
+                self.session.add(row)
+                await self.session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def purge_tokens(self, now: datetime) -> int:
+        result = await self.session.execute(delete(SeenToken).where(SeenToken.expires_at < now))
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,1 @@
+"""Connect rules: connections and their handshake, publish/subscribe/map, sharing and sync."""

@@ -1,0 +1,159 @@
+"""Receiving a peer's message: authenticate it, refuse a replay, apply it once.
+
+Every message is a POST of a JSON envelope with a bearer JWT signed by the sender's key for
+this connection (ES256, audience = our base URL, key id = that key's, `jti` single-use, `bh`
+= SHA-256 of the exact body). Anything wrong (bad signature, other key, other audience,
+expired, reused `jti`, body changed, connection not live) is a 401 and nothing is written:
+the whole request is one unit of work. A message id seen before is acknowledged and skipped,
+so the sender's retries never apply a change twice.
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.connect.client import HANDSHAKE_TYPES, body_hash
+from prm.connect.models import Connection, ConnectionStatus
+from prm.connect.repository import ConnectRepository
+from prm.connect.schemas import PeerEnvelope
+from prm.connect.service import connections, publishing, sharing
+from prm.core.errors import Unauthenticated
+from prm.core.tokens import InvalidToken, verify_peer_token
+
+# An ending message may arrive again (a retry) after the connection already ended.
+ENDING_TYPES = frozenset({"cancel", "decline", "deactivate"})
+
+
+class PeerRejected(Unauthenticated):
+    """Why a peer request was refused; the reply says only that it was unauthorised."""
+
+
+def _refuse(reason: str) -> PeerRejected:
+    return PeerRejected(f"The peer token is not accepted ({reason}).")
+
+
+def parse_envelope(raw: bytes) -> PeerEnvelope:
+    try:
+        return msgspec.json.decode(raw, type=PeerEnvelope)
+    except msgspec.DecodeError as exc:
+        raise _refuse("malformed message") from exc
+
+
+async def receive(session: AsyncSession, *, authorization: str, raw: bytes, base_url: str) -> str:
+    """Apply one peer message; 'applied' or 'duplicate'."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _refuse("no bearer token")
+    envelope = parse_envelope(raw)
+    repo = ConnectRepository(session)
+    connection = await _connection_for(repo, envelope)
+    claims = _verify(session, token, raw, envelope, connection, base_url)
+    if not await repo.remember_token(str(claims["jti"]), datetime.fromtimestamp(float(claims["exp"]) + 60, UTC)):
+        raise _refuse("token already used")
+    if envelope.type == "invite":
+        connection = await connections.received_invitation(
+            session, sender_connection_id=envelope.sender_connection_id, body=envelope.body
+        )
+    assert connection is not None
+    now = session.info["clock"].now()
+    if not await repo.remember_message(envelope.message_id, connection.id, now):
+        return "duplicate"
+    if envelope.type != "invite":
+        await _dispatch(session, connection, envelope)
+    return "applied"
+
+
+async def _connection_for(repo: ConnectRepository, envelope: PeerEnvelope) -> Connection | None:
+    if envelope.type == "invite":
+        return None
+    connection = await repo.find_connection(envelope.receiver_connection_id)
+    if connection is None:
+        raise _refuse("unknown connection")
+    if connection.peer_connection_id not in (None, envelope.sender_connection_id):
+        raise _refuse("another connection")
+    if envelope.type not in HANDSHAKE_TYPES and connection.status is not ConnectionStatus.ACCEPTED:
+        raise _refuse(f"connection {connection.status.value}")
+    ended = connection.status in (ConnectionStatus.INACTIVE, ConnectionStatus.DECLINED)
+    if ended and envelope.type not in ENDING_TYPES:
+        raise _refuse(f"connection {connection.status.value}")
+    return connection
+
+
+def _signing_key(envelope: PeerEnvelope, connection: Connection | None) -> str:
+    """The invitation and its acceptance carry the sender's new public key; all else is
+    verified with the key the handshake stored."""
+    if connection is None:
+        return str(envelope.body.get("public_key", ""))
+    if envelope.type == "accept" and connection.status is ConnectionStatus.SENT:
+        secret = str(envelope.body.get("invite_secret", ""))
+        if not hmac.compare_digest(secret.encode(), connection.invite_secret.encode()):
+            raise _refuse("not an answer to our invitation")
+        return str(envelope.body.get("public_key", ""))
+    if connection.peer_public_key_pem is None:
+        raise _refuse("no key for this connection yet")
+    return connection.peer_public_key_pem
+
+
+def _verify(
+    session: AsyncSession,
+    token: str,
+    raw: bytes,
+    envelope: PeerEnvelope,
+    connection: Connection | None,
+    base_url: str,
+) -> dict[str, Any]:
+    try:
+        claims = verify_peer_token(
+            token,
+            _signing_key(envelope, connection),
+            audience=base_url.rstrip("/"),
+            now=session.info["clock"].now().timestamp(),
+        )
+    except (InvalidToken, ValueError) as exc:
+        raise _refuse(str(exc)) from exc
+    if claims.get("bh") != body_hash(raw):
+        raise _refuse("the body does not match the token")
+    if claims.get("sub") != str(envelope.sender_connection_id):
+        raise _refuse("the token is for another connection")
+    if connection is not None and connection.peer_instance_id not in (None, _uuid(claims.get("iss"))):
+        raise _refuse("the token is from another instance")
+    return claims
+
+
+def _uuid(value: Any) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        return None
+
+
+async def _dispatch(session: AsyncSession, connection: Connection, envelope: PeerEnvelope) -> None:
+    kind, body = envelope.type, envelope.body
+    if kind == "accept":
+        await connections.peer_accepted(
+            session, connection, sender_connection_id=envelope.sender_connection_id, body=body
+        )
+    elif kind == "decline":
+        await connections.peer_declined(session, connection)
+    elif kind in ("cancel", "deactivate"):
+        await connections.peer_ended(session, connection)
+    elif kind == "publish":
+        await publishing.peer_published(session, connection, body)
+    elif kind == "unpublish":
+        await publishing.peer_unpublished(session, connection, body)
+    elif kind in ("subscribe", "unsubscribe"):
+        await publishing.peer_subscribed(session, connection, body, on=kind == "subscribe")
+    elif kind == "records":
+        await sharing.received_records(session, connection, body)
+    elif kind == "accepted":
+        await sharing.peer_accepted_record(session, connection, body)
+    elif kind == "stop":
+        await sharing.peer_stopped(session, connection, body)
+    else:
+        raise _refuse(f"unknown message type {kind!r}")

@@ -1,0 +1,440 @@
+"""Sharing records with connections and keeping the copies in sync both ways.
+
+Wire names: a shared record's fields travel under the names its origin publishes; the
+receiving side maps them to its own fields with its subscription's field map.
+
+Conflict rule (per field, deterministic, the same on both sides): each side keeps, per shared
+record and field, the stamp of the last write it knows of, `(microseconds since the epoch at
+the writing instance, writing instance id)`. An incoming value is applied only when its stamp
+is greater (later time wins; equal times are broken by the larger instance id), so both sides
+end on the same value whatever order the messages arrive in. A newer local edit that beats an
+incoming value keeps its value, and the losing value is written to the record's history
+(action `connect_conflict`), never silently dropped. A late, older update from the same origin
+as the current value is simply superseded. Changes applied from a connection are never sent
+back to it (no echo).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.connect.client import send
+from prm.connect.models import ACTIVE_SHARES, Connection, ConnectionStatus, Share, ShareStatus
+from prm.connect.objects import OBJECTS, create_local, get_visible, load, spec_for, update_local, values_of
+from prm.connect.repository import ConnectRepository
+from prm.connect.schemas import RecordRef, ShareRequest
+from prm.connect.service.publishing import accepted_connection
+from prm.core.activity import plain, record_activity
+from prm.core.auth import Principal, Role
+from prm.core.errors import Conflict, NotFound, RuleViolation
+from prm.core.outbox import enqueue_email
+from prm.crm.models import Account, User
+from prm.crm.normalize import normalize_company
+
+APPLYING = "connect_applying_connection"  # session.info: the connection whose change is being applied
+
+
+def _stamp(session: AsyncSession, instance_id: uuid.UUID) -> list[Any]:
+    return [int(session.info["clock"].now().timestamp() * 1_000_000), str(instance_id)]
+
+
+def acting_for(connection: Connection) -> Principal:
+    """Who writes a received change: the connection's owner, acting as the vendor."""
+    if connection.owner_id is None:
+        raise Conflict("The connection has no owner yet.", field="owner_id")
+    return Principal(user_id=connection.owner_id, role=Role.VENDOR_ADMIN, partner_id=None)
+
+
+async def share_records(session: AsyncSession, *, principal: Principal, data: ShareRequest) -> list[Share]:
+    connections = [await _named_connection(session, cid, i) for i, cid in enumerate(dict.fromkeys(data.connection_ids))]
+    records = [await _named_record(session, principal, ref, i) for i, ref in enumerate(data.records)]
+    instance_id = await ConnectRepository(session).instance_id()
+    started: list[Share] = []
+    for connection in connections:
+        items: list[dict[str, Any]] = []
+        shared_now: dict[uuid.UUID, uuid.UUID] = {}  # local id -> origin id, for parents in this request
+        for index, (ref, record) in enumerate(zip(data.records, records, strict=True)):
+            share = await _share_one(session, connection, ref, record, index, shared_now)
+            if share is None:
+                continue
+            shared_now[record.id] = share.origin_id
+            started.append(share)
+            items.append(_item(share, values_of(record, list(share.stamps)), origin="sender"))
+            share.stamps = {f: _stamp(session, instance_id) for f in share.stamps}
+            items[-1]["stamps"] = share.stamps
+        if items:
+            send(session, connection, "records", {"items": items})
+    await session.flush()
+    return started
+
+
+async def _named_connection(session: AsyncSession, connection_id: uuid.UUID, index: int) -> Connection:
+    """A connection named in the body: missing or not accepted is a 422 naming it."""
+    try:
+        return await accepted_connection(session, connection_id)
+    except (NotFound, RuleViolation) as exc:
+        raise RuleViolation(exc.detail, field=f"connection_ids[{index}]") from exc
+
+
+async def _named_record(session: AsyncSession, principal: Principal, ref: RecordRef, index: int) -> Any:
+    """A record named in the body: hidden and missing look the same (422 naming it)."""
+    try:
+        return await get_visible(session, principal, ref.object, ref.id)
+    except NotFound as exc:
+        raise RuleViolation(exc.detail, field=f"records[{index}].id") from exc
+
+
+async def _share_one(
+    session: AsyncSession,
+    connection: Connection,
+    ref: RecordRef,
+    record: Any,
+    index: int,
+    shared_now: dict[uuid.UUID, uuid.UUID],
+) -> Share | None:
+    repo = ConnectRepository(session)
+    where = f"records[{index}]"
+    publication = await repo.publication(connection.id, ref.object)
+    if publication is None or not publication.peer_subscribed:
+        raise RuleViolation(
+            f"The peer has not subscribed to {ref.object} on this connection; publish it and have them subscribe.",
+            field=f"{where}.object",
+        )
+    if ref.object == "lead" and not (record.company or "").strip():
+        raise RuleViolation("A lead without a company cannot be shared.", field=where)
+    existing = [s for s in await repo.shares_of_record(ref.object, record.id) if s.connection_id == connection.id]
+    if any(not s.ours for s in existing):
+        raise RuleViolation("This record came from this connection; it is never sent back to its origin.", field=where)
+    if any(s.status in ACTIVE_SHARES for s in existing):
+        return None  # already shared: only new recipients are sent anything
+    parent_origin = await _parent_origin(repo, connection, ref.object, record, shared_now, where)
+    now = session.info["clock"].now()
+    share = (
+        existing[0]
+        if existing
+        else Share(connection_id=connection.id, object=ref.object, origin_id=record.id, ours=True)
+    )
+    share.local_id, share.parent_origin_id, share.status = record.id, parent_origin, ShareStatus.PENDING_SENT
+    share.started_at, share.ended_at, share.last_error = now, None, None
+    share.stamps = {f: [0, ""] for f in publication.fields}
+    share.sent_seq, share.received_seq, share.received_count = 1, 0, 0
+    if not existing:
+        session.add(share)
+    return share
+
+
+async def _parent_origin(
+    repo: ConnectRepository,
+    connection: Connection,
+    object_name: str,
+    record: Any,
+    shared_now: dict[uuid.UUID, uuid.UUID],
+    where: str,
+) -> uuid.UUID | None:
+    parent_object = OBJECTS[object_name].parent
+    if parent_object is None:
+        return None
+    parent_id: uuid.UUID = record.account_id
+    if parent_id in shared_now:
+        return shared_now[parent_id]
+    for share in await repo.shares_of_record(parent_object, parent_id):
+        if share.connection_id == connection.id and share.status in (*ACTIVE_SHARES, ShareStatus.PENDING_RECEIVED):
+            return share.origin_id
+    raise RuleViolation(
+        f"Share the {object_name}'s {parent_object} ({parent_id}) first: a child is never shared before its parent.",
+        field=where,
+    )
+
+
+def _item(share: Share, values: dict[str, Any], *, origin: str) -> dict[str, Any]:
+    return {
+        "object": share.object,
+        "origin_id": str(share.origin_id),
+        "origin": origin,
+        "parent_origin_id": str(share.parent_origin_id) if share.parent_origin_id else None,
+        "values": values,
+        "stamps": dict(share.stamps),
+        "seq": share.sent_seq,
+    }
+
+
+async def _wire_fields(repo: ConnectRepository, share: Share) -> dict[str, str]:
+    """{local field: wire field} for the fields that flow on this share."""
+    if share.ours:
+        publication = await repo.publication(share.connection_id, share.object)
+        if publication is None or not publication.peer_subscribed:
+            return {}
+        return {f: f for f in publication.fields}
+    subscription = await repo.subscription(share.connection_id, share.object)
+    if subscription is None or not subscription.subscribed:
+        return {}
+    return {str(ours): str(theirs) for theirs, ours in subscription.field_map.items()}
+
+
+async def on_record_updated(session: AsyncSession, entity: str, record: Any, changes: dict[str, list[Any]]) -> None:
+    """The CRM services' change point: queue the change to every connection sharing the record,
+    in the same transaction, except the one the change came from."""
+    if entity not in OBJECTS:
+        return
+    repo = ConnectRepository(session)
+    shares = [s for s in await repo.shares_of_record(entity, record.id) if s.status in ACTIVE_SHARES]
+    for share in shares:
+        if share.connection_id == session.info.get(APPLYING):
+            continue
+        connection = await repo.find_connection(share.connection_id)
+        if connection is None or connection.status is not ConnectionStatus.ACCEPTED:
+            continue
+        wire = await _wire_fields(repo, share)
+        changed = {wire[f]: plain(getattr(record, f)) for f in changes if f in wire}
+        if not changed:
+            continue
+        stamp = _stamp(session, await repo.instance_id())
+        share.stamps = {**share.stamps, **dict.fromkeys(changed, stamp)}
+        share.sent_seq += 1
+        item = _item(share, changed, origin="sender" if share.ours else "receiver")
+        send(session, connection, "records", {"items": [item]})
+
+
+# Inbound
+
+
+async def received_records(session: AsyncSession, connection: Connection, body: dict[str, Any]) -> None:
+    new_pending = 0
+    for item in body["items"]:
+        new_pending += await _receive_item(session, connection, item)
+    if new_pending:
+        await _tell_owner_of_pending(session, connection, new_pending)
+
+
+async def _receive_item(session: AsyncSession, connection: Connection, item: dict[str, Any]) -> int:
+    repo = ConnectRepository(session)
+    object_name = spec_for(str(item["object"])).name
+    origin_id = uuid.UUID(str(item["origin_id"]))
+    from_origin = item["origin"] == "sender"
+    share = await repo.share(connection.id, object_name, origin_id)
+    if share is None:
+        if not from_origin:
+            raise Conflict(f"No {object_name} {origin_id} is shared on this connection.")
+        share = await _new_received(session, connection, item)
+        return 1 if share.status is ShareStatus.PENDING_RECEIVED else 0
+    if share.ours == from_origin:
+        raise Conflict(f"{object_name} {origin_id} is shared the other way on this connection.")
+    await _lock(session, share)
+    if share.status not in (*ACTIVE_SHARES, ShareStatus.PENDING_RECEIVED):
+        return 0  # sharing stopped: no further updates
+    share.received_count += 1
+    share.received_seq = max(share.received_seq, int(item["seq"]))
+    share.last_sync_at = session.info["clock"].now()
+    await _merge(session, connection, share, item)
+    return 0
+
+
+async def _lock(session: AsyncSession, share: Share) -> None:
+    """The record first, then its share: the order a local edit takes them (its UPDATE, then the
+    change hook's share update), so an incoming change and a local edit queue instead of
+    deadlocking, and two incoming changes to one record apply one after the other, each on the
+    other's committed row (PostgreSQL; SQLite has one writer anyway)."""
+    if share.local_id is not None:
+        model = OBJECTS[share.object].model
+        await session.execute(select(model.id).where(model.id == share.local_id).with_for_update())
+    await session.refresh(share, with_for_update=True)
+
+
+async def _new_received(session: AsyncSession, connection: Connection, item: dict[str, Any]) -> Share:
+    repo = ConnectRepository(session)
+    object_name = str(item["object"])
+    subscription = await repo.subscription(connection.id, object_name)
+    if subscription is None or not subscription.subscribed:
+        raise Conflict(f"{object_name} is not subscribed on this connection.", field="object")
+    parent = await _parent_share(repo, connection, object_name, item.get("parent_origin_id"))
+    now = session.info["clock"].now()
+    share = Share(
+        connection_id=connection.id,
+        object=object_name,
+        origin_id=uuid.UUID(str(item["origin_id"])),
+        ours=False,
+        local_id=None,
+        partner_record_id=uuid.UUID(str(item["origin_id"])),
+        parent_origin_id=parent.origin_id if parent else None,
+        status=ShareStatus.PENDING_RECEIVED,
+        started_at=now,
+        last_sync_at=now,
+        stamps=dict(item["stamps"]),
+        pending_values=dict(item["values"]),
+        sent_seq=0,
+        received_seq=int(item["seq"]),
+        received_count=1,
+    )
+    session.add(share)
+    await session.flush()
+    parent_ready = parent is None or parent.status in (ShareStatus.ACTIVE_RECEIVED, ShareStatus.ACTIVE_SENT)
+    if subscription.auto_accept and parent_ready:
+        await _activate(session, connection, share)
+    return share
+
+
+async def _parent_share(
+    repo: ConnectRepository, connection: Connection, object_name: str, parent_origin: Any
+) -> Share | None:
+    parent_object = OBJECTS[object_name].parent
+    if parent_object is None or parent_origin is None:
+        return None
+    parent = await repo.share(connection.id, parent_object, uuid.UUID(str(parent_origin)))
+    if parent is None:
+        raise Conflict(f"The {object_name}'s {parent_object} has not arrived yet.")
+    return parent
+
+
+async def _merge(session: AsyncSession, connection: Connection, share: Share, item: dict[str, Any]) -> None:
+    our_instance = str(await ConnectRepository(session).instance_id())
+    winners: dict[str, Any] = {}
+    losers: dict[str, Any] = {}
+    stamps = dict(share.stamps)
+    for field, value in dict(item["values"]).items():
+        theirs = list(item["stamps"][field])
+        mine = list(stamps.get(field) or [0, ""])
+        if (int(theirs[0]), str(theirs[1])) > (int(mine[0]), str(mine[1])):
+            winners[field], stamps[field] = value, theirs
+        elif mine[1] == our_instance:
+            losers[field] = value
+    share.stamps = stamps
+    if share.status is ShareStatus.PENDING_RECEIVED:
+        share.pending_values = {**(share.pending_values or {}), **winners}
+        return
+    await _apply(session, connection, share, winners, losers)
+
+
+async def _apply(
+    session: AsyncSession, connection: Connection, share: Share, winners: dict[str, Any], losers: dict[str, Any]
+) -> None:
+    if share.local_id is None:
+        return
+    record = await load(session, share.object, share.local_id)
+    if record is None:
+        return
+    wire = {w: local for local, w in (await _wire_fields(ConnectRepository(session), share)).items()}
+    local_values = {wire[w]: v for w, v in winners.items() if w in wire}
+    if local_values:
+        session.info[APPLYING] = connection.id
+        try:
+            await update_local(session, acting_for(connection), share.object, record, local_values)
+        finally:
+            session.info.pop(APPLYING, None)
+    if losers:
+        kept = {w: plain(getattr(record, wire[w])) for w in losers if w in wire}
+        record_activity(
+            session,
+            entity_type=share.object,
+            entity_id=record.id,
+            action="connect_conflict",
+            actor=None,
+            changes={w: [losers[w], kept[w]] for w in kept},
+            note=f"A concurrent change from {connection.peer_url} lost to a later local change; its value is kept.",
+        )
+
+
+async def _activate(session: AsyncSession, connection: Connection, share: Share) -> None:
+    """A pending received record becomes a local one (or is linked to a matching account)."""
+    repo = ConnectRepository(session)
+    subscription = await repo.subscription(connection.id, share.object)
+    field_map = dict(subscription.field_map) if subscription else {}
+    values = {str(field_map[w]): v for w, v in (share.pending_values or {}).items() if w in field_map}
+    parent_local = None
+    if share.parent_origin_id is not None:
+        parent = await repo.share(connection.id, OBJECTS[share.object].parent or "", share.parent_origin_id)
+        parent_local = parent.local_id if parent else None
+    record = await _matching_account(session, values) if share.object == "account" else None
+    if record is None:
+        session.info[APPLYING] = connection.id
+        try:
+            record = await create_local(session, acting_for(connection), share.object, values, parent_local)
+        finally:
+            session.info.pop(APPLYING, None)
+    share.local_id, share.status, share.pending_values = record.id, ShareStatus.ACTIVE_RECEIVED, None
+    share.last_sync_at = session.info["clock"].now()
+    send(
+        session,
+        connection,
+        "accepted",
+        {"object": share.object, "origin_id": str(share.origin_id), "partner_record_id": str(record.id)},
+    )
+    for child in await repo.children_of(connection.id, share.origin_id):
+        if child.status is ShareStatus.PENDING_RECEIVED:
+            await _activate(session, connection, child)
+
+
+async def _matching_account(session: AsyncSession, values: dict[str, Any]) -> Account | None:
+    name = values.get("name")
+    if not isinstance(name, str):
+        return None
+    stmt = select(Account).where(Account.normalized_name == normalize_company(name), Account.partner_id.is_(None))
+    found: Account | None = await session.scalar(stmt.order_by(Account.created_at).limit(1))
+    return found
+
+
+async def accept_share(session: AsyncSession, *, share_id: uuid.UUID) -> Share:
+    repo = ConnectRepository(session)
+    share = await repo.share_by_id(share_id)
+    if share.status is not ShareStatus.PENDING_RECEIVED:
+        raise Conflict(f"The record is {share.status.value}; only a pending one can be accepted.", field="status")
+    connection = await accepted_connection(session, share.connection_id)
+    if share.parent_origin_id is not None:
+        parent = await repo.share(connection.id, OBJECTS[share.object].parent or "", share.parent_origin_id)
+        if parent is not None and parent.status is ShareStatus.PENDING_RECEIVED:
+            await _activate(session, connection, parent)  # the parent first; this child follows it
+            return share
+    await _activate(session, connection, share)
+    return share
+
+
+async def stop_share(session: AsyncSession, *, share_id: uuid.UUID) -> Share:
+    share = await ConnectRepository(session).share_by_id(share_id)
+    if share.status not in (*ACTIVE_SHARES, ShareStatus.PENDING_RECEIVED):
+        raise Conflict(f"Sharing already ended ({share.status.value}).", field="status")
+    connection = await ConnectRepository(session).connection(share.connection_id)
+    share.status, share.ended_at = ShareStatus.INACTIVE, session.info["clock"].now()
+    send(session, connection, "stop", {"object": share.object, "origin_id": str(share.origin_id)})
+    return share
+
+
+async def peer_accepted_record(session: AsyncSession, connection: Connection, body: dict[str, Any]) -> None:
+    share = await ConnectRepository(session).share(
+        connection.id, str(body["object"]), uuid.UUID(str(body["origin_id"]))
+    )
+    if share is None or not share.ours or share.status is not ShareStatus.PENDING_SENT:
+        return
+    share.status, share.partner_record_id = ShareStatus.ACTIVE_SENT, uuid.UUID(str(body["partner_record_id"]))
+    share.last_sync_at = session.info["clock"].now()
+
+
+async def peer_stopped(session: AsyncSession, connection: Connection, body: dict[str, Any]) -> None:
+    share = await ConnectRepository(session).share(
+        connection.id, str(body["object"]), uuid.UUID(str(body["origin_id"]))
+    )
+    if share is not None and share.ended_at is None:
+        share.status, share.ended_at = ShareStatus.INACTIVE, session.info["clock"].now()
+
+
+async def _tell_owner_of_pending(session: AsyncSession, connection: Connection, count: int) -> None:
+    owner = await session.get(User, connection.owner_id) if connection.owner_id else None
+    if owner is not None:
+        enqueue_email(
+            session,
+            to=owner.email,
+            subject=f"{count} shared record(s) from {connection.peer_url} await you",
+            text=f"{connection.peer_url} shared {count} record(s) with you; accept them under Connect.",
+            topic="connect.records_pending",
+        )
+
+
+async def sharing_of(
+    session: AsyncSession, *, principal: Principal, object_name: str, record_id: uuid.UUID
+) -> list[Share]:
+    """The record's external sharing, for whoever may see the record."""
+    spec = spec_for(object_name)
+    await get_visible(session, principal, spec.name, record_id)
+    return await ConnectRepository(session).shares_of_record(spec.name, record_id)
