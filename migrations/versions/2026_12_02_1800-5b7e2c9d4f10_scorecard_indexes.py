@@ -2,7 +2,7 @@
 by state, offers by partner and program within a period
 
 Revision ID: 5b7e2c9d4f10
-Revises: 3c1d9e0b7a42
+Revises: afa30e74705a
 Create Date: 2026-12-02 18:00:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "5b7e2c9d4f10"
-down_revision: str | None = "3c1d9e0b7a42"
+down_revision: str | None = "afa30e74705a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """import duplicates: an import's report names each duplicate and the line or lead it duplicates
 
 Revision ID: 5e2b7c9d4a13
-Revises: 3c1d9e0b7a42
+Revises: 5b7e2c9d4f10
 Create Date: 2026-12-02 18:00:00.000000+00:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "5e2b7c9d4a13"
-down_revision: str | None = "3c1d9e0b7a42"
+down_revision: str | None = "5b7e2c9d4f10"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
