@@ -31,6 +31,7 @@ from prm.crm.routes.opportunities import OpportunityController
 from prm.crm.routes.partners import PartnerController
 from prm.crm.routes.products import ProductController
 from prm.crm.routes.users import UserController
+from prm.crm.sessions import LiveSessions
 from prm.deal_registration.jobs import register_jobs as register_deal_registration_jobs
 from prm.deal_registration.routes import ProgramController, RegistrationController
 from prm.lead_distribution.jobs import register_jobs as register_lead_distribution_jobs
@@ -125,6 +126,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
                 "clock": runtime.clock,
                 "db": runtime.db,
                 "tokens": runtime.tokens,
+                "sessions": LiveSessions(runtime.db),
                 "runtime": runtime,
             }
         ),

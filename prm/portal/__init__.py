@@ -37,8 +37,8 @@ def portal_router() -> Router:
         # Pages authenticate with the session cookie; `principal` here replaces the API's
         # bearer-token provider, so page handlers take `principal: Principal` like API handlers.
         dependencies={
-            "principal": Provide(provide_page_principal, sync_to_thread=False),
-            "viewer": Provide(provide_viewer, sync_to_thread=False),
+            "principal": Provide(provide_page_principal),
+            "viewer": Provide(provide_viewer),
         },
         exception_handlers=PAGE_EXCEPTION_HANDLERS,
         response_headers=SECURITY_HEADERS,

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal, Role
 from prm.core.tokens import TokenService
-from prm.crm.services.users import authenticate, principal_of
+from prm.crm.services.users import authenticate, principal_of, sign_out_everywhere
 from prm.portal.credits import CREDIT_PAGE_HANDLERS
 from prm.portal.deal_actions import DEAL_ACTION_HANDLERS
 from prm.portal.deals import DEAL_FORM_HANDLERS
@@ -89,7 +89,11 @@ async def login(
 
 
 @post("/logout", status_code=303)
-async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
+async def logout(request: Request[Any, Any, Any], db_session: AsyncSession, viewer: Principal | None) -> Response[Any]:
+    """Signing out ends the session for good (every session of the user: the epoch moves on),
+    not only this browser's cookie, which a copy could outlive."""
+    if viewer is not None:
+        await sign_out_everywhere(db_session, principal=viewer, user_id=viewer.user_id)
     settings: Settings = request.app.state.settings
     return Redirect("/login", status_code=303, cookies=[cleared_session_cookie(settings)])
 

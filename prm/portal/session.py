@@ -16,8 +16,8 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
-from prm.core.auth import Principal, Role, principal_from_token
-from prm.core.tokens import InvalidToken, TokenService
+from prm.core.auth import Principal, Role, live_principal, principal_from_token
+from prm.core.tokens import InvalidToken
 from prm.settings import Settings
 
 SESSION_COOKIE = "prm_session"
@@ -57,32 +57,50 @@ def cleared_session_cookie(settings: Settings) -> Cookie:
     )
 
 
-def viewer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    """The signed-in principal from the session cookie, or None (verified once per request)."""
+async def viewer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """The signed-in principal from the session cookie, or None (checked once per request:
+    signature, times, and that the user is still live, as the API checks its bearer tokens)."""
     state = connection.scope.setdefault("state", {})
     if _CACHE_KEY not in state:
-        state[_CACHE_KEY] = _verify(connection.app.state.tokens, connection.cookies.get(SESSION_COOKIE))
+        state[_CACHE_KEY] = await _verify(connection, connection.cookies.get(SESSION_COOKIE))
     viewer: Principal | None = state[_CACHE_KEY]
     return viewer
 
 
-def _verify(tokens: TokenService, token: str | None) -> Principal | None:
+def layout_viewer(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """Who the layout of an error page greets (its handlers cannot await): the viewer checked
+    earlier in this request, else the cookie's signed claims alone. Error pages show no data,
+    and every page that does checks the user is live."""
+    state = connection.scope.get("state", {})
+    if _CACHE_KEY in state:
+        checked: Principal | None = state[_CACHE_KEY]
+        return checked
+    token = connection.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     try:
-        return principal_from_token(tokens, token)
+        return principal_from_token(connection.app.state.tokens, token)
     except InvalidToken:
         return None
 
 
-def provide_viewer(request: Request[Any, Any, Any]) -> Principal | None:
+async def _verify(connection: ASGIConnection[Any, Any, Any, Any], token: str | None) -> Principal | None:
+    if not token:
+        return None
+    try:
+        return await live_principal(connection, token)
+    except InvalidToken:
+        return None
+
+
+async def provide_viewer(request: Request[Any, Any, Any]) -> Principal | None:
     """Dependency `viewer`: who is signed in, if anyone."""
-    return viewer_of(request)
+    return await viewer_of(request)
 
 
-def provide_page_principal(request: Request[Any, Any, Any]) -> Principal:
+async def provide_page_principal(request: Request[Any, Any, Any]) -> Principal:
     """Dependency `principal` for pages: the signed-in principal, or a redirect to sign in."""
-    viewer = viewer_of(request)
+    viewer = await viewer_of(request)
     if viewer is None:
         raise SignInRequired(_path_with_query(request))
     return viewer
@@ -94,7 +112,7 @@ def page_allow(*roles: Role) -> Callable[[ASGIConnection[Any, Any, Any, Any], Ba
 
     # Async although it never awaits: Litestar would run a sync guard in a worker thread.
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        viewer = viewer_of(connection)
+        viewer = await viewer_of(connection)
         if viewer is None:
             raise SignInRequired(_path_with_query(connection))
         if viewer.role not in allowed:
