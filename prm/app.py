@@ -109,7 +109,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="prm_csrf",
-            cookie_secure=settings.cookie_secure,
+            cookie_secure=settings.secure_cookies,
             cookie_httponly=False,
             header_name="x-csrf-token",
             # The API authenticates with bearer tokens, never cookies: CSRF cannot ride on it.

@@ -6,15 +6,19 @@ Only the portal reads this cookie; the API authenticates with the Authorization 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from litestar import Request
+from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 
 from prm.core.auth import Principal, Role, live_principal, principal_from_token
 from prm.core.tokens import InvalidToken
@@ -40,7 +44,7 @@ def session_cookie(token: str, settings: Settings, ttl_seconds: int) -> Cookie:
         path="/",
         max_age=ttl_seconds,
         httponly=True,
-        secure=settings.cookie_secure,
+        secure=settings.secure_cookies,
         samesite="lax",
     )
 
@@ -52,9 +56,50 @@ def cleared_session_cookie(settings: Settings) -> Cookie:
         path="/",
         max_age=0,
         httponly=True,
-        secure=settings.cookie_secure,
+        secure=settings.secure_cookies,
         samesite="lax",
     )
+
+
+# --- CSRF bound to the session ------------------------------------------------------------------
+# Litestar's CSRF middleware checks the double submit (form field == cookie, both signed with the
+# secret), which a cookie planted from a sibling domain, or a token lifted from another session,
+# passes. A signed-in session's token is therefore derived from the session itself: sign-in sets
+# it as the CSRF cookie (so pages render it), and `csrf_bound_to_session` refuses any other.
+
+
+def session_csrf_token(secret: str, session_token: str) -> str:
+    """The CSRF token of one session, in Litestar's format (secret part, then its HMAC)."""
+    digest = hmac.new(secret.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
+    bound = digest[:CSRF_SECRET_LENGTH]  # SHA-256 in hex is exactly as long as Litestar's secret part
+    return bound + generate_csrf_hash(token=bound, secret=secret)
+
+
+def session_csrf_cookie(session_token: str, csrf: CSRFConfig) -> Cookie:
+    return Cookie(
+        key=csrf.cookie_name,
+        value=session_csrf_token(csrf.secret, session_token),
+        path=csrf.cookie_path,
+        secure=csrf.cookie_secure,
+        httponly=csrf.cookie_httponly,
+        samesite=csrf.cookie_samesite,
+        domain=csrf.cookie_domain,
+    )
+
+
+async def csrf_bound_to_session(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard for every page: a signed-in visitor's unsafe request carries its session's token."""
+    csrf = connection.app.csrf_config
+    if csrf is None or connection.scope.get("method") in csrf.safe_methods:
+        return
+    session_token = connection.cookies.get(SESSION_COOKIE)
+    if not session_token or await viewer_of(connection) is None:
+        return  # signed out (the login form): Litestar's double submit is the check
+    sent = connection.headers.get(csrf.header_name)
+    if not sent and isinstance(connection, Request):
+        sent = (await connection.form()).get("_csrf_token")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, session_csrf_token(csrf.secret, session_token)):
+        raise PermissionDeniedException("CSRF token verification failed")
 
 
 async def viewer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:

@@ -14,25 +14,13 @@ from prm.core.changes import expect_version
 from prm.core.errors import Conflict, Forbidden, RuleViolation
 from prm.core.outbox import enqueue_email
 from prm.core.pagination import PageRequest
-from prm.core.passwords import hash_password, needs_rehash, verify_password
+from prm.core.passwords import hash_password, verify_password
 from prm.core.records import record_created, record_updated
 from prm.crm.models import User
 from prm.crm.repository import PartnerRepository, UserRepository
 from prm.crm.schemas import UserCreate, UserUpdate
 
 FIELDS = ("email", "name", "role", "partner_id", "active")
-
-
-async def authenticate(session: AsyncSession, *, email: str, password: str) -> User | None:
-    """The user for these credentials, or None; timing does not reveal which part was wrong."""
-    user = await UserRepository.by_email(session, email)
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
-        return None
-    if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = session.info["clock"].now()
-    return user
 
 
 def principal_of(user: User) -> Principal:
