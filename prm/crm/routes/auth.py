@@ -28,7 +28,7 @@ class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/token", status_code=200, security=[], summary="Sign in (OAuth2 password grant)")
+    @post("/token", status_code=200, security=[], summary="Sign in (OAuth2 password grant)", throttled=True)
     async def token(
         self,
         request: Request[Any, Any, Any],
