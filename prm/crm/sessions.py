@@ -8,10 +8,11 @@ another instance, must never leave a window in which a revoked token still works
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.dialects.postgresql import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from prm.core.auth import Principal
 from prm.core.db import Database
@@ -19,6 +20,8 @@ from prm.crm.models import User
 
 # Built once; only the id is bound per request.
 _LIVE = select(User.session_epoch, User.active).where(User.id == bindparam("user_id"))
+# The same statement as asyncpg's SQL ($1 for the id), compiled once.
+_LIVE_ASYNCPG = str(_LIVE.compile(dialect=asyncpg.dialect()))  # type: ignore[no-untyped-call]
 
 
 class _LiveRow(NamedTuple):
@@ -28,16 +31,22 @@ class _LiveRow(NamedTuple):
 
 class LiveSessions:
     def __init__(self, db: Database) -> None:
-        # PostgreSQL: an autocommit connection sends the SELECT alone, one round trip, where a
-        # transaction would add BEGIN and ROLLBACK. SQLite's is in-process, so its own
-        # BEGIN/ROLLBACK (prm.core.db) cost next to nothing.
-        engine: AsyncEngine = db.engine
-        self._engine = engine if db.is_sqlite else engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._engine = db.engine
+        self._is_sqlite = db.is_sqlite
 
     async def is_live(self, principal: Principal) -> bool:
         async with self._engine.connect() as connection:
-            found = (await connection.execute(_LIVE, {"user_id": principal.user_id})).first()
-        if found is None:
-            return False
-        row = _LiveRow(session_epoch=found.session_epoch, active=found.active)
-        return row.active and row.session_epoch == principal.epoch
+            if self._is_sqlite:
+                found = (await connection.execute(_LIVE, {"user_id": principal.user_id})).first()
+                row = None if found is None else _LiveRow(session_epoch=found.session_epoch, active=found.active)
+            else:
+                row = await _read_on_asyncpg(connection, principal)
+        return row is not None and row.active and row.session_epoch == principal.epoch
+
+
+async def _read_on_asyncpg(connection: AsyncConnection, principal: Principal) -> _LiveRow | None:
+    """PostgreSQL: the SELECT alone, on the pooled connection's asyncpg driver (one round trip,
+    no BEGIN/ROLLBACK, none of the ORM's per-execute work): half the CPU of `execute`."""
+    driver: Any = (await connection.get_raw_connection()).driver_connection
+    found = await driver.fetchrow(_LIVE_ASYNCPG, principal.user_id)
+    return None if found is None else _LiveRow(session_epoch=found["session_epoch"], active=found["active"])
