@@ -37,6 +37,7 @@ from prm.crm.routes.opportunities import OpportunityController
 from prm.crm.routes.partners import PartnerController
 from prm.crm.routes.products import ProductController
 from prm.crm.routes.users import UserController
+from prm.crm.sessions import LiveSessions
 from prm.deal_registration.jobs import register_jobs as register_deal_registration_jobs
 from prm.deal_registration.routes import ProgramController, RegistrationController
 from prm.lead_distribution.jobs import register_jobs as register_lead_distribution_jobs
@@ -137,7 +138,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
             cookie_name="prm_csrf",
-            cookie_secure=settings.cookie_secure,
+            cookie_secure=settings.secure_cookies,
             cookie_httponly=False,
             header_name="x-csrf-token",
             # The API authenticates with bearer tokens, never cookies: CSRF cannot ride on it.
@@ -155,6 +156,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
                 "clock": runtime.clock,
                 "db": runtime.db,
                 "tokens": runtime.tokens,
+                "sessions": LiveSessions(runtime.db),
                 "runtime": runtime,
             }
         ),

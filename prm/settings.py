@@ -37,6 +37,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     outbox_max_attempts: int = 8
     db_pool_size: int = 10
     cookie_secure: bool = False
+    redis_url: str = ""
+    redis_prefix: str = "prm:"
+    signin_account_failures: int = 5
+    signin_client_failures: int = 20
+    signin_base_delay_seconds: int = 5
+    signin_max_delay_seconds: int = 900
+    signin_window_seconds: int = 3600
     bench_endpoints: bool = False
     debug: bool = False
 
@@ -44,6 +51,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def mail_to_mailbox(self) -> bool:
         """Without an SMTP host, mail is kept in the database and shown on the mailbox page."""
         return not self.smtp_host
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies are Secure behind HTTPS: whenever the public URL is https, or when forced."""
+        return self.cookie_secure or self.base_url.lower().startswith("https://")
 
     @property
     def is_sqlite(self) -> bool:
@@ -118,5 +130,10 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("PRM_MAX_REQUEST_BODY_BYTES: must be positive")
     if settings.max_import_bytes <= 0:
         raise SettingsError("PRM_MAX_IMPORT_BYTES: must be positive")
+    for name in ("account_failures", "client_failures", "base_delay_seconds", "max_delay_seconds", "window_seconds"):
+        if getattr(settings, f"signin_{name}") <= 0:
+            raise SettingsError(f"PRM_SIGNIN_{name.upper()}: must be positive")
+    if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError("PRM_REDIS_URL: must start with redis://, rediss:// or unix://")
     if not 0 < settings.smtp_port < 65536:
         raise SettingsError("PRM_SMTP_PORT: must be a TCP port number")

@@ -143,14 +143,25 @@ class Actor:
     partner_id: uuid.UUID | None
     tokens: Any = field(repr=False)
     token: str = field(default="", repr=False)  # issued once, when the world was made
+    epoch: int = 0  # the user's session epoch, as a fresh sign-in would read it
 
     def __post_init__(self) -> None:
         self.token = self.fresh_token()
 
     def fresh_token(self) -> str:
         """A token issued at the (movable) clock's now, as a client that signs in again would hold."""
-        principal = Principal(user_id=self.user_id, role=self.role, partner_id=self.partner_id, email=self.email)
+        principal = Principal(
+            user_id=self.user_id, role=self.role, partner_id=self.partner_id, email=self.email, epoch=self.epoch
+        )
         return str(self.tokens.issue(str(self.user_id), principal.claims()))
+
+    async def sign_in_again(self, db: Database) -> None:
+        """Read the user as a new sign-in would (its current epoch, role and partner), after a
+        test changed it, so `headers` are those of a new, valid session."""
+        async with db.unit_of_work() as session:
+            user = await session.get_one(User, self.user_id)
+            self.epoch, self.role, self.partner_id = user.session_epoch, user.role, user.partner_id
+        self.token = self.fresh_token()
 
     @property
     def headers(self) -> dict[str, str]:

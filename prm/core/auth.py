@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -39,6 +39,8 @@ class Principal:
     role: Role
     partner_id: uuid.UUID | None
     email: str = ""
+    # The user's session epoch when the token was issued (see `LiveSessions`).
+    epoch: int = 0
 
     @property
     def is_partner(self) -> bool:
@@ -54,6 +56,7 @@ class Principal:
             "role": self.role.value,
             "pid": str(self.partner_id) if self.partner_id else None,
             "email": self.email,
+            "sep": self.epoch,
         }
 
     @classmethod
@@ -62,11 +65,15 @@ class Principal:
             raise InvalidToken("not an access token")
         try:
             partner = claims.get("pid")
+            epoch = claims["sep"]
+            if not isinstance(epoch, int) or isinstance(epoch, bool):
+                raise InvalidToken("the session epoch is not a whole number")
             return cls(
                 user_id=uuid.UUID(str(claims["sub"])),
                 role=Role(claims["role"]),
                 partner_id=uuid.UUID(partner) if partner else None,
                 email=str(claims.get("email", "")),
+                epoch=epoch,
             )
         except (KeyError, ValueError) as exc:
             raise InvalidToken("claims are malformed") from exc
@@ -76,17 +83,36 @@ def principal_from_token(tokens: TokenService, token: str) -> Principal:
     return Principal.from_claims(tokens.verify(token))
 
 
+class SessionCheck(Protocol):
+    """Whether a principal's user still exists, is active and has not been signed out since
+    its token was issued (implemented over the users table in `prm.crm.sessions`)."""
+
+    async def is_live(self, principal: Principal) -> bool: ...
+
+
+async def live_principal(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Principal:
+    """The token's principal if its signature, times and user are all good right now."""
+    tokens: TokenService = connection.app.state.tokens
+    principal = principal_from_token(tokens, token)
+    sessions: SessionCheck = connection.app.state.sessions
+    if not await sessions.is_live(principal):
+        raise InvalidToken("the user is unknown, inactive or signed out since the token was issued")
+    return principal
+
+
 class BearerTokenMiddleware(AbstractAuthenticationMiddleware):
-    """Reads `Authorization: Bearer <jwt>`; the API never accepts the portal's cookie."""
+    """Reads `Authorization: Bearer <jwt>`; the API never accepts the portal's cookie.
+
+    A token is only as good as its user right now: each request also checks the session epoch.
+    """
 
     async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
         header = connection.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("A bearer token is required.")
-        tokens: TokenService = connection.app.state.tokens
         try:
-            principal = principal_from_token(tokens, token.strip())
+            principal = await live_principal(connection, token.strip())
         except InvalidToken as exc:
             raise NotAuthorizedException("The bearer token is invalid or expired.") from exc
         return AuthenticationResult(user=principal, auth=token)

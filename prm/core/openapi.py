@@ -54,7 +54,10 @@ def problem_statuses(handler: HTTPRouteHandler, *, takes_path_parameters: bool) 
         statuses.append(404)
     if handler.http_methods & _WRITES:
         statuses += [409, 413]
-    if any(getattr(layer, "middleware", layer) is RateLimitMiddleware for layer in handler.resolve_middleware()):
+    rate_limited = any(
+        getattr(layer, "middleware", layer) is RateLimitMiddleware for layer in handler.resolve_middleware()
+    )
+    if rate_limited or handler.opt.get("throttled"):  # `throttled=True`: a limit the handler applies itself
         statuses.append(429)
     return sorted(statuses)
 

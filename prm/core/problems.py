@@ -61,7 +61,10 @@ def problem(
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     extra = dict(exc.extra)
     errors = extra.pop("errors", None) or ([{"field": exc.field, "message": exc.detail}] if exc.field else None)
-    return problem(exc.status_code, exc.detail, type_slug=exc.type_slug, title=exc.title, errors=errors, **extra)
+    headers = extra.pop("headers", None)  # e.g. Retry-After on a 429
+    return problem(
+        exc.status_code, exc.detail, type_slug=exc.type_slug, title=exc.title, errors=errors, headers=headers, **extra
+    )
 
 
 def _validation_errors(extra: Any) -> list[dict[str, str]]:

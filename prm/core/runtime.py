@@ -15,6 +15,7 @@ from prm.core.idempotency import purge_expired_keys
 from prm.core.mail import SmtpDeliverer, keep_in_mailbox
 from prm.core.outbox import Deliverer, OutboxDispatcher, OutboxKind
 from prm.core.scheduler import JobRunner
+from prm.core.throttle import DatabaseThrottle, RedisThrottle, Throttle, ThrottlePolicy
 from prm.core.tokens import TokenConfig, TokenService
 from prm.core.webhooks import WebhookDeliverer
 from prm.settings import Settings
@@ -29,6 +30,7 @@ class Runtime:
     http: httpx.AsyncClient
     outbox: OutboxDispatcher
     jobs: JobRunner
+    throttle: Throttle
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start_background(self) -> None:
@@ -44,6 +46,7 @@ class Runtime:
                 await task
         self._tasks.clear()
         await self.http.aclose()
+        await self.throttle.close()
         await self.db.dispose()
 
 
@@ -76,4 +79,25 @@ def build_runtime(settings: Settings, clock: Clock) -> Runtime:
     outbox = OutboxDispatcher(db, deliverers, max_attempts=settings.outbox_max_attempts)
     jobs = JobRunner(db)
     jobs.register("purge_idempotency_keys", purge_expired_keys, every_seconds=3600)
-    return Runtime(settings=settings, clock=clock, db=db, tokens=tokens, http=http, outbox=outbox, jobs=jobs)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        db=db,
+        tokens=tokens,
+        http=http,
+        outbox=outbox,
+        jobs=jobs,
+        throttle=_throttle(settings, db, clock),
+    )
+
+
+def _throttle(settings: Settings, db: Database, clock: Clock) -> Throttle:
+    """Sign-in limits shared by every instance: in Redis when one is configured, else the database."""
+    policy = ThrottlePolicy(
+        base_delay_seconds=settings.signin_base_delay_seconds,
+        max_delay_seconds=settings.signin_max_delay_seconds,
+        window_seconds=settings.signin_window_seconds,
+    )
+    if settings.redis_url:
+        return RedisThrottle(settings.redis_url, clock, policy, prefix=settings.redis_prefix)
+    return DatabaseThrottle(db, clock, policy)

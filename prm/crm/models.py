@@ -44,6 +44,9 @@ class User(IdMixin, TimestampMixin, VersionMixin, Base):
     password_hash: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(default=True)
     last_login_at: Mapped[datetime | None]
+    # Every token carries the epoch it was issued at; bumping it (deactivation, a role, partner
+    # or password change, signing out) ends every session the user has, at their next request.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class AccountKind(StrEnum):

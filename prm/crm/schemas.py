@@ -122,10 +122,16 @@ class UserCreate(Struct):
 
 
 class UserUpdate(Struct):
+    """`active`, `role` and `partner_id` are for the user's managers, never the user itself;
+    changing one's own password takes the current one."""
+
     expected_version: Version
     name: Name | UnsetType = UNSET
     active: bool | UnsetType = UNSET
+    role: Role | UnsetType = UNSET
+    partner_id: uuid.UUID | UnsetType | None = UNSET
     password: Password | UnsetType = UNSET
+    current_password: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
 
 
 class UserRead(ReadStruct):

@@ -13,7 +13,7 @@ from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
 from prm.portal.errors import PAGE_EXCEPTION_HANDLERS, not_found_handler
-from prm.portal.session import provide_page_principal, provide_viewer
+from prm.portal.session import csrf_bound_to_session, provide_page_principal, provide_viewer
 from prm.portal.templating import SECURITY_HEADERS, register_filters
 
 HERE = Path(__file__).parent
@@ -37,9 +37,10 @@ def portal_router() -> Router:
         # Pages authenticate with the session cookie; `principal` here replaces the API's
         # bearer-token provider, so page handlers take `principal: Principal` like API handlers.
         dependencies={
-            "principal": Provide(provide_page_principal, sync_to_thread=False),
-            "viewer": Provide(provide_viewer, sync_to_thread=False),
+            "principal": Provide(provide_page_principal),
+            "viewer": Provide(provide_viewer),
         },
+        guards=[csrf_bound_to_session],
         exception_handlers=PAGE_EXCEPTION_HANDLERS,
         response_headers=SECURITY_HEADERS,
     )

@@ -15,7 +15,7 @@ from litestar.response import Redirect
 
 from prm.core.errors import DomainError
 from prm.core.problems import http_exception_handler
-from prm.portal.session import SignInRequired, login_url, viewer_of
+from prm.portal.session import SignInRequired, layout_viewer, login_url
 from prm.portal.templating import SECURITY_HEADERS, page
 
 log = logging.getLogger("prm.portal")
@@ -43,7 +43,7 @@ def error_page(request: Request[Any, Any, Any], status: int, detail: str | None 
     csrf = request.app.csrf_config
     return page(
         "error.html",
-        viewer_of(request),
+        layout_viewer(request),
         status_code=status,
         title=_TITLES.get(status, "That did not work"),
         detail=detail or _DETAILS.get(status, "The request could not be completed."),

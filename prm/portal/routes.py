@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal, Role
 from prm.core.tokens import TokenService
-from prm.crm.services.users import authenticate, principal_of
+from prm.crm.routes.auth import sign_in_from
+from prm.crm.services.signin import TooManyAttempts
+from prm.crm.services.users import principal_of, sign_out_everywhere
 from prm.portal.credits import CREDIT_PAGE_HANDLERS
 from prm.portal.dashboard.pages import DASHBOARD_PAGE_HANDLERS
 from prm.portal.deal_actions import DEAL_ACTION_HANDLERS
@@ -27,7 +29,13 @@ from prm.portal.home import home_for
 from prm.portal.lead_pages import LEAD_PAGE_HANDLERS
 from prm.portal.queries import mailbox_page
 from prm.portal.reviews import REVIEW_PAGE_HANDLERS
-from prm.portal.session import cleared_session_cookie, page_allow, safe_next, session_cookie
+from prm.portal.session import (
+    cleared_session_cookie,
+    page_allow,
+    safe_next,
+    session_cookie,
+    session_csrf_cookie,
+)
 from prm.portal.templating import page
 from prm.settings import Settings
 
@@ -73,24 +81,35 @@ async def login_form(
 @post("/login", status_code=303)
 async def login(
     request: Request[Any, Any, Any],
-    db_session: AsyncSession,
     data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
 ) -> Response[Any]:
     form = msgspec.structs.replace(data, password="", next=safe_next(data.next))  # never echo the password
     errors = data.errors()
     if errors:
         return _login_page(form, errors, status_code=400)
-    user = await authenticate(db_session, email=data.email, password=data.password)
+    try:
+        user = await sign_in_from(request, email=data.email, password=data.password)
+    except TooManyAttempts as exc:
+        throttled = _login_page(form, {"password": exc.detail}, status_code=429)
+        throttled.headers["Retry-After"] = exc.retry_after
+        return throttled
     if user is None:
         return _login_page(form, {"password": "Wrong email or password."}, status_code=400)
     tokens: TokenService = request.app.state.tokens
     token = tokens.issue(str(user.id), principal_of(user).claims())
     cookie = session_cookie(token, request.app.state.settings, tokens.ttl_seconds)
-    return Redirect(form.next, status_code=303, cookies=[cookie])
+    cookies = [cookie]
+    if request.app.csrf_config is not None:
+        cookies.append(session_csrf_cookie(token, request.app.csrf_config))
+    return Redirect(form.next, status_code=303, cookies=cookies)
 
 
 @post("/logout", status_code=303)
-async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
+async def logout(request: Request[Any, Any, Any], db_session: AsyncSession, viewer: Principal | None) -> Response[Any]:
+    """Signing out ends the session for good (every session of the user: the epoch moves on),
+    not only this browser's cookie, which a copy could outlive."""
+    if viewer is not None:
+        await sign_out_everywhere(db_session, principal=viewer, user_id=viewer.user_id)
     settings: Settings = request.app.state.settings
     return Redirect("/login", status_code=303, cookies=[cleared_session_cookie(settings)])
 

@@ -6,18 +6,22 @@ Only the portal reads this cookie; the API authenticates with the Authorization 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 from litestar import Request
+from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
 from litestar.datastructures import Cookie
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 
-from prm.core.auth import Principal, Role, principal_from_token
-from prm.core.tokens import InvalidToken, TokenService
+from prm.core.auth import Principal, Role, live_principal, principal_from_token
+from prm.core.tokens import InvalidToken
 from prm.settings import Settings
 
 SESSION_COOKIE = "prm_session"
@@ -40,7 +44,7 @@ def session_cookie(token: str, settings: Settings, ttl_seconds: int) -> Cookie:
         path="/",
         max_age=ttl_seconds,
         httponly=True,
-        secure=settings.cookie_secure,
+        secure=settings.secure_cookies,
         samesite="lax",
     )
 
@@ -52,37 +56,96 @@ def cleared_session_cookie(settings: Settings) -> Cookie:
         path="/",
         max_age=0,
         httponly=True,
-        secure=settings.cookie_secure,
+        secure=settings.secure_cookies,
         samesite="lax",
     )
 
 
-def viewer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
-    """The signed-in principal from the session cookie, or None (verified once per request)."""
+# --- CSRF bound to the session ------------------------------------------------------------------
+# Litestar's CSRF middleware checks the double submit (form field == cookie, both signed with the
+# secret), which a cookie planted from a sibling domain, or a token lifted from another session,
+# passes. A signed-in session's token is therefore derived from the session itself: sign-in sets
+# it as the CSRF cookie (so pages render it), and `csrf_bound_to_session` refuses any other.
+
+
+def session_csrf_token(secret: str, session_token: str) -> str:
+    """The CSRF token of one session, in Litestar's format (secret part, then its HMAC)."""
+    digest = hmac.new(secret.encode(), b"csrf:" + session_token.encode(), hashlib.sha256).hexdigest()
+    bound = digest[:CSRF_SECRET_LENGTH]  # SHA-256 in hex is exactly as long as Litestar's secret part
+    return bound + generate_csrf_hash(token=bound, secret=secret)
+
+
+def session_csrf_cookie(session_token: str, csrf: CSRFConfig) -> Cookie:
+    return Cookie(
+        key=csrf.cookie_name,
+        value=session_csrf_token(csrf.secret, session_token),
+        path=csrf.cookie_path,
+        secure=csrf.cookie_secure,
+        httponly=csrf.cookie_httponly,
+        samesite=csrf.cookie_samesite,
+        domain=csrf.cookie_domain,
+    )
+
+
+async def csrf_bound_to_session(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    """A guard for every page: a signed-in visitor's unsafe request carries its session's token."""
+    csrf = connection.app.csrf_config
+    if csrf is None or connection.scope.get("method") in csrf.safe_methods:
+        return
+    session_token = connection.cookies.get(SESSION_COOKIE)
+    if not session_token or await viewer_of(connection) is None:
+        return  # signed out (the login form): Litestar's double submit is the check
+    sent = connection.headers.get(csrf.header_name)
+    if not sent and isinstance(connection, Request):
+        sent = (await connection.form()).get("_csrf_token")
+    if not isinstance(sent, str) or not hmac.compare_digest(sent, session_csrf_token(csrf.secret, session_token)):
+        raise PermissionDeniedException("CSRF token verification failed")
+
+
+async def viewer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """The signed-in principal from the session cookie, or None (checked once per request:
+    signature, times, and that the user is still live, as the API checks its bearer tokens)."""
     state = connection.scope.setdefault("state", {})
     if _CACHE_KEY not in state:
-        state[_CACHE_KEY] = _verify(connection.app.state.tokens, connection.cookies.get(SESSION_COOKIE))
+        state[_CACHE_KEY] = await _verify(connection, connection.cookies.get(SESSION_COOKIE))
     viewer: Principal | None = state[_CACHE_KEY]
     return viewer
 
 
-def _verify(tokens: TokenService, token: str | None) -> Principal | None:
+def layout_viewer(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:
+    """Who the layout of an error page greets (its handlers cannot await): the viewer checked
+    earlier in this request, else the cookie's signed claims alone. Error pages show no data,
+    and every page that does checks the user is live."""
+    state = connection.scope.get("state", {})
+    if _CACHE_KEY in state:
+        checked: Principal | None = state[_CACHE_KEY]
+        return checked
+    token = connection.cookies.get(SESSION_COOKIE)
     if not token:
         return None
     try:
-        return principal_from_token(tokens, token)
+        return principal_from_token(connection.app.state.tokens, token)
     except InvalidToken:
         return None
 
 
-def provide_viewer(request: Request[Any, Any, Any]) -> Principal | None:
+async def _verify(connection: ASGIConnection[Any, Any, Any, Any], token: str | None) -> Principal | None:
+    if not token:
+        return None
+    try:
+        return await live_principal(connection, token)
+    except InvalidToken:
+        return None
+
+
+async def provide_viewer(request: Request[Any, Any, Any]) -> Principal | None:
     """Dependency `viewer`: who is signed in, if anyone."""
-    return viewer_of(request)
+    return await viewer_of(request)
 
 
-def provide_page_principal(request: Request[Any, Any, Any]) -> Principal:
+async def provide_page_principal(request: Request[Any, Any, Any]) -> Principal:
     """Dependency `principal` for pages: the signed-in principal, or a redirect to sign in."""
-    viewer = viewer_of(request)
+    viewer = await viewer_of(request)
     if viewer is None:
         raise SignInRequired(_path_with_query(request))
     return viewer
@@ -94,7 +157,7 @@ def page_allow(*roles: Role) -> Callable[[ASGIConnection[Any, Any, Any, Any], Ba
 
     # Async although it never awaits: Litestar would run a sync guard in a worker thread.
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-        viewer = viewer_of(connection)
+        viewer = await viewer_of(connection)
         if viewer is None:
             raise SignInRequired(_path_with_query(connection))
         if viewer.role not in allowed:

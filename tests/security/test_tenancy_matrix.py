@@ -301,6 +301,7 @@ RESOURCES: tuple[Resource, ...] = (
             Op("GET", f"{API}/users/{{id}}/history", A_READERS),
             # A partner user changes only their own profile; a channel manager manages no users.
             Op("PATCH", f"{API}/users/{{id}}", ("admin", "pa_admin"), change(name="Renamed")),
+            Op("POST", f"{API}/users/{{id}}/sign-out", ("admin", "pa_admin")),
         ),
     ),
     crm_resource("accounts", make_account, change(industry="Retail")),

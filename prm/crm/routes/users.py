@@ -59,6 +59,19 @@ class UserController(Controller):
     ) -> UserRead:
         return to_read(await service.update_user(db_session, principal=principal, user_id=user_id, data=data), UserRead)
 
+    @post("/me/sign-out", status_code=204, summary="Sign out everywhere: end all of your sessions")
+    async def sign_out_me(self, db_session: AsyncSession, principal: Principal) -> None:
+        await service.sign_out_everywhere(db_session, principal=principal, user_id=principal.user_id)
+
+    @post(
+        "/{user_id:uuid}/sign-out",
+        status_code=204,
+        summary="Sign a user out everywhere (yourself, or a user you manage)",
+        description="Every access token and portal session the user holds stops working at once.",
+    )
+    async def sign_out_user(self, db_session: AsyncSession, principal: Principal, user_id: uuid.UUID) -> None:
+        await service.sign_out_everywhere(db_session, principal=principal, user_id=user_id)
+
     @get("/{user_id:uuid}/history")
     async def user_history(
         self, db_session: AsyncSession, principal: Principal, user_id: uuid.UUID, page: PageRequest

@@ -14,7 +14,7 @@ from prm.core.changes import expect_version
 from prm.core.errors import Conflict, Forbidden, RuleViolation
 from prm.core.outbox import enqueue_email
 from prm.core.pagination import PageRequest
-from prm.core.passwords import hash_password, needs_rehash, verify_password
+from prm.core.passwords import hash_password, verify_password
 from prm.core.records import record_created, record_updated
 from prm.crm.models import User
 from prm.crm.repository import PartnerRepository, UserRepository
@@ -23,20 +23,10 @@ from prm.crm.schemas import UserCreate, UserUpdate
 FIELDS = ("email", "name", "role", "partner_id", "active")
 
 
-async def authenticate(session: AsyncSession, *, email: str, password: str) -> User | None:
-    """The user for these credentials, or None; timing does not reveal which part was wrong."""
-    user = await UserRepository.by_email(session, email)
-    ok = verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
-        return None
-    if user.password_hash and needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.last_login_at = session.info["clock"].now()
-    return user
-
-
 def principal_of(user: User) -> Principal:
-    return Principal(user_id=user.id, role=user.role, partner_id=user.partner_id, email=user.email)
+    return Principal(
+        user_id=user.id, role=user.role, partner_id=user.partner_id, email=user.email, epoch=user.session_epoch
+    )
 
 
 async def _check_partner_for_role(
@@ -97,23 +87,88 @@ def _send_welcome(session: AsyncSession, user: User, *, invited_by: Principal) -
     )
 
 
+# Fields only a user's managers may change; changing any of them (or the password) ends every
+# session the user has, since its tokens carry the old rights.
+MANAGED_FIELDS = ("active", "role", "partner_id")
+
+
 async def update_user(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID, data: UserUpdate) -> User:
     user = await UserRepository(session, principal).get(user_id)
     is_self = user.id == principal.user_id
-    may_manage = principal.role in (Role.VENDOR_ADMIN, Role.PARTNER_ADMIN)
-    if not (is_self or may_manage):
-        raise Forbidden("You may only change your own profile.")
-    if is_self and data.active is False:
-        raise RuleViolation("You cannot deactivate yourself.", field="active")
+    if is_self:
+        _refuse_own_managed_fields(data)
+    else:
+        _check_may_manage(principal, user)
+        data = await _checked_role_and_partner(session, principal, user, data)
     expect_version(user, data.expected_version)
+    if _ends_sessions(user, data):
+        user.session_epoch += 1
     if isinstance(data.password, str):
+        if is_self:
+            _check_current_password(user, data.current_password)
         user.password_hash = hash_password(data.password)
         record_activity(session, entity_type="user", entity_id=user.id, action="password_changed", actor=principal)
-    await record_updated(
-        session, user, msgspec.structs.replace(data, password=msgspec.UNSET), entity="user", principal=principal
-    )
+    sent = msgspec.structs.replace(data, password=msgspec.UNSET, current_password=msgspec.UNSET)
+    await record_updated(session, user, sent, entity="user", principal=principal)
     await session.flush()
     return user
+
+
+async def sign_out_everywhere(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID) -> User:
+    """End every session (API tokens and portal cookies) of the user: a user for itself, or a
+    vendor admin / partner admin for a user it manages."""
+    user = await UserRepository(session, principal).get(user_id)
+    if user.id != principal.user_id:
+        _check_may_manage(principal, user)
+    user.session_epoch += 1
+    record_activity(session, entity_type="user", entity_id=user.id, action="signed_out_everywhere", actor=principal)
+    await session.flush()
+    return user
+
+
+def _check_may_manage(principal: Principal, user: User) -> None:
+    if principal.role is Role.VENDOR_ADMIN:
+        return
+    if principal.role is Role.PARTNER_ADMIN and user.partner_id == principal.partner_id and user.role in PARTNER_ROLES:
+        return
+    raise Forbidden("You may only change your own profile.")
+
+
+def _refuse_own_managed_fields(data: UserUpdate) -> None:
+    for field in MANAGED_FIELDS:
+        if getattr(data, field) is not msgspec.UNSET:
+            raise Forbidden(f"You cannot change your own {field}; an administrator can.", field=field)
+
+
+async def _checked_role_and_partner(
+    session: AsyncSession, principal: Principal, user: User, data: UserUpdate
+) -> UserUpdate:
+    """The role and partner a manager sets, checked like on create (a partner admin keeps its
+    users in its own organisation and in partner roles)."""
+    if data.role is msgspec.UNSET and data.partner_id is msgspec.UNSET:
+        return data
+    if principal.role is Role.PARTNER_ADMIN and data.partner_id not in (msgspec.UNSET, principal.partner_id):
+        raise Forbidden("A partner admin cannot move users to another partner.", field="partner_id")
+    role = user.role if data.role is msgspec.UNSET else data.role
+    partner_id = user.partner_id if data.partner_id is msgspec.UNSET else data.partner_id
+    checked = await _check_partner_for_role(session, principal, role, partner_id)
+    return msgspec.structs.replace(data, partner_id=checked)
+
+
+def _ends_sessions(user: User, data: UserUpdate) -> bool:
+    if isinstance(data.password, str):
+        return True
+    return any(
+        getattr(data, field) is not msgspec.UNSET and getattr(data, field) != getattr(user, field)
+        for field in MANAGED_FIELDS
+    )
+
+
+def _check_current_password(user: User, current: str | msgspec.UnsetType) -> None:
+    if not isinstance(current, str) or not current:
+        raise RuleViolation("Give your current password to set a new one.", field="current_password")
+    if not verify_password(user.password_hash, current):
+        raise RuleViolation("The current password is not right.", field="current_password")
 
 
 async def get_user(session: AsyncSession, *, principal: Principal, user_id: uuid.UUID) -> User:
