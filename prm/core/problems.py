@@ -1,7 +1,8 @@
 """Every error leaves as RFC 9457 problem details (`application/problem+json`).
 
 Domain errors carry their own status; Litestar's validation errors are re-shaped so the
-caller learns which field was wrong; anything unexpected is a 500 that leaks nothing.
+caller learns which field was wrong; anything unexpected is a 500 that leaks nothing but the
+request id under which it is logged.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from sqlalchemy.orm.exc import StaleDataError
 
 from prm.core.errors import DomainError
+from prm.core.request_id import request_id
 
 log = logging.getLogger("prm.errors")
 
@@ -92,8 +94,10 @@ def _field_of(key: Any, message: str) -> str | None:
     return named.group(1) if where in (None, _BODY_PARAMETER) else f"{where}.{named.group(1)}"
 
 
-def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
+    if status >= 500:  # Litestar's own server errors (a misconfiguration) carry internal text too
+        return internal_error_handler(request, exc)
     headers = dict(exc.headers or {})
     if status == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
@@ -112,8 +116,11 @@ def stale_data_handler(_: Request[Any, Any, Any], exc: StaleDataError) -> Respon
 
 
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(500, "Something went wrong on our side; it has been logged.")
+    """The exception and its traceback go to the log under the request id; the caller gets the id
+    to quote, and nothing of what went wrong."""
+    rid = request_id(request.scope)
+    log.error("unhandled error on %s %s (request %s)", request.method, request.url.path, rid, exc_info=exc)
+    return problem(500, f"Something went wrong on our side; it has been logged as request {rid}.", request_id=rid)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
