@@ -13,6 +13,7 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from prm.core.errors import DomainError
@@ -24,6 +25,7 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://prm.example/problems/"
 _FIELD_IN_MESSAGE = re.compile(r"at `\$\.([^`]+)`")
 _NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
+_FOREIGN_KEY_COLUMN = re.compile(r"Key \((\w+)\)=")  # PostgreSQL's detail of a foreign key violation
 _BODY_PARAMETER = "data"  # the name Litestar gives the request body when the body itself is at fault
 
 _TITLES = {
@@ -115,6 +117,21 @@ def stale_data_handler(_: Request[Any, Any, Any], exc: StaleDataError) -> Respon
     return problem(409, "The record was changed by someone else; reload it and try again.", type_slug="conflict")
 
 
+def integrity_error_handler(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:
+    """The database refused a write no service check caught: a foreign key naming no record is a
+    422 naming its column (PostgreSQL says which; SQLite does not), anything else a 409. Logged,
+    as it means a check is missing in a service."""
+    rid = request_id(request.scope)
+    log.warning("integrity error on %s %s (request %s): %s", request.method, request.url.path, rid, exc.orig)
+    text = str(exc.orig)
+    if "foreign key" in text.lower() and "still referenced" not in text:
+        key = _FOREIGN_KEY_COLUMN.search(text)
+        field = key.group(1) if key else "body"
+        detail = f"Invalid input: {field} names no record you can see."
+        return problem(422, detail, type_slug="rule-violation", errors=[{"field": field, "message": detail}])
+    return problem(409, "The change conflicts with other records; reload them and try again.", type_slug="conflict")
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """The exception and its traceback go to the log under the request id; the caller gets the id
     to quote, and nothing of what went wrong."""
@@ -127,6 +144,7 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: domain_error_handler,
     HTTPException: http_exception_handler,
     StaleDataError: stale_data_handler,
+    IntegrityError: integrity_error_handler,
     Exception: internal_error_handler,
 }
 

@@ -11,13 +11,17 @@ from __future__ import annotations
 
 import logging
 import re
+import uuid
 from typing import Any
 
 import httpx
 import pytest
-from litestar import Litestar, get
+from litestar import Litestar, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.json_depth import MAX_JSON_DEPTH
+from prm.crm.models import Contact
+from prm.settings import Settings
 from tests.conftest import World
 
 Client = httpx.AsyncClient
@@ -119,10 +123,28 @@ def boom() -> None:
     raise Boom("password=hunter2 at /srv/prm/secret.py line 7")
 
 
+@post("/api/v1/test-only/orphan", status_code=201)
+async def orphan(db_session: AsyncSession) -> None:
+    """A write no service checked: a contact of an account that does not exist."""
+    db_session.add(Contact(account_id=uuid.uuid4(), first_name="Orphan", last_name="Contact"))
+    await db_session.flush()
+
+
 @pytest.fixture
 def failing_app(app: Litestar) -> Litestar:
     app.register(boom)
+    app.register(orphan)
     return app
+
+
+async def test_a_foreign_key_no_service_checked_is_a_422_naming_the_column(
+    failing_app: Litestar, client: Client, world: World, settings: Settings
+) -> None:
+    """The safety net under the services' own checks (see test_unknown_ids): PostgreSQL names the
+    column, SQLite only says a foreign key failed."""
+    reply = await client.post("/api/v1/test-only/orphan", headers=world.admin.headers)
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["errors"][0]["field"] == ("body" if settings.is_sqlite else "account_id")
 
 
 async def test_a_server_error_replies_with_a_request_id_and_logs_the_rest(
