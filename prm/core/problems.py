@@ -137,7 +137,8 @@ def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> R
     to quote, and nothing of what went wrong."""
     rid = request_id(request.scope)
     log.error("unhandled error on %s %s (request %s)", request.method, request.url.path, rid, exc_info=exc)
-    return problem(500, f"Something went wrong on our side; it has been logged as request {rid}.", request_id=rid)
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return problem(status, f"Something went wrong on our side; it has been logged as request {rid}.", request_id=rid)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
