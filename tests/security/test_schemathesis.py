@@ -295,7 +295,9 @@ def options_everywhere(base_url: str, schema: Any, session: requests.Session) ->
 
 def fuzz(base_url: str, headers: dict[str, str], passes: list[Pass], ids: dict[str, str]) -> list[str]:
     """Every operation of the served schema in each pass; one entry per failing operation and pass."""
-    schema = schemathesis.openapi.from_url(f"{base_url}/schema/openapi.json")
+    # The app builds its document on the first request: seconds of CPU, more than the loader's
+    # default 10 s timeout on a loaded CI machine.
+    schema = schemathesis.openapi.from_url(f"{base_url}/schema/openapi.json", timeout=120)
     session = requests.Session()
     failures = options_everywhere(base_url, schema, requests.Session())
     for result in schema.get_all_operations():
