@@ -7,8 +7,10 @@ from contextlib import asynccontextmanager
 
 from anyio import to_thread
 from litestar import Litestar, Router
+from litestar.config.cors import CORSConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
+from litestar.enums import HttpMethod
 from litestar.logging import LoggingConfig
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
@@ -25,7 +27,9 @@ from prm.core.nul import refuse_nul_characters
 from prm.core.openapi import openapi_plugins
 from prm.core.problems import EXCEPTION_HANDLERS
 from prm.core.records import listen_to_updates
+from prm.core.request_id import send_request_id
 from prm.core.runtime import Runtime, build_runtime
+from prm.core.seeds import SeedSource
 from prm.credits.routes import CreditController
 from prm.crm.normalize import warm_country_index
 from prm.crm.routes.accounts import AccountController
@@ -104,8 +108,25 @@ def _openapi() -> OpenAPIConfig:
     )
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runtime | None = None) -> Litestar:
-    runtime = runtime or build_runtime(settings, clock or SystemClock())
+def _cors(settings: Settings) -> CORSConfig | None:
+    """Browsers on the listed origins may call the API; none listed (the default), no CORS headers.
+    Bearer tokens, never cookies: credentials stay off."""
+    if not settings.cors_origin_list:
+        return None
+    return CORSConfig(
+        allow_origins=settings.cors_origin_list,
+        allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+        allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "If-Match", "X-Request-ID"],
+        expose_headers=["X-Request-ID", "Location", "Retry-After", "ETag"],
+        allow_credentials=False,
+        max_age=600,
+    )
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, seeds: SeedSource | None = None, runtime: Runtime | None = None
+) -> Litestar:
+    runtime = runtime or build_runtime(settings, clock or SystemClock(), seeds)
     register_deal_registration_jobs(runtime.jobs)
     register_lead_distribution_jobs(runtime.jobs)
     register_connect_jobs(runtime.jobs)
@@ -124,7 +145,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
     api = Router(
         path="/api/v1",
         route_handlers=API_CONTROLLERS,
-        middleware=[DefineMiddleware(BearerTokenMiddleware)],
+        # OPTIONS (and CORS preflight) carries no token: it learns only which methods a path has.
+        middleware=[DefineMiddleware(BearerTokenMiddleware, exclude_http_methods=[HttpMethod.OPTIONS])],
     )
     register_bench_routes(api, settings)
     return Litestar(
@@ -134,6 +156,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None, runtime: Runti
         openapi_config=_openapi(),
         plugins=openapi_plugins(),
         before_request=refuse_nul_characters,
+        before_send=[send_request_id],
+        cors_config=_cors(settings),
         template_config=template_config(),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,

@@ -6,6 +6,7 @@ A missing or invalid setting stops start-up with one line naming it (`SettingsEr
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     signin_base_delay_seconds: int = 5
     signin_max_delay_seconds: int = 900
     signin_window_seconds: int = 3600
+    cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser
     bench_endpoints: bool = False
     debug: bool = False
 
@@ -56,6 +58,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def secure_cookies(self) -> bool:
         """Cookies are Secure behind HTTPS: whenever the public URL is https, or when forced."""
         return self.cookie_secure or self.base_url.lower().startswith("https://")
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
     @property
     def is_sqlite(self) -> bool:
@@ -76,6 +82,8 @@ def _read_file(variable: str, path: str) -> str:
     except OSError as exc:
         raise SettingsError(f"{variable}: cannot read {path!r} ({exc.strerror})") from exc
 
+
+_ORIGIN = re.compile(r"https?://[^/\s,]+")  # scheme and host (and port): no path
 
 _FIELD_TYPES: dict[str, Any] = {f.name: f.type for f in msgspec.structs.fields(Settings)}
 
@@ -137,3 +145,6 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("PRM_REDIS_URL: must start with redis://, rediss:// or unix://")
     if not 0 < settings.smtp_port < 65536:
         raise SettingsError("PRM_SMTP_PORT: must be a TCP port number")
+    for origin in settings.cors_origin_list:
+        if origin != "*" and not _ORIGIN.fullmatch(origin):
+            raise SettingsError(f"PRM_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com or *")

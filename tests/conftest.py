@@ -29,6 +29,7 @@ from prm.core.auth import Principal, Role
 from prm.core.clock import ManualClock
 from prm.core.db import Database
 from prm.core.passwords import hash_password
+from prm.core.seeds import SeededSeeds
 from prm.core.tenancy import channel_manager_partners
 from prm.core.tokens import generate_private_key_pem
 from prm.crm.models import Partner, PartnerTier, User
@@ -39,6 +40,7 @@ PG_URL = os.environ.get("PRM_TEST_DATABASE_URL", "")
 SECRET = "test-secret-" + "x" * 40
 PASSWORD = "correct horse battery"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+TEST_SEED = 42  # the master seed of the seeds injected into every test app
 
 
 def _asyncpg_dsn(url: str) -> str:
@@ -112,8 +114,14 @@ def settings(database_url: str, key_file: Path, settings_overrides: dict[str, An
 
 
 @pytest.fixture
-async def app(settings: Settings, clock: ManualClock) -> Litestar:
-    return create_app(settings, clock=clock)
+def seeds() -> SeededSeeds:
+    """The weighted pick's seeds: the same sequence in every test run, so every pick is too."""
+    return SeededSeeds(TEST_SEED)
+
+
+@pytest.fixture
+async def app(settings: Settings, clock: ManualClock, seeds: SeededSeeds) -> Litestar:
+    return create_app(settings, clock=clock, seeds=seeds)
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.enums import HttpMethod
 from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.authentication import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -128,6 +129,10 @@ def allow(*roles: Role) -> Guard:
     # Async although it never awaits: Litestar runs a sync guard in a worker thread, a thread
     # hop on every request for a set lookup.
     async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if connection.scope.get("method") == HttpMethod.OPTIONS:
+            # Litestar's own OPTIONS handler (and CORS preflight): it tells only which methods a
+            # path has, as the OpenAPI document does, and the bearer middleware skips it.
+            return
         principal = connection.user
         if not isinstance(principal, Principal) or principal.role not in allowed:
             raise PermissionDeniedException("Your role may not do this.")

@@ -23,6 +23,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapp
 from uuid_utils.compat import uuid7
 
 from prm.core.clock import Clock
+from prm.core.seeds import SeedSource, SystemSeeds
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -114,11 +115,14 @@ async def insert_rows(session: AsyncSession, model: type[Base], rows: list[dict[
 
 
 class Database:
-    """Owns the engine and hands out sessions that know the clock."""
+    """Owns the engine and hands out sessions that know the clock and the source of random seeds."""
 
-    def __init__(self, url: str, *, clock: Clock, pool_size: int = 10, echo: bool = False) -> None:
+    def __init__(
+        self, url: str, *, clock: Clock, seeds: SeedSource | None = None, pool_size: int = 10, echo: bool = False
+    ) -> None:
         self.url = url
         self.clock = clock
+        self.seeds = seeds or SystemSeeds()
         self.is_sqlite = url.startswith("sqlite")
         self.engine: AsyncEngine = _make_engine(url, pool_size=pool_size, echo=echo)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
@@ -127,6 +131,7 @@ class Database:
     def session(self) -> AsyncSession:
         session = self._sessions()
         session.info["clock"] = self.clock
+        session.info["seeds"] = self.seeds
         return session
 
     @asynccontextmanager

@@ -15,6 +15,7 @@ from litestar import Request
 from litestar.enums import RequestEncodingType
 
 from prm.core.errors import DomainError
+from prm.core.json_depth import refuse_deep_json
 
 NUL = "\x00"
 # Route option: the handler reads the body as a stream; this hook leaves it unread.
@@ -54,6 +55,7 @@ def _refuse(field: str) -> NulCharacter:
 
 async def _check_json(request: Request[Any, Any, Any]) -> None:
     body = await request.body()
+    refuse_deep_json(body)  # first: every decoder, the one below included, recurses once per level
     if _ESCAPED_NUL not in body:  # the cheap test that nearly every request passes
         return
     try:
@@ -66,7 +68,8 @@ async def _check_json(request: Request[Any, Any, Any]) -> None:
 
 
 async def refuse_nul_characters(request: Request[Any, Any, Any]) -> None:
-    """A `before_request` hook: query parameters, form fields and JSON bodies must be free of NUL."""
+    """A `before_request` hook: query parameters, form fields and JSON bodies must be free of NUL,
+    and JSON bodies no deeper than `MAX_JSON_DEPTH` (see `prm.core.json_depth`)."""
     for name, value in request.query_params.multi_items():
         if NUL in name or NUL in value:
             raise _refuse(name.replace(NUL, "") or "query")

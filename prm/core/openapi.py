@@ -41,6 +41,7 @@ class Problem(msgspec.Struct, kw_only=True):
     status: int
     detail: str
     errors: list[ProblemField] | None = None
+    request_id: str | None = None  # on a 500: the id its log line is under (also `X-Request-ID`)
 
 
 def problem_statuses(handler: HTTPRouteHandler, *, takes_path_parameters: bool) -> list[int]:

@@ -1,7 +1,8 @@
 """Every error leaves as RFC 9457 problem details (`application/problem+json`).
 
 Domain errors carry their own status; Litestar's validation errors are re-shaped so the
-caller learns which field was wrong; anything unexpected is a 500 that leaks nothing.
+caller learns which field was wrong; anything unexpected is a 500 that leaks nothing but the
+request id under which it is logged.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from typing import Any
 
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from prm.core.errors import DomainError
+from prm.core.request_id import request_id
 
 log = logging.getLogger("prm.errors")
 
@@ -22,6 +25,7 @@ PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://prm.example/problems/"
 _FIELD_IN_MESSAGE = re.compile(r"at `\$\.([^`]+)`")
 _NAMED_FIELD = re.compile(r"(?:missing required|contains unknown) field `([^`]+)`")
+_FOREIGN_KEY_COLUMN = re.compile(r"Key \((\w+)\)=")  # PostgreSQL's detail of a foreign key violation
 _BODY_PARAMETER = "data"  # the name Litestar gives the request body when the body itself is at fault
 
 _TITLES = {
@@ -95,8 +99,10 @@ def _field_of(key: Any, message: str) -> str | None:
     return named.group(1) if where in (None, _BODY_PARAMETER) else f"{where}.{named.group(1)}"
 
 
-def http_exception_handler(_: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+def http_exception_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
     status = exc.status_code
+    if status >= 500:  # Litestar's own server errors (a misconfiguration) carry internal text too
+        return internal_error_handler(request, exc)
     headers = dict(exc.headers or {})
     if status == 401:
         headers.setdefault("WWW-Authenticate", "Bearer")
@@ -114,15 +120,35 @@ def stale_data_handler(_: Request[Any, Any, Any], exc: StaleDataError) -> Respon
     return problem(409, "The record was changed by someone else; reload it and try again.", type_slug="conflict")
 
 
+def integrity_error_handler(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[dict[str, Any]]:
+    """The database refused a write no service check caught: a foreign key naming no record is a
+    422 naming its column (PostgreSQL says which; SQLite does not), anything else a 409. Logged,
+    as it means a check is missing in a service."""
+    rid = request_id(request.scope)
+    log.warning("integrity error on %s %s (request %s): %s", request.method, request.url.path, rid, exc.orig)
+    text = str(exc.orig)
+    if "foreign key" in text.lower() and "still referenced" not in text:
+        key = _FOREIGN_KEY_COLUMN.search(text)
+        field = key.group(1) if key else "body"
+        detail = f"Invalid input: {field} names no record you can see."
+        return problem(422, detail, type_slug="rule-violation", errors=[{"field": field, "message": detail}])
+    return problem(409, "The change conflicts with other records; reload them and try again.", type_slug="conflict")
+
+
 def internal_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem(500, "Something went wrong on our side; it has been logged.")
+    """The exception and its traceback go to the log under the request id; the caller gets the id
+    to quote, and nothing of what went wrong."""
+    rid = request_id(request.scope)
+    log.error("unhandled error on %s %s (request %s)", request.method, request.url.path, rid, exc_info=exc)
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    return problem(status, f"Something went wrong on our side; it has been logged as request {rid}.", request_id=rid)
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {
     DomainError: domain_error_handler,
     HTTPException: http_exception_handler,
     StaleDataError: stale_data_handler,
+    IntegrityError: integrity_error_handler,
     Exception: internal_error_handler,
 }
 

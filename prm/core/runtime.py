@@ -15,6 +15,7 @@ from prm.core.idempotency import purge_expired_keys
 from prm.core.mail import SmtpDeliverer, keep_in_mailbox
 from prm.core.outbox import Deliverer, OutboxDispatcher, OutboxKind
 from prm.core.scheduler import JobRunner
+from prm.core.seeds import SeedSource
 from prm.core.throttle import DatabaseThrottle, RedisThrottle, Throttle, ThrottlePolicy
 from prm.core.tokens import TokenConfig, TokenService
 from prm.core.webhooks import WebhookDeliverer
@@ -50,8 +51,8 @@ class Runtime:
         await self.db.dispose()
 
 
-def build_runtime(settings: Settings, clock: Clock) -> Runtime:
-    db = Database(settings.database_url, clock=clock, pool_size=settings.db_pool_size, echo=False)
+def build_runtime(settings: Settings, clock: Clock, seeds: SeedSource | None = None) -> Runtime:
+    db = Database(settings.database_url, clock=clock, seeds=seeds, pool_size=settings.db_pool_size, echo=False)
     tokens = TokenService(
         TokenConfig(
             private_key_pem=settings.jwt_private_key_pem(),

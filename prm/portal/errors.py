@@ -15,6 +15,7 @@ from litestar.response import Redirect
 
 from prm.core.errors import DomainError
 from prm.core.problems import http_exception_handler
+from prm.core.request_id import request_id
 from prm.portal.session import SignInRequired, layout_viewer, login_url
 from prm.portal.templating import SECURITY_HEADERS, page
 
@@ -59,6 +60,8 @@ def sign_in_redirect(_: Request[Any, Any, Any], exc: SignInRequired) -> Response
 def http_error_page(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     # Litestar's own messages (e.g. "CSRF token verification failed") are fine to show;
     # 403 and 404 get the friendly wording so they never hint at what exists.
+    if exc.status_code >= 500:  # Litestar's own server errors: their text is for the log only
+        return internal_error_page(request, exc)
     detail = None if exc.status_code in _DETAILS else exc.detail
     if "CSRF" in (exc.detail or ""):
         detail = (
@@ -75,8 +78,9 @@ def domain_error_page(request: Request[Any, Any, Any], exc: DomainError) -> Resp
 
 
 def internal_error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("unhandled error on page %s %s", request.method, request.url.path, exc_info=exc)
-    return error_page(request, 500)
+    rid = request_id(request.scope)
+    log.error("unhandled error on page %s %s (request %s)", request.method, request.url.path, rid, exc_info=exc)
+    return error_page(request, 500, f"Something went wrong on our side; it has been logged as request {rid}.")
 
 
 def not_found_handler(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:

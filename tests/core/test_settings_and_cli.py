@@ -25,6 +25,8 @@ GOOD = {"PRM_JWT_PRIVATE_KEY_FILE": "/dev/null", "PRM_SECRET_KEY": "s" * 40}
         ({"PRM_SMTP_PORT": "70000"}, "PRM_SMTP_PORT"),
         ({"PRM_RUN_SCHEDULER": "perhaps"}, "PRM_RUN_SCHEDULER"),
         ({"PRM_MAX_REQUEST_BODY_BYTES": "0"}, "PRM_MAX_REQUEST_BODY_BYTES"),
+        ({"PRM_CORS_ORIGINS": "https://app.example.com/path"}, "PRM_CORS_ORIGINS"),
+        ({"PRM_CORS_ORIGINS": "app.example.com"}, "PRM_CORS_ORIGINS"),
     ],
 )
 def test_a_bad_setting_is_named(change: dict[str, str], named: str) -> None:
@@ -39,6 +41,12 @@ def test_good_settings_load() -> None:
     assert settings.smtp_port == 2525
     assert settings.run_scheduler is False
     assert settings.mail_to_mailbox is True
+    assert settings.cors_origin_list == []
+
+
+def test_cors_origins_are_a_comma_separated_list() -> None:
+    settings = load_settings(GOOD | {"PRM_CORS_ORIGINS": " https://a.example.com/, http://localhost:5173 "})
+    assert settings.cors_origin_list == ["https://a.example.com", "http://localhost:5173"]
 
 
 def _cli(args: list[str], env: dict[str, str], *, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -39,14 +39,29 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import World
+from tests.security.distribution import (
+    make_application,
+    make_decision_for_a,
+    make_group,
+    make_import,
+    make_lead_program,
+    make_offer_to_a,
+    make_referral,
+    make_rule,
+    make_scoring_criterion,
+    make_web_form,
+)
 from tests.security.factories import (
     Client,
+    credit_in,
     make_assigned_lead,
     make_campaign_with_member,
     make_contact,
     make_opportunity,
     make_outbox_message,
     make_product,
+    make_program,
+    make_registration_with_extension,
 )
 
 CONFORMANCE = [
@@ -97,10 +112,15 @@ BOUNDARIES = Pass(GenerationMode.POSITIVE, real_ids=True, examples=5, boundaries
 
 
 async def real_ids(client: Client, world: World) -> dict[str, str]:
-    """One record of each kind, keyed by the name of the path parameter that takes its id."""
+    """One record of each kind, keyed by the name of the path parameter that takes its id; the three
+    kinds of program by `PROGRAMS` below. Every path parameter of the document has one: an
+    operation without is a failure, never silently left out."""
     contact = await make_contact(client, world)
     campaign = await make_campaign_with_member(client, world)
     message = await make_outbox_message(client, world)
+    registration = await make_registration_with_extension(client, world)
+    form = await make_web_form(client, world)
+    application = await make_application(client, world)
     return {
         "partner_id": str(world.partner_a),
         "user_id": str(world.pa_user.user_id),
@@ -113,7 +133,32 @@ async def real_ids(client: Client, world: World) -> dict[str, str]:
         "product_id": (await make_product(client, world)).ids["id"],
         "message_id": message.ids["id"],
         "webhook_id": message.ids["webhook"],
+        "registration_id": registration.ids["id"],
+        "extension_id": registration.ids["extension"],
+        "credit_id": (await credit_in(client, world, "pending")).ids["id"],
+        "criterion_id": (await make_scoring_criterion(client, world)).ids["id"],
+        "decision_id": (await make_decision_for_a(client, world)).ids["id"],
+        "offer_id": (await make_offer_to_a(client, world)).ids["id"],
+        "form_id": form.ids["id"],
+        "form_key": form.ids["key"],
+        "group_id": (await make_group(client, world)).ids["id"],
+        "import_id": (await make_import(client, world)).ids["id"],
+        "membership_id": application.ids["id"],
+        "referral_id": (await make_referral(client, world)).ids["id"],
+        "rule_id": (await make_rule(client, world)).ids["id"],
+        "/deal-programs/": (await make_program(client, world)).ids["id"],
+        "/distribution/programs/": (await make_lead_program(client, world)).ids["id"],
+        "/referral-programs/": application.ids["program"],
     }
+
+
+PROGRAMS = ("/deal-programs/", "/distribution/programs/", "/referral-programs/")
+
+
+def ids_for(path: str, ids: dict[str, str]) -> dict[str, str]:
+    """The ids by path parameter name for one path: `program_id` is the program its path is about."""
+    program = next((ids[kind] for kind in PROGRAMS if kind in path), None)
+    return ids | ({"program_id": program} if program else {})
 
 
 def free_socket() -> socket.socket:
@@ -153,8 +198,10 @@ def examine(run: Pass, strategy: Any, call: Callable[[schemathesis.Case], None])
 
     try:
         property_holds()
-    except hypothesis.errors.Unsatisfiable:
-        return None  # nothing to make invalid (no parameters, no body): no negative case exists
+    except hypothesis.errors.Unsatisfiable as exc:
+        # Not a pass: no request was sent. Operations with nothing to make invalid are left out of
+        # the negative pass beforehand (`negatable`), so this is a strategy that found no case.
+        return f"no request could be generated (Unsatisfiable: {exc})"
     # Schemathesis raises its findings as an exception group; collected, so one run reports them all.
     except (Exception, BaseExceptionGroup) as exc:
         return described(exc)
@@ -202,28 +249,65 @@ def examine_boundaries(
     return None
 
 
+# Operations whose every request is valid, so no negative case exists, each with why. Named here so
+# that nothing else's Unsatisfiable passes unseen.
+NOTHING_TO_NEGATE = {
+    "POST /api/v1/distribution/web-to-lead/{form_key}": "any key (unknown ones get 404) and an open HTML form",
+}
+
+
+def negatable(operation: Any) -> bool:
+    """Whether the operation takes anything a negative case could make invalid."""
+    if operation.label in NOTHING_TO_NEGATE:
+        return False
+    parts = (operation.path_parameters, operation.query, operation.headers, operation.cookies, operation.body)
+    return any(len(part) for part in parts)
+
+
+def examine_operation(
+    schema: Any, operation: Any, run: Pass, ids: dict[str, str], call: Callable[[schemathesis.Case], None]
+) -> str | None:
+    """One pass over one operation; the failures found, as text, or why it could not be run."""
+    names = PATH_PARAMETER.findall(operation.path)
+    known = ids_for(operation.path, ids)
+    if run.boundaries:
+        return examine_boundaries(schema, operation, run, known, call)
+    if run.mode is GenerationMode.NEGATIVE and not negatable(operation):
+        return None  # nothing to make invalid (no parameters, no body): no negative case exists
+    if not run.real_ids:
+        return examine(run, operation.as_strategy(generation_mode=run.mode), call)
+    if missing := set(names) - known.keys():
+        return f"no real record for {sorted(missing)}: add one to real_ids"
+    fixed = {name: known[name] for name in names}
+    return examine(run, operation.as_strategy(generation_mode=run.mode, path_parameters=fixed), call)
+
+
+def options_everywhere(base_url: str, schema: Any, session: requests.Session) -> list[str]:
+    """OPTIONS (not in the document) on every path, without a token: the methods, never a 5xx."""
+    failures = []
+    for path in {result.ok().path for result in schema.get_all_operations()}:
+        url = base_url + PATH_PARAMETER.sub("0190e5a2-0000-7000-8000-000000000000", path)
+        reply = session.options(url, timeout=30)
+        if reply.status_code != 204 or "OPTIONS" not in reply.headers.get("allow", ""):
+            failures.append(f"OPTIONS {path}: {reply.status_code} {reply.text[:200]}")
+    return failures
+
+
 def fuzz(base_url: str, headers: dict[str, str], passes: list[Pass], ids: dict[str, str]) -> list[str]:
     """Every operation of the served schema in each pass; one entry per failing operation and pass."""
-    schema = schemathesis.openapi.from_url(f"{base_url}/schema/openapi.json")
+    # The app builds its document on the first request: seconds of CPU, more than the loader's
+    # default 10 s timeout on a loaded CI machine.
+    schema = schemathesis.openapi.from_url(f"{base_url}/schema/openapi.json", timeout=120)
     session = requests.Session()
-    failures: list[str] = []
+    failures = options_everywhere(base_url, schema, requests.Session())
     for result in schema.get_all_operations():
         operation = result.ok()
-        names = PATH_PARAMETER.findall(operation.path)
         for run in passes:
 
             def call(case: schemathesis.Case, checks: list[Any] = run.checks) -> None:
                 case.call_and_validate(base_url=base_url, session=session, headers=headers, checks=checks)
 
-            if run.boundaries:
-                failure = examine_boundaries(schema, operation, run, ids, call)
-            elif not run.real_ids:
-                failure = examine(run, operation.as_strategy(generation_mode=run.mode), call)
-            elif names and set(names) <= ids.keys():
-                fixed = {name: ids[name] for name in names}
-                failure = examine(run, operation.as_strategy(generation_mode=run.mode, path_parameters=fixed), call)
-            else:
-                continue  # no real record known for this operation's ids
+            failure = examine_operation(schema, operation, run, ids, call)
             if failure:
                 failures.append(f"{run} {operation.label}: {failure}")
     return failures

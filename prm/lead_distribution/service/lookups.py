@@ -21,6 +21,7 @@ import msgspec
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prm.core.seeds import SeedSource
 from prm.crm.models import Lead
 from prm.crm.services import lead_pipeline
 from prm.lead_distribution.models import PartnerGroup, TargetKind
@@ -67,6 +68,7 @@ class Lookups:
         """`many`: several leads will be routed, so rosters and whole circles' certifications
         are read once and kept; one lead reads only what concerns it."""
         self.session, self.now, self.many = session, now, many
+        self.seeds: SeedSource = session.info["seeds"]  # the weighted pick's, injected like the clock
         self.store, self.config = RoutingStore(session), ConfigStore(session)
         self._rules: list[ActiveRule] | None = None
         self._programs: dict[uuid.UUID, ProgramTerms | None] = {}

@@ -18,15 +18,15 @@ from prm.core.errors import Conflict, NotFound, RuleViolation
 from prm.crm.models import Lead, LeadStatus
 from prm.crm.services import lead_pipeline
 from prm.crm.services import leads as crm_leads
-from prm.crm.services.partners import get_partner
 from prm.crm.services.users import get_user
 from prm.lead_distribution import rules
 from prm.lead_distribution.models import RoutingDecision, RoutingMode, RoutingOutcome, TargetKind
-from prm.lead_distribution.repository import DecisionRepository, OfferStore
+from prm.lead_distribution.repository import DecisionRepository, GroupRepository, OfferStore
 from prm.lead_distribution.schemas import LeadToRoute, ReplayRead, RouteRequest
 from prm.lead_distribution.service.decisions import Context, Outcomes
 from prm.lead_distribution.service.eligibility import facts_of
 from prm.lead_distribution.service.lookups import Lookups
+from prm.lead_distribution.service.setup import check_program, partner_exists
 from prm.lead_distribution.service.state import ROUTABLE
 from prm.lead_distribution.service.targets import Target, place
 
@@ -73,13 +73,16 @@ async def _check_target(session: AsyncSession, principal: Principal, data: Route
     }[data.target_kind]
     if getattr(data, needed) is None:
         raise RuleViolation(f"Routing to {data.target_kind.value} needs {needed}.", field=needed)
-    try:
-        if data.partner_id is not None:
-            await get_partner(session, principal=principal, partner_id=data.partner_id)
-        if data.user_id is not None:
+    if data.partner_id is not None:
+        await partner_exists(session, principal, data.partner_id, field="partner_id")
+    if data.user_id is not None:
+        try:
             await get_user(session, principal=principal, user_id=data.user_id)
-    except NotFound as exc:
-        raise RuleViolation(exc.detail, field="partner_id" if data.partner_id else "user_id") from exc
+        except NotFound as exc:
+            raise RuleViolation(exc.detail, field="user_id") from exc
+    if data.group_id is not None and not await GroupRepository(session, principal).exists(data.group_id):
+        raise RuleViolation(f"Group {data.group_id} not found.", field="group_id")
+    await check_program(session, principal, data.program_id)
     return Target(data.target_kind, data.partner_id, data.user_id, data.group_id, data.program_id)
 
 

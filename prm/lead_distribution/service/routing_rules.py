@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 import msgspec
+from msgspec import UNSET
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import record_activity
@@ -16,7 +19,7 @@ from prm.crm.services import lead_pipeline
 from prm.lead_distribution.models import RoutingRule, TargetKind
 from prm.lead_distribution.repository import ConfigStore, GroupRepository, RuleRepository
 from prm.lead_distribution.schemas import RuleCreate, RuleOrder, RuleUpdate
-from prm.lead_distribution.service.setup import check_program, partners_exist
+from prm.lead_distribution.service.setup import check_program, partner_exists, products_exist
 from prm.lead_distribution.service.targets import VENDOR_REPS
 
 RULE_FIELDS = (
@@ -46,8 +49,38 @@ NEEDS = {
 }
 
 
-async def _check_rule_target(session: AsyncSession, principal: Principal, rule: RoutingRule) -> None:
-    """The target the kind needs is there and fits it; the others are empty."""
+@dataclass(frozen=True)
+class RuleTarget:
+    """What a rule routes to and the products it matches, as they will be once written."""
+
+    target_kind: TargetKind
+    target_user_id: uuid.UUID | None
+    target_partner_id: uuid.UUID | None
+    target_group_id: uuid.UUID | None
+    program_id: uuid.UUID | None
+    product_ids: list[uuid.UUID]
+
+    @classmethod
+    def of(cls, rule: RoutingRule, data: RuleCreate | RuleUpdate | None = None) -> RuleTarget:
+        """The rule's target, with what `data` changes: checked before anything is written, so an
+        unknown id is a 422 naming its field, not a foreign key failing at the flush."""
+
+        def value(name: str) -> Any:
+            given = getattr(data, name, UNSET)
+            return getattr(rule, name) if given is UNSET else given
+
+        return cls(
+            value("target_kind"),
+            value("target_user_id"),
+            value("target_partner_id"),
+            value("target_group_id"),
+            value("program_id"),
+            [uuid.UUID(str(p)) for p in value("product_ids") or []],
+        )
+
+
+async def _check_rule_target(session: AsyncSession, principal: Principal, rule: RuleTarget) -> None:
+    """The target the kind needs is there and fits it; the others are empty; every id is known."""
     needed = NEEDS[rule.target_kind]
     if getattr(rule, needed) is None:
         raise RuleViolation(f"A {rule.target_kind.value} rule needs {needed}.", field=needed)
@@ -60,10 +93,11 @@ async def _check_rule_target(session: AsyncSession, principal: Principal, rule: 
         if user is None or user.role not in roles:
             raise RuleViolation("The user does not fit this kind of target.", field="target_user_id")
     if rule.target_partner_id is not None:
-        await partners_exist(session, principal, [rule.target_partner_id])
+        await partner_exists(session, principal, rule.target_partner_id, field="target_partner_id")
     if rule.target_group_id is not None and not await GroupRepository(session, principal).exists(rule.target_group_id):
         raise RuleViolation(f"Group {rule.target_group_id} not found.", field="target_group_id")
     await check_program(session, principal, rule.program_id)
+    await products_exist(session, principal, rule.product_ids)
 
 
 async def create_rule(session: AsyncSession, *, principal: Principal, data: RuleCreate) -> RoutingRule:
@@ -84,7 +118,7 @@ async def create_rule(session: AsyncSession, *, principal: Principal, data: Rule
         target_group_id=data.target_group_id,
         program_id=data.program_id,
     )
-    await _check_rule_target(session, principal, rule)
+    await _check_rule_target(session, principal, RuleTarget.of(rule))
     session.add(rule)
     await record_created(session, rule, entity="routing_rule", principal=principal, fields=RULE_FIELDS)
     return rule
@@ -94,6 +128,7 @@ async def update_rule(
     session: AsyncSession, *, principal: Principal, rule_id: uuid.UUID, data: RuleUpdate
 ) -> RoutingRule:
     rule = await RuleRepository(session, principal).get(rule_id)
+    await _check_rule_target(session, principal, RuleTarget.of(rule, data))
     # Enum and id lists are stored as plain strings, so JSON and comparisons stay simple.
     plain = {
         name: [str(getattr(v, "value", v)) for v in value]
@@ -103,7 +138,6 @@ async def update_rule(
     await record_updated(
         session, rule, msgspec.structs.replace(data, **plain), entity="routing_rule", principal=principal
     )
-    await _check_rule_target(session, principal, rule)
     return rule
 
 

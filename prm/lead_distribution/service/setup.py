@@ -52,14 +52,37 @@ PROGRAM_FIELDS = (
 )
 
 
-async def partners_exist(session: AsyncSession, principal: Principal, partner_ids: Sequence[uuid.UUID]) -> None:
+async def partners_exist(
+    session: AsyncSession, principal: Principal, partner_ids: Sequence[uuid.UUID], *, field: str = "partner_ids"
+) -> None:
+    """Each partner is listed once and visible; an error names the item (`partner_ids[2]`)."""
     if len(set(partner_ids)) != len(partner_ids):
-        raise RuleViolation("Each partner may be listed once.", field="partner_ids")
-    for partner_id in partner_ids:
+        raise RuleViolation("Each partner may be listed once.", field=field)
+    for index, partner_id in enumerate(partner_ids):
         try:
             await get_partner(session, principal=principal, partner_id=partner_id)
         except NotFound as exc:
-            raise RuleViolation(exc.detail, field="partner_ids") from exc
+            raise RuleViolation(exc.detail, field=f"{field}[{index}]") from exc
+
+
+async def partner_exists(session: AsyncSession, principal: Principal, partner_id: uuid.UUID, *, field: str) -> None:
+    try:
+        await get_partner(session, principal=principal, partner_id=partner_id)
+    except NotFound as exc:
+        raise RuleViolation(exc.detail, field=field) from exc
+
+
+async def products_exist(
+    session: AsyncSession, principal: Principal, product_ids: Sequence[uuid.UUID], *, field: str = "product_ids"
+) -> None:
+    """Each product is listed once and visible; an error names the item (`product_ids[0]`)."""
+    if len(set(product_ids)) != len(product_ids):
+        raise RuleViolation("Each product may be listed once.", field=field)
+    for index, product_id in enumerate(product_ids):
+        try:
+            await get_product(session, principal=principal, product_id=product_id)
+        except NotFound as exc:
+            raise RuleViolation(exc.detail, field=f"{field}[{index}]") from exc
 
 
 # Programs ------------------------------------------------------------------------------------
@@ -153,13 +176,7 @@ async def set_certifications(
     session: AsyncSession, *, principal: Principal, partner_id: uuid.UUID, product_ids: Sequence[uuid.UUID]
 ) -> list[uuid.UUID]:
     await get_partner(session, principal=principal, partner_id=partner_id)
-    if len(set(product_ids)) != len(product_ids):
-        raise RuleViolation("Each product may be listed once.", field="product_ids")
-    for product_id in product_ids:
-        try:
-            await get_product(session, principal=principal, product_id=product_id)
-        except NotFound as exc:
-            raise RuleViolation(exc.detail, field="product_ids") from exc
+    await products_exist(session, principal, product_ids)
     store = CertificationStore(session)
     await store.replace(partner_id, product_ids, session.info["clock"].now())
     record_activity(

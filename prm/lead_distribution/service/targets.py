@@ -3,7 +3,6 @@ pick), a shark-tank group, or an internal rep. Each says where the lead can go, 
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -109,7 +108,7 @@ async def _to_pool(look: Lookups, lead: Lead, target: Target) -> Placement:
         return Placement(target, f"no eligible partner in program {pool.program.name}", excluded=excluded)
     candidates = [_candidate(p) for p in eligible]
     weights = [c["weight"] for c in candidates]
-    seed = secrets.randbits(62)
+    seed = look.seeds.next_seed()
     chosen = eligible[rules.pick(seed, weights)]
     why = (
         f"weighted pick among {len(eligible)} eligible partners of program {pool.program.name} "
