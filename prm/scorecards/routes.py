@@ -36,9 +36,10 @@ from prm.scorecards.schemas import (
 CSV = "text/csv"
 
 
-def provide_report_query(
+async def provide_report_query(
     principal: Principal,
     clock: Clock,
+    db_session: AsyncSession,
     from_month: Annotated[str | None, Parameter(description="First month, YYYY-MM (default: 11 months back)")] = None,
     to_month: Annotated[str | None, Parameter(description="Last month, YYYY-MM (default: this month)")] = None,
     tz: Annotated[str, Parameter(description="IANA time zone of the month buckets")] = "UTC",
@@ -49,7 +50,7 @@ def provide_report_query(
     partner_id: uuid.UUID | None = None,
     currency: str | None = None,
 ) -> ReportQuery:
-    return build_query(
+    query = build_query(
         principal,
         clock.now(),
         from_month=from_month,
@@ -62,6 +63,8 @@ def provide_report_query(
         partner_id=partner_id,
         currency=currency,
     )
+    await service.check_partner_filter(db_session, query)
+    return query
 
 
 def wants_csv(request: Request[Any, Any, Any]) -> bool:
@@ -85,7 +88,7 @@ class ScorecardController(Controller):
     path = "/scorecards"
     tags = ["scorecards"]
     guards = [allow(*EVERYONE)]
-    dependencies = {"report": Provide(provide_report_query, sync_to_thread=False)}
+    dependencies = {"report": Provide(provide_report_query)}
 
     @get("/sales/channels", summary="Indirect against direct won business by month")
     async def sales_channels(
@@ -112,7 +115,7 @@ class ScorecardController(Controller):
         db_session: AsyncSession,
         report: ReportQuery,
         by: service.TopBy = service.TopBy.WON_AMOUNT,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 10,
+        limit: Annotated[int, Parameter(ge=1, le=200)] = 10,
     ) -> Response[Report[TopPartnerRow]]:
         return reply(request, await service.top_partners(db_session, report, by=by, limit=limit), TopPartnerRow)
 

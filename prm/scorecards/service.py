@@ -295,6 +295,12 @@ async def deal_status(session: AsyncSession, query: ReportQuery) -> Report[DealS
 # Partner scorecard ---------------------------------------------------------------------------
 
 
+async def check_partner_filter(session: AsyncSession, query: ReportQuery) -> None:
+    """A partner filter the caller may not see is a 404, as its scorecard is: never an empty report."""
+    if query.partner_id is not None and await queries.partner_name(session, query, query.partner_id) is None:
+        raise NotFound("No such partner among those you may see.", field="partner_id")
+
+
 async def partner_scorecard(session: AsyncSession, query: ReportQuery, partner_id: uuid.UUID) -> PartnerScorecard:
     """Both sides of the bargain for one partner: what it did, and what the vendor did for it."""
     name = await queries.partner_name(session, query, partner_id)

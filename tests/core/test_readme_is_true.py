@@ -129,6 +129,8 @@ class Walker:
         ids: dict[str, str] = {}
         for match in re.finditer(r"\{\w+\}", path):
             collection = _fill(path[: match.start()].rstrip("/"), ids)
+            # A record's external sharing sits under connect/records/<kind>; its ids are the kind's.
+            collection = collection.replace(f"{API}/connect/records/", f"{API}/")
             ids[match.group(0)] = await self.an_id_in(collection)
         return _fill(path, ids)
 
@@ -136,7 +138,7 @@ class Walker:
 @pytest.fixture
 async def walker(app: Litestar, client: httpx.AsyncClient, settings: Settings) -> Walker:
     """The demo data, plus what it lacks: a credit (the demo closes no deal with proof), a
-    web-to-lead form and a referral."""
+    web-to-lead form, a referral and a connection invitation."""
     await load_demo(settings)
     walker = Walker(client, await _headers(client, "admin@northwind.example"))
     registration = (await walker.get(f"{API}/deal-registrations", limit=1))["items"][0]
@@ -157,6 +159,9 @@ async def walker(app: Litestar, client: httpx.AsyncClient, settings: Settings) -
     made = await client.post(f"{API}/distribution/web-forms", json=form, headers=walker.headers)
     assert made.status_code == 201, made.text
     await _a_referral(walker)
+    invitation = {"peer_url": "http://127.0.0.1:9/", "contact_email": "admin@partner.example"}
+    made = await client.post(f"{API}/connect/connections", json=invitation, headers=walker.headers)
+    assert made.status_code == 201, made.text
     return walker
 
 

@@ -17,8 +17,13 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import uuid
+
 import httpx
 
+from prm.connect.models import ConnectionStatus, Publication
+from prm.connect.service.connections import received_invitation
+from prm.core.tokens import generate_private_key_pem, public_key_pem
 from tests.conftest import World
 from tests.security.distribution import (
     DIST,
@@ -371,6 +376,50 @@ async def r_referral(client: Client, world: World) -> tuple[str, str, dict[str, 
     return "pa_user", f"{DIST}/referrals", body | {"product_id": product.ids["id"]}
 
 
+async def received_connection(world: World, *, accepted: bool = False) -> str:
+    """A connection as a peer's invitation leaves it (no peer runs here); accepted, with accounts
+    published and the peer subscribed, when `accepted`."""
+    body = {
+        "instance_id": str(uuid.uuid4()),
+        "base_url": f"http://{marker().lower()}.example",
+        "contact_email": "admin@peer.example",
+        "public_key": public_key_pem(generate_private_key_pem()),
+        "invite_secret": marker(),
+    }
+    async with world.db.unit_of_work() as session:
+        connection = await received_invitation(session, sender_connection_id=uuid.uuid4(), body=body)
+        if accepted:
+            connection.status, connection.owner_id = ConnectionStatus.ACCEPTED, world.admin.user_id
+            session.add(
+                Publication(connection_id=connection.id, object="account", fields=["name"], peer_subscribed=True)
+            )
+        return str(connection.id)
+
+
+async def r_invite_peer(client: Client, world: World) -> tuple[str, str, dict[str, Any]]:
+    body = {"peer_url": f"http://{marker().lower()}.example", "contact_email": "admin@peer.example"}
+    return "admin", f"{API}/connect/connections", body | {"owner_id": str(world.admin.user_id)}
+
+
+async def r_accept_peer(client: Client, world: World) -> tuple[str, str, dict[str, Any]]:
+    connection = await received_connection(world)
+    body = {"owner_id": str(world.admin.user_id), "partner_id": str(world.partner_a)}
+    return "admin", f"{API}/connect/connections/{connection}/accept", body
+
+
+async def r_share(client: Client, world: World) -> tuple[str, str, dict[str, Any]]:
+    connection = await received_connection(world, accepted=True)
+    account = await make_account(client, world)
+    body = {"connection_ids": [connection], "records": [{"object": "account", "id": account.ids["id"]}]}
+    return "admin", f"{API}/connect/shares", body
+
+
+async def r_user_patch(client: Client, world: World) -> tuple[str, str, dict[str, Any]]:
+    reply = await client.get(f"{API}/users/{world.pa_user.user_id}", headers=world.admin.headers)
+    body = {"expected_version": reply.json()["version"], "partner_id": str(world.partner_a)}
+    return "admin", f"{API}/users/{world.pa_user.user_id}", body
+
+
 RECIPES: dict[str, Recipe] = {
     f"PUT {API}/partners/{{partner_id}}/channel-managers": r_channel_managers,
     f"POST {API}/users": r_user,
@@ -404,6 +453,10 @@ RECIPES: dict[str, Recipe] = {
     f"POST {DIST}/web-forms": r_web_form,
     f"POST {DIST}/referral-programs/{{program_id}}/invitations": r_invitation,
     f"POST {DIST}/referrals": r_referral,
+    f"POST {API}/connect/connections": r_invite_peer,
+    f"POST {API}/connect/connections/{{connection_id}}/accept": r_accept_peer,
+    f"POST {API}/connect/shares": r_share,
+    f"PATCH {API}/users/{{user_id}}": r_user_patch,
 }
 
 
