@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import copy
 import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-import uuid
 
 import httpx
 
