@@ -49,9 +49,13 @@ async def test_a_channel_manager_sees_only_their_partners(
     assert [r["name"] for r in deals] == ["Deal O8"]
     status = {(r["group"], r["name"]): r["count"] for r in await rows(client, world.cm_b, "/deal-status")}
     assert (status[("state", "submitted")], status[("review", "overdue")], status[("state", "won")]) == (1, 1, 0)
-    # Asking for another manager's partner finds nothing rather than their figures.
-    foreign = await rows(client, world.cm_b, "/sales/partners", **PERIOD, partner_id=str(world.partner_a))
-    assert foreign == []
+    # Asking for another manager's partner is a 404, as for a partner that does not exist.
+    params = {**PERIOD, "partner_id": str(world.partner_a)}
+    foreign = await client.get(f"{API}/sales/partners", params=params, headers=world.cm_b.headers)
+    params["partner_id"] = str(uuid.uuid4())
+    unknown = await client.get(f"{API}/sales/partners", params=params, headers=world.cm_b.headers)
+    assert foreign.status_code == unknown.status_code == 404
+    assert foreign.json() == unknown.json()
 
 
 async def test_a_partner_sees_only_its_own_figures(client: httpx.AsyncClient, world: World, data: DataSet) -> None:

@@ -39,6 +39,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.conftest import World
+from tests.security.connect import make_pending_share
 from tests.security.distribution import (
     make_application,
     make_decision_for_a,
@@ -121,13 +122,16 @@ async def real_ids(client: Client, world: World) -> dict[str, str]:
     registration = await make_registration_with_extension(client, world)
     form = await make_web_form(client, world)
     application = await make_application(client, world)
+    share = await make_pending_share(client, world)
+    lead_id = (await make_assigned_lead(client, world)).ids["id"]
+    opportunity_id = (await make_opportunity(client, world)).ids["id"]
     return {
         "partner_id": str(world.partner_a),
         "user_id": str(world.pa_user.user_id),
         "account_id": contact.ids["account"],
         "contact_id": contact.ids["id"],
-        "opportunity_id": (await make_opportunity(client, world)).ids["id"],
-        "lead_id": (await make_assigned_lead(client, world)).ids["id"],
+        "opportunity_id": opportunity_id,
+        "lead_id": lead_id,
         "campaign_id": campaign.ids["id"],
         "member_id": campaign.ids["member"],
         "product_id": (await make_product(client, world)).ids["id"],
@@ -149,16 +153,27 @@ async def real_ids(client: Client, world: World) -> dict[str, str]:
         "/deal-programs/": (await make_program(client, world)).ids["id"],
         "/distribution/programs/": (await make_lead_program(client, world)).ids["id"],
         "/referral-programs/": application.ids["program"],
+        "scorecard_partner_id": str(world.partner_a),
+        "connection_id": share.ids["connection"],
+        "object_name": "account",
+        "share_id": share.ids["id"],
+        "/connect/records/accounts/": contact.ids["account"],
+        "/connect/records/contacts/": contact.ids["id"],
+        "/connect/records/leads/": lead_id,
+        "/connect/records/opportunities/": opportunity_id,
     }
 
 
 PROGRAMS = ("/deal-programs/", "/distribution/programs/", "/referral-programs/")
+SHARED_RECORDS = tuple(f"/connect/records/{kind}/" for kind in ("accounts", "contacts", "leads", "opportunities"))
 
 
 def ids_for(path: str, ids: dict[str, str]) -> dict[str, str]:
-    """The ids by path parameter name for one path: `program_id` is the program its path is about."""
+    """The ids by path parameter name for one path: `program_id` is the program its path is about,
+    `record_id` (a record's external sharing) the record of its kind."""
     program = next((ids[kind] for kind in PROGRAMS if kind in path), None)
-    return ids | ({"program_id": program} if program else {})
+    record = next((ids[kind] for kind in SHARED_RECORDS if kind in path), None)
+    return ids | ({"program_id": program} if program else {}) | ({"record_id": record} if record else {})
 
 
 def free_socket() -> socket.socket:
