@@ -3,6 +3,7 @@ ordered rules, the seeded weighted pick and its replay, and every decision's exp
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 
@@ -215,6 +216,59 @@ async def test_eligibility_capacity_certification_territory_tier_and_overrides(
 
 async def rule(client: httpx.AsyncClient, world: World, **body: object) -> dict[str, object]:
     return dict(await ok(await client.post(f"{API}/routing-rules", json=body, headers=world.admin.headers), 201))
+
+
+async def positions(client: httpx.AsyncClient, world: World) -> list[tuple[int, str]]:
+    listed = await ok(await client.get(f"{API}/routing-rules", params={"limit": 200}, headers=world.admin.headers))
+    return [(r["position"], r["name"]) for r in listed["items"]]
+
+
+async def test_a_rule_inserted_at_a_position_moves_the_others_down_and_wins(
+    client: httpx.AsyncClient, world: World, setup: Setup
+) -> None:
+    pool = {"target_kind": "program_pool", "program_id": setup.program["id"]}
+    first, *_ = [await rule(client, world, name=name, **pool) for name in ("first", "second", "third")]
+    inserted = await rule(
+        client,
+        world,
+        name="Germany first",
+        position=1,
+        countries=["DE"],
+        target_kind="partner",
+        target_partner_id=str(world.partner_b),
+    )
+    assert inserted["position"] == 1
+    assert await positions(client, world) == [(1, "Germany first"), (2, "first"), (3, "second"), (4, "third")]
+    far = await rule(client, world, name="far past the end", position=99, **pool)
+    assert far["position"] == 5  # no gap: "rule #5" is the fifth rule tried
+
+    lead = await qualified_lead(client, world.cm_a, company="Berlin GmbH", country="DE")
+    fresh = await lead_of(client, world.cm_a, lead)
+    routed = await ok(
+        await client.post(
+            f"{API}/leads/{lead['id']}/auto-route",
+            json={"expected_version": fresh["version"]},
+            headers=world.cm_a.headers,
+        )
+    )
+    assert (routed["rule_id"], routed["partner_id"]) == (inserted["id"], str(world.partner_b))
+    moved = await ok(await client.get(f"{API}/routing-rules/{first['id']}/history", headers=world.admin.headers))
+    assert [(e["action"], e["changes"]) for e in moved["items"] if e["action"] == "reordered"] == [
+        ("reordered", {"position": [1, 2]})
+    ]
+
+
+async def test_concurrent_inserts_keep_one_rule_per_position(
+    client: httpx.AsyncClient, world: World, setup: Setup
+) -> None:
+    pool = {"target_kind": "program_pool", "program_id": setup.program["id"]}
+    for name in ("a", "b"):
+        await rule(client, world, name=name, **pool)
+    await asyncio.gather(*(rule(client, world, name=f"new {i}", position=1 + i % 2, **pool) for i in range(8)))
+    placed = await positions(client, world)
+    assert [p for p, _ in placed] == list(range(1, 11))
+    assert {n for _, n in placed} == {"a", "b"} | {f"new {i}" for i in range(8)}
+    assert [n for _, n in placed][-2:] == ["a", "b"]  # every insert landed before the old rules
 
 
 async def test_ordered_rules_route_and_explain_themselves(
