@@ -48,6 +48,8 @@ async def test_manual_routing_offers_a_partner_limited_details(
     assert decision["actor_id"] == str(world.cm_a.user_id)
     assert decision["program_id"] == setup.program["id"]  # the partner's program sets the terms
     assert "They won the last Initech deal" in decision["explanation"]
+    assert "offered to partner Acme Resellers" in decision["explanation"]
+    assert str(world.partner_a) not in decision["explanation"]
     routed = await lead_of(client, world.cm_a, lead)
     assert routed["status"] == "routed"
     assert routed["current_offer"]["partner_id"] == str(world.partner_a)
@@ -387,6 +389,8 @@ async def test_the_weighted_pick_is_seeded_recorded_and_replayable(
     )
     await rule(client, world, name="Pool", target_kind="program_pool", program_id=program_id)
     expected_seeds = SeededSeeds(TEST_SEED)  # the app's injected seeds, drawn in the same order
+    names = {str(world.partner_a): "Acme Resellers", str(world.partner_b): "Globex Integrators"}
+    names[partner_c] = "Initrode Partners"
     picked: Counter[str] = Counter()
     for index in range(24):
         lead = await qualified_lead(client, world.admin, company=f"Company {index}")
@@ -406,6 +410,8 @@ async def test_the_weighted_pick_is_seeded_recorded_and_replayable(
         assert replay["matches"] is True
         assert replay["replayed_partner_id"] == decision["partner_id"]
         assert f"seed {decision['seed']}" in decision["explanation"]
+        assert f"partner {names[decision['partner_id']]} with weight" in decision["explanation"]
+        assert decision["partner_id"] not in decision["explanation"]  # named, not by its id
         picked[decision["partner_id"]] += 1
     assert dict(zip(ids, weights, strict=True))[partner_c] == 225  # base 300 x 75 % for no history yet
     # Exact under TEST_SEED: the candidates are drawn in partner-id order, and ids are random, but
