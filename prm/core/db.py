@@ -106,6 +106,13 @@ async def write_deferred(session: AsyncSession) -> None:
         await insert_rows(session, model, rows)
 
 
+async def abandon(session: AsyncSession) -> None:
+    """Undo what this unit of work did so far, queued rows included, when a handler answers an
+    error with a page of its own instead of raising (so the commit after it has nothing to write)."""
+    session.info.pop(_DEFERRED, None)
+    await session.rollback()
+
+
 async def insert_rows(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Complete rows (ids and timestamps included) in multi-row INSERTs on the session's
     connection: the ORM's bulk path would only add cost to rows nothing reads back here."""

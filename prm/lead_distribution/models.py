@@ -76,6 +76,8 @@ class LeadProgram(IdMixin, TimestampMixin, VersionMixin, Base):
     max_open_leads: Mapped[int] = mapped_column(default=DEFAULT_MAX_OPEN_LEADS)
     # Partners with enough history and a lower acceptance rate stop receiving routed leads.
     min_acceptance_pct: Mapped[int | None]
+    # Score bands whose web leads are sales-qualified and routed at once, without a human.
+    auto_qualify_bands: Mapped[list[str]] = mapped_column(default=list, server_default="[]")
 
 
 class ProgramMember(Base):
@@ -302,6 +304,10 @@ class WebForm(IdMixin, TimestampMixin, VersionMixin, Base):
     active: Mapped[bool] = mapped_column(default=True)
     auto_response_subject: Mapped[str] = mapped_column(String(200))
     auto_response_text: Mapped[str] = mapped_column(Text)
+    # The program whose auto-qualification applies to this form's leads (None: a human qualifies).
+    program_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("lead_programs.id"), index=True)
+    # Where a browser goes after posting (None: the app's own thank-you page).
+    thank_you_url: Mapped[str | None] = mapped_column(String(500))
 
 
 class LeadImport(IdMixin, Base):

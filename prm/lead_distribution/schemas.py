@@ -25,6 +25,7 @@ from prm.crm.schemas import (
     ReadStruct,
     ShortText,
     Struct,
+    Url,
     Version,
     normalize_countries,
 )
@@ -95,6 +96,7 @@ class ProgramCreate(Struct):
     claim_window_hours: Hours = 24
     max_open_leads: Annotated[int, Meta(ge=1, le=100_000)] = 25
     min_acceptance_pct: Pct | None = None
+    auto_qualify_bands: Annotated[list[Band], Meta(max_length=3)] = []
 
 
 class ProgramUpdate(Struct):
@@ -108,6 +110,7 @@ class ProgramUpdate(Struct):
     claim_window_hours: Hours | UnsetType = UNSET
     max_open_leads: Annotated[int, Meta(ge=1, le=100_000)] | UnsetType = UNSET
     min_acceptance_pct: Pct | UnsetType | None = UNSET
+    auto_qualify_bands: Annotated[list[Band], Meta(max_length=3)] | UnsetType = UNSET
 
 
 class ProgramRead(ReadStruct):
@@ -121,6 +124,7 @@ class ProgramRead(ReadStruct):
     claim_window_hours: int
     max_open_leads: int
     min_acceptance_pct: int | None
+    auto_qualify_bands: list[str]
     version: int
     created_at: datetime
 
@@ -508,6 +512,8 @@ class ImportReport(ReadStruct):
 class WebFormCreate(Struct):
     name: Name
     campaign_id: uuid.UUID
+    program_id: uuid.UUID | None = None
+    thank_you_url: Url | None = None
     auto_response_subject: Name = "Thank you for your interest"
     auto_response_text: Annotated[str, Meta(min_length=1, max_length=4000)] = (
         "Thank you for getting in touch. One of our partners or our own team will contact you shortly."
@@ -520,6 +526,8 @@ class WebFormUpdate(Struct):
     active: bool | UnsetType = UNSET
     auto_response_subject: Name | UnsetType = UNSET
     auto_response_text: Annotated[str, Meta(min_length=1, max_length=4000)] | UnsetType = UNSET
+    program_id: uuid.UUID | UnsetType | None = UNSET
+    thank_you_url: Url | UnsetType | None = UNSET
 
 
 class WebFormRead(ReadStruct):
@@ -527,6 +535,8 @@ class WebFormRead(ReadStruct):
     key: str
     name: str
     campaign_id: uuid.UUID
+    program_id: uuid.UUID | None
+    thank_you_url: str | None
     active: bool
     auto_response_subject: str
     auto_response_text: str

@@ -33,6 +33,7 @@ from tests.security.distribution import (
     make_queued_lead,
     make_referral_program,
     make_rule,
+    make_web_form,
 )
 from tests.security.factories import (
     API,
@@ -355,8 +356,15 @@ async def r_rule_order(client: Client, world: World) -> tuple[str, str, dict[str
 
 
 async def r_web_form(client: Client, world: World) -> tuple[str, str, dict[str, Any]]:
-    campaign = await make_campaign(client, world)
-    return "admin", f"{DIST}/web-forms", {"name": marker(), "campaign_id": campaign.ids["id"]}
+    campaign, program = await make_campaign(client, world), await make_lead_program(client, world)
+    body = {"name": marker(), "campaign_id": campaign.ids["id"], "program_id": program.ids["id"]}
+    return "admin", f"{DIST}/web-forms", body
+
+
+async def r_web_form_patch(client: Client, world: World) -> tuple[str, str, dict[str, Any]]:
+    form, program = await make_web_form(client, world), await make_lead_program(client, world)
+    path = f"{DIST}/web-forms/{form.ids['id']}"
+    return "admin", path, {"expected_version": await version_of(client, world, path), "program_id": program.ids["id"]}
 
 
 async def r_invitation(client: Client, world: World) -> tuple[str, str, dict[str, Any]]:
@@ -450,6 +458,7 @@ RECIPES: dict[str, Recipe] = {
     f"PATCH {DIST}/routing-rules/{{rule_id}}": r_rule_patch,
     f"PUT {DIST}/routing-rules/order": r_rule_order,
     f"POST {DIST}/web-forms": r_web_form,
+    f"PATCH {DIST}/web-forms/{{form_id}}": r_web_form_patch,
     f"POST {DIST}/referral-programs/{{program_id}}/invitations": r_invitation,
     f"POST {DIST}/referrals": r_referral,
     f"POST {API}/connect/connections": r_invite_peer,

@@ -20,9 +20,10 @@ from prm.crm.services import lead_pipeline
 from prm.crm.services import leads as crm_leads
 from prm.crm.services.lead_pipeline import DuplicateProbe
 from prm.lead_distribution import rules
+from prm.lead_distribution.models import WebForm
 from prm.lead_distribution.repository import ConfigStore, DuplicateStore, OfferStore
 from prm.lead_distribution.schemas import DuplicateRead, LeadDetails, OfferSummary, WebLeadSubmission
-from prm.lead_distribution.service import notify
+from prm.lead_distribution.service import notify, routing
 from prm.lead_distribution.service.scoring import score_of
 
 
@@ -135,13 +136,14 @@ async def queue(
 # The public web-to-lead form -----------------------------------------------------------------
 
 
-async def submit_web_lead(session: AsyncSession, *, form_key: str, data: WebLeadSubmission) -> bool:
-    """A lead from the vendor's web page; False (and nothing kept) when the honeypot was filled."""
+async def submit_web_lead(session: AsyncSession, *, form_key: str, data: WebLeadSubmission) -> WebForm:
+    """A lead from the vendor's web page, through the form named by its key. A filled honeypot
+    gets the same answer and nothing is kept."""
     form = await ConfigStore(session).web_form(form_key)
     if form is None:
         raise NotFound("No such form.")
     if data.homepage:
-        return False  # a bot: answered like a person, so it learns nothing
+        return form  # a bot: answered like a person, so it learns nothing
     values = {name: getattr(data, name) for name in data.__struct_fields__ if name != "homepage"}
     if (name := rules.formula_field(values)) is not None:
         raise RuleViolation("Text starting with =, +, - or @ is not accepted.", field=name)
@@ -159,4 +161,22 @@ async def submit_web_lead(session: AsyncSession, *, form_key: str, data: WebLead
     )
     lead = await create(session, principal=None, data=lead_data)
     notify.auto_response(session, form, to=lead.email or data.email, first_name=data.first_name)
-    return True
+    await _auto_qualify(session, form, lead)
+    return form
+
+
+async def _auto_qualify(session: AsyncSession, form: WebForm, lead: Lead) -> None:
+    """A web lead in a band its form's program qualifies automatically is sales-qualified and
+    routed by the rules now, as a channel manager would have; the history names the setting."""
+    program = await ConfigStore(session).program(form.program_id)
+    band = rules.band_of(lead.score)
+    if program is None or not program.active or band.value not in program.auto_qualify_bands:
+        return
+    why = (
+        f"qualified automatically: a {band.value} lead (score {lead.score}) from web form {form.name}; "
+        f"program {program.name} qualifies {', '.join(program.auto_qualify_bands)} web leads"
+    )
+    await lead_pipeline.change(
+        session, lead, action="qualified", actor=None, status=LeadStatus.SALES_QUALIFIED, note=why
+    )
+    await routing.route_on_arrival(session, lead, why="routed on arrival, " + why)

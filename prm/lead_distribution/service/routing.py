@@ -124,6 +124,17 @@ async def route_by_rules(
     return decision
 
 
+async def route_on_arrival(session: AsyncSession, lead: Lead, *, why: str) -> RoutingDecision:
+    """A lead qualified without a human (web-to-lead auto-qualification) goes by the rules at once."""
+    now = session.info["clock"].now()
+    outcomes = Outcomes(session)
+    decision = await run_rules(
+        Lookups(session, now=now), outcomes, lead, Context(RoutingMode.RULES, None, now, note=why)
+    )
+    await outcomes.write()
+    return decision
+
+
 def _check_routable(lead: Lead | None, item: LeadToRoute, index: int) -> Lead:
     """The lead is visible, at the version the caller read, and routable; errors name leads[index]."""
     if lead is None:

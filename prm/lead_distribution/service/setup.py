@@ -7,6 +7,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 
+import msgspec
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +50,7 @@ PROGRAM_FIELDS = (
     "claim_window_hours",
     "max_open_leads",
     "min_acceptance_pct",
+    "auto_qualify_bands",
 )
 
 
@@ -101,6 +103,7 @@ async def create_program(session: AsyncSession, *, principal: Principal, data: P
         claim_window_hours=data.claim_window_hours,
         max_open_leads=data.max_open_leads,
         min_acceptance_pct=data.min_acceptance_pct,
+        auto_qualify_bands=[b.value for b in data.auto_qualify_bands],
     )
     session.add(program)
     await record_created(session, program, entity="lead_program", principal=principal, fields=PROGRAM_FIELDS)
@@ -114,6 +117,8 @@ async def update_program(
     program = await repo.get(program_id)
     if isinstance(data.name, str) and await repo.name_taken(data.name, program_id):
         raise Conflict(f"A lead program named {data.name!r} already exists.", field="name")
+    if isinstance(data.auto_qualify_bands, list):  # stored as plain strings, like a rule's bands
+        data = msgspec.structs.replace(data, auto_qualify_bands=[str(b.value) for b in data.auto_qualify_bands])
     await record_updated(session, program, data, entity="lead_program", principal=principal)
     return program
 
@@ -274,6 +279,7 @@ async def create_form(session: AsyncSession, *, principal: Principal, data: WebF
         await get_campaign(session, principal=principal, campaign_id=data.campaign_id)
     except NotFound as exc:
         raise RuleViolation(exc.detail, field="campaign_id") from exc
+    await check_program(session, principal, data.program_id)
     form = WebForm(
         key=secrets.token_urlsafe(24),
         name=data.name,
@@ -281,9 +287,12 @@ async def create_form(session: AsyncSession, *, principal: Principal, data: WebF
         active=True,
         auto_response_subject=data.auto_response_subject,
         auto_response_text=data.auto_response_text,
+        program_id=data.program_id,
+        thank_you_url=data.thank_you_url,
     )
     session.add(form)
-    await record_created(session, form, entity="web_form", principal=principal, fields=("name", "campaign_id"))
+    fields = ("name", "campaign_id", "program_id", "thank_you_url")
+    await record_created(session, form, entity="web_form", principal=principal, fields=fields)
     return form
 
 
@@ -291,6 +300,8 @@ async def update_form(
     session: AsyncSession, *, principal: Principal, form_id: uuid.UUID, data: WebFormUpdate
 ) -> WebForm:
     form = await WebFormRepository(session, principal).get(form_id)
+    if isinstance(data.program_id, uuid.UUID):
+        await check_program(session, principal, data.program_id)
     await record_updated(session, form, data, entity="web_form", principal=principal)
     return form
 
