@@ -30,6 +30,10 @@ class Partner(IdMixin, TimestampMixin, VersionMixin, Base):
     tier: Mapped[PartnerTier] = enum_column(PartnerTier)
     country: Mapped[str | None] = mapped_column(String(2))
     region: Mapped[str | None] = mapped_column(String(100))
+    city: Mapped[str | None] = mapped_column(String(100))
+    # Geocoded from city and country (or given); None when unknown. 0.0 is a real coordinate.
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
     website: Mapped[str | None] = mapped_column(String(500))
     active: Mapped[bool] = mapped_column(default=True)
 
@@ -192,6 +196,10 @@ class Lead(IdMixin, TimestampMixin, VersionMixin, Base):
     title: Mapped[str | None] = mapped_column(String(200))
     country: Mapped[str | None] = mapped_column(String(2))
     region: Mapped[str | None] = mapped_column(String(100))
+    city: Mapped[str | None] = mapped_column(String(100))
+    # Geocoded from city and country (or given); None when unknown. 0.0 is a real coordinate.
+    latitude: Mapped[float | None]
+    longitude: Mapped[float | None]
     employees: Mapped[int | None]
     source: Mapped[LeadSource] = enum_column(LeadSource)
     status: Mapped[LeadStatus] = enum_column(LeadStatus, default=LeadStatus.NEW)

@@ -290,7 +290,7 @@ class LeadStore:
         return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
 
     async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-        """(id, tier, active, name) of each partner (routing asks about hundreds)."""
+        """(id, tier, active, name, country, latitude, longitude) of each partner (routing asks about hundreds)."""
         ids = list(partner_ids)
         if not ids:
             return {}
@@ -333,9 +333,9 @@ def _among_ids(column: InstrumentedAttribute[Any], *, postgres: bool) -> ColumnE
 
 @cache
 def _partner_standing(*, postgres: bool) -> Select[Any]:
-    return select(Partner.id, Partner.tier, Partner.active, Partner.name).where(
-        _among_ids(Partner.id, postgres=postgres)
-    )
+    columns = (Partner.id, Partner.tier, Partner.active, Partner.name)
+    place = (Partner.country, Partner.latitude, Partner.longitude)
+    return select(*columns, *place).where(_among_ids(Partner.id, postgres=postgres))
 
 
 @cache

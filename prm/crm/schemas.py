@@ -38,6 +38,8 @@ Currency = Annotated[str, Meta(pattern=r"^[A-Z]{3}$", description="ISO 4217 code
 Url = Annotated[str, Meta(max_length=500, pattern=r"^https?://\S+$")]
 Domain = Annotated[str, Meta(max_length=253, pattern=r"^[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")]
 Phone = Annotated[str, Meta(max_length=50)]
+Latitude = Annotated[float, Meta(ge=-90, le=90)]
+Longitude = Annotated[float, Meta(ge=-180, le=180)]
 CampaignType = Annotated[str, Meta(min_length=1, max_length=50)]
 MinorUnits = Annotated[int, Meta(ge=0, le=10**15, description="Amount in minor units (cents)")]
 Password = Annotated[str, Meta(min_length=10, max_length=200)]
@@ -82,6 +84,10 @@ class PartnerCreate(Struct):
     tier: PartnerTier = PartnerTier.REGISTERED
     country: Country | None = None
     region: ShortText | None = None
+    city: ShortText | None = None
+    # Given, or geocoded from city and country when left out.
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
     website: Url | None = None
 
 
@@ -91,6 +97,9 @@ class PartnerUpdate(Struct):
     tier: PartnerTier | UnsetType = UNSET
     country: Country | UnsetType | None = UNSET
     region: ShortText | UnsetType | None = UNSET
+    city: ShortText | UnsetType | None = UNSET
+    latitude: Latitude | UnsetType | None = UNSET
+    longitude: Longitude | UnsetType | None = UNSET
     website: Url | UnsetType | None = UNSET
     active: bool | UnsetType = UNSET
 
@@ -102,6 +111,9 @@ class PartnerRead(ReadStruct):
     country: str | None
     region: str | None
     website: str | None
+    city: str | None
+    latitude: float | None
+    longitude: float | None
     active: bool
     version: int
     created_at: datetime
@@ -315,6 +327,10 @@ class LeadCreate(Struct):
     title: Name | None = None
     country: Country | None = None
     region: ShortText | None = None
+    city: ShortText | None = None
+    # Given, or geocoded from city and country when left out.
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
     employees: Employees | None = None
     campaign_id: uuid.UUID | None = None
     owner_id: uuid.UUID | None = None
@@ -338,6 +354,9 @@ class LeadUpdate(Struct):
     title: Name | UnsetType | None = UNSET
     country: Country | UnsetType | None = UNSET
     region: ShortText | UnsetType | None = UNSET
+    city: ShortText | UnsetType | None = UNSET
+    latitude: Latitude | UnsetType | None = UNSET
+    longitude: Longitude | UnsetType | None = UNSET
     employees: Employees | UnsetType | None = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
 
@@ -360,6 +379,9 @@ class LeadRead(ReadStruct):
     created_at: datetime
     updated_at: datetime
     region: str | None = None
+    city: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
     employees: int | None = None
     current_situation: str | None = None
     product_id: uuid.UUID | None = None

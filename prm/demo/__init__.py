@@ -45,12 +45,13 @@ class DemoPartner:
     tier: PartnerTier
     country: str
     slug: str
+    city: str  # geocoded offline, so geographic routing has places to compare
 
 
 PARTNERS = [
-    DemoPartner("Acme Resellers", PartnerTier.GOLD, "US", "acme"),
-    DemoPartner("Globex Integrators", PartnerTier.SILVER, "DE", "globex"),
-    DemoPartner("Initech Referrals", PartnerTier.REGISTERED, "GB", "initech"),
+    DemoPartner("Acme Resellers", PartnerTier.GOLD, "US", "acme", "Austin"),
+    DemoPartner("Globex Integrators", PartnerTier.SILVER, "DE", "globex", "Munich"),
+    DemoPartner("Initech Referrals", PartnerTier.REGISTERED, "GB", "initech", "London"),
 ]
 STAFF = [
     ("cm.alex@northwind.example", "Alex Channel", Role.CHANNEL_MANAGER),
@@ -79,7 +80,9 @@ async def _seed(session: AsyncSession) -> None:
     sellers: dict[str, Principal] = {}
     for demo in PARTNERS:
         partner = await partners.create_partner(
-            session, principal=actor, data=PartnerCreate(name=demo.name, tier=demo.tier, country=demo.country)
+            session,
+            principal=actor,
+            data=PartnerCreate(name=demo.name, tier=demo.tier, country=demo.country, city=demo.city),
         )
         created[demo.slug] = partner
         await _user(session, actor, f"admin@{demo.slug}.example", f"{demo.name} Admin", Role.PARTNER_ADMIN, partner.id)

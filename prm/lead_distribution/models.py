@@ -130,6 +130,7 @@ class TargetKind(StrEnum):
     PARTNER_USER = "partner_user"  # a specific partner rep
     PARTNER = "partner"  # a specific partner organisation
     PROGRAM_POOL = "program_pool"  # a weighted, seeded pick among a program's eligible partners
+    NEAREST_PARTNERS = "nearest_partners"  # the same pick, among the program's partners nearest the lead
     SHARK_TANK = "shark_tank"  # a partner group: first eligible claim wins
     INTERNAL_REP = "internal_rep"  # a vendor user: the lead is sold direct
 

@@ -5,6 +5,7 @@ replayable from what a routing decision stored.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from collections.abc import Mapping, Sequence
@@ -286,3 +287,74 @@ def formula_field(values: Mapping[str, Any]) -> str | None:
                 continue
             return name
     return None
+
+
+# Geography -------------------------------------------------------------------------------------
+
+# The boxes around a lead, widening until one holds an eligible partner (half-widths in km).
+BOX_STEPS_KM = (50, 200, 1000)
+EARTH_RADIUS_KM = 6371.0
+KM_PER_DEGREE = 111.2
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a lead or a partner is: its country, and coordinates when known (0.0 is one)."""
+
+    country: str | None
+    latitude: float | None
+    longitude: float | None
+
+    @property
+    def located(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+    @property
+    def point(self) -> tuple[float, float]:
+        if self.latitude is None or self.longitude is None:
+            raise ValueError("a place without coordinates has no point")
+        return self.latitude, self.longitude
+
+
+def _degrees_apart(a: float, b: float) -> float:
+    """Longitudes' difference across the antimeridian too (179 and -179 are 2 apart)."""
+    return abs((a - b + 180) % 360 - 180)
+
+
+def in_box(centre: Place, other: Place, half_km: float) -> bool:
+    (lat, lon), (other_lat, other_lon) = centre.point, other.point
+    lat_span = half_km / KM_PER_DEGREE
+    # A degree of longitude shrinks towards the poles; near them the box spans every longitude.
+    shrink = math.cos(math.radians(lat))
+    lon_span = 180.0 if shrink < 1e-6 else min(180.0, half_km / (KM_PER_DEGREE * shrink))
+    return abs(other_lat - lat) <= lat_span and _degrees_apart(other_lon, lon) <= lon_span
+
+
+def distance_km(a: Place, b: Place) -> float:
+    """Great-circle distance (haversine) between two located places."""
+    (a_lat, a_lon), (b_lat, b_lon) = a.point, b.point
+    lat1, lat2 = math.radians(a_lat), math.radians(b_lat)
+    dlat, dlon = lat2 - lat1, math.radians(b_lon - a_lon)
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def nearest_step(lead: Place, partners: Mapping[str, Place]) -> tuple[str, list[str]]:
+    """The first step that finds partners, and those partners (keys in the order given):
+    widening boxes around the lead, then the lead's country, then the nearest anywhere.
+    A lead without coordinates starts at its country; without a country either, anyone."""
+    located = {key: place for key, place in partners.items() if place.located}
+    if lead.located:
+        for half_km in BOX_STEPS_KM:
+            inside = [key for key, place in located.items() if in_box(lead, place, half_km)]
+            if inside:
+                return f"within {half_km} km of the lead", inside
+    if lead.country:
+        same = [key for key, place in partners.items() if place.country == lead.country]
+        if same:
+            return f"in the lead's country ({lead.country})", same
+    if lead.located and located:
+        distances = {key: distance_km(lead, place) for key, place in located.items()}
+        closest = min(distances.values())
+        return f"nearest anywhere ({closest:.0f} km away)", [k for k, d in distances.items() if d == closest]
+    return "anywhere: no place to compare with", list(partners)

@@ -21,6 +21,7 @@ from prm.crm.models import Lead, LeadSource, LeadStatus
 from prm.crm.normalize import normalize_company
 from prm.crm.repository import CampaignRepository, LeadRepository, LeadStore, UserRepository
 from prm.crm.schemas import LeadCreate, LeadUpdate
+from prm.crm.services.places import placed_on_create, placed_on_update
 
 FIELDS = (
     "first_name",
@@ -31,6 +32,9 @@ FIELDS = (
     "title",
     "country",
     "region",
+    "city",
+    "latitude",
+    "longitude",
     "employees",
     "source",
     "status",
@@ -89,6 +93,7 @@ async def create_lead(session: AsyncSession, *, principal: Principal | None, dat
         await _check_owner(session, principal, data.owner_id, None)
     elif data.owner_id is not None:
         raise RuleViolation("An anonymous submission cannot name an owner.", field="owner_id")
+    data = await placed_on_create(data)
     lead = Lead(
         first_name=data.first_name,
         last_name=data.last_name,
@@ -99,6 +104,9 @@ async def create_lead(session: AsyncSession, *, principal: Principal | None, dat
         title=data.title,
         country=data.country,
         region=data.region,
+        city=data.city,
+        latitude=data.latitude,
+        longitude=data.longitude,
         employees=data.employees,
         source=data.source,
         status=LeadStatus.NEW,
@@ -123,6 +131,7 @@ async def update_lead(session: AsyncSession, *, principal: Principal, lead_id: u
         await _check_owner(session, principal, data.owner_id, lead.partner_id)
     if isinstance(data.email, str):
         data = msgspec.structs.replace(data, email=_normalize_email(data.email))
+    data = await placed_on_update(data, lead)
     await record_updated(session, lead, data, entity="lead", principal=principal)
     lead.company_normalized = normalize_company(lead.company)
     return lead

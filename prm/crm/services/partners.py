@@ -16,8 +16,9 @@ from prm.core.records import record_created, record_updated
 from prm.crm.models import Partner, PartnerTier, User
 from prm.crm.repository import PartnerRepository
 from prm.crm.schemas import PartnerCreate, PartnerUpdate
+from prm.crm.services.places import placed_on_create, placed_on_update
 
-FIELDS = ("name", "tier", "country", "region", "website", "active")
+FIELDS = ("name", "tier", "country", "region", "city", "latitude", "longitude", "website", "active")
 
 
 async def _name_taken(session: AsyncSession, name: str, *, other_than: uuid.UUID | None = None) -> bool:
@@ -30,8 +31,17 @@ async def _name_taken(session: AsyncSession, name: str, *, other_than: uuid.UUID
 async def create_partner(session: AsyncSession, *, principal: Principal, data: PartnerCreate) -> Partner:
     if await _name_taken(session, data.name):
         raise Conflict(f"A partner named {data.name!r} already exists.", field="name")
+    data = await placed_on_create(data)
     partner = Partner(
-        name=data.name, tier=data.tier, country=data.country, region=data.region, website=data.website, active=True
+        name=data.name,
+        tier=data.tier,
+        country=data.country,
+        region=data.region,
+        city=data.city,
+        latitude=data.latitude,
+        longitude=data.longitude,
+        website=data.website,
+        active=True,
     )
     session.add(partner)
     try:
@@ -47,6 +57,7 @@ async def update_partner(
     partner = await PartnerRepository(session, principal).get(partner_id)
     if isinstance(data.name, str) and await _name_taken(session, data.name, other_than=partner_id):
         raise Conflict(f"A partner named {data.name!r} already exists.", field="name")
+    data = await placed_on_update(data, partner)
     await record_updated(session, partner, data, entity="partner", principal=principal)
     return partner
 

@@ -29,7 +29,7 @@ from prm.lead_distribution.repository import ConfigStore
 from prm.lead_distribution.repository.base import Circle
 from prm.lead_distribution.repository.loads import pending_loads
 from prm.lead_distribution.repository.routing import RoutingStore
-from prm.lead_distribution.rules import Conditions, PartnerProfile
+from prm.lead_distribution.rules import Conditions, PartnerProfile, Place
 from prm.lead_distribution.service.eligibility import Known, Pool, ProgramTerms, profiles
 
 STATS_WINDOW = timedelta(days=90)
@@ -124,6 +124,15 @@ class Lookups:
         return str(user.name) if user is not None else "a user who is not there"
 
     # Partners --------------------------------------------------------------------------------
+
+    async def places(self, partner_ids: Sequence[str]) -> dict[str, Place]:
+        """Each partner's country and coordinates (read with its standing)."""
+        standing = await self._standing_of([uuid.UUID(p) for p in partner_ids])
+        found = {p: standing.get(uuid.UUID(p)) for p in partner_ids}
+        return {
+            p: Place(row.country, row.latitude, row.longitude) if row else Place(None, None, None)
+            for p, row in found.items()
+        }
 
     async def partner_name(self, partner_id: uuid.UUID | str) -> str:
         """How an explanation names a partner: its name, never its id (read with its standing)."""

@@ -69,6 +69,7 @@ async def _check_target(session: AsyncSession, principal: Principal, data: Route
         TargetKind.INTERNAL_REP: "user_id",
         TargetKind.PARTNER: "partner_id",
         TargetKind.PROGRAM_POOL: "program_id",
+        TargetKind.NEAREST_PARTNERS: "program_id",
         TargetKind.SHARK_TANK: "group_id",
     }[data.target_kind]
     if getattr(data, needed) is None:

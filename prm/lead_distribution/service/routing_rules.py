@@ -48,6 +48,7 @@ NEEDS = {
     TargetKind.INTERNAL_REP: "target_user_id",
     TargetKind.PARTNER: "target_partner_id",
     TargetKind.PROGRAM_POOL: "program_id",
+    TargetKind.NEAREST_PARTNERS: "program_id",
     TargetKind.SHARK_TANK: "target_group_id",
 }
 

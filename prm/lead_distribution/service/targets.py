@@ -109,13 +109,42 @@ async def _to_pool(look: Lookups, lead: Lead, target: Target) -> Placement:
     eligible, excluded = split(found, facts_of(lead), pool.terms)
     if not eligible:
         return Placement(target, f"no eligible partner in program {pool.program.name}", excluded=excluded)
+    return await _weighted_pick(
+        look, target, pool, eligible, excluded, f"{len(eligible)} eligible partners of program {pool.program.name}"
+    )
+
+
+async def _to_nearest(look: Lookups, lead: Lead, target: Target) -> Placement:
+    """The program's eligible partners nearest the lead (see rules.nearest_step), then the pick."""
+    pool = Pool(await look.program(target.program_id))
+    if pool.program is None:
+        return Placement(target, "the rule's program does not exist or is inactive")
+    found = await look.profiles(Circle(program_id=pool.program.id), pool, lead=lead)
+    eligible, excluded = split(found, facts_of(lead), pool.terms)
+    if not eligible:
+        return Placement(target, f"no eligible partner in program {pool.program.name}", excluded=excluded)
+    where = rules.Place(lead.country, lead.latitude, lead.longitude)
+    step, near = rules.nearest_step(where, await look.places([p.partner_id for p in eligible]))
+    chosen = [p for p in eligible if p.partner_id in set(near)]
+    among = f"{len(chosen)} of {len(eligible)} eligible partners of program {pool.program.name} {step}"
+    return await _weighted_pick(look, target, pool, chosen, excluded, among)
+
+
+async def _weighted_pick(
+    look: Lookups,
+    target: Target,
+    pool: Pool,
+    eligible: list[rules.PartnerProfile],
+    excluded: list[dict[str, Any]],
+    among: str,
+) -> Placement:
+    """The seeded, weighted pick among `eligible` (described by `among`), recorded to replay."""
     candidates = [_candidate(p) for p in eligible]
     weights = [c["weight"] for c in candidates]
     seed = look.seeds.next_seed()
     chosen = eligible[rules.pick(seed, weights)]
     why = (
-        f"weighted pick among {len(eligible)} eligible partners of program {pool.program.name} "
-        f"(seed {seed}): partner {await look.partner_name(chosen.partner_id)} "
+        f"weighted pick among {among} (seed {seed}): partner {await look.partner_name(chosen.partner_id)} "
         f"with weight {rules.weight(chosen)} of {sum(weights)}"
     )
     return Placement(
@@ -172,10 +201,13 @@ async def place(look: Lookups, lead: Lead, target: Target, *, override: bool = F
         return await _to_partner_user(look, lead, target, override=override)
     if target.kind is TargetKind.PARTNER and target.partner_id is not None:
         return await _to_partner(look, lead, target, target.partner_id, override=override)
-    if target.kind is TargetKind.PROGRAM_POOL:
-        return await _to_pool(look, lead, target)
-    if target.kind is TargetKind.SHARK_TANK:
-        return await _to_group(look, lead, target)
     if target.kind is TargetKind.INTERNAL_REP:
         return await _to_internal(look, target)
+    by_group = {
+        TargetKind.PROGRAM_POOL: _to_pool,
+        TargetKind.NEAREST_PARTNERS: _to_nearest,
+        TargetKind.SHARK_TANK: _to_group,
+    }
+    if target.kind in by_group:
+        return await by_group[target.kind](look, lead, target)
     return Placement(target, f"{target.kind.value} needs its target")
