@@ -10,6 +10,7 @@ that put that record in the request.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Request, Response, get, post
@@ -23,12 +24,12 @@ from prm.connect.objects import get_visible
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import ShareRequest
 from prm.connect.service import sharing
-from prm.core.auth import Principal
+from prm.core.auth import Principal, Role
 from prm.core.pagination import PageRequest
 from prm.crm.services import accounts, contacts, leads, opportunities
 from prm.portal.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of
 from prm.portal.connect_pages import ADMIN_PAGES, NOTICES
-from prm.portal.connect_views import CONNECTION_LABELS, RECORD_KINDS, share_rows
+from prm.portal.connect_views import CONNECTION_LABELS, RECORD_KINDS, ShareRow, record_href, share_rows
 from prm.portal.templating import page
 
 LISTED = 25
@@ -122,6 +123,28 @@ async def _account_of(session: AsyncSession, principal: Principal, object_name: 
     if object_name != "opportunity":
         return None
     return await accounts.get_account(session, principal=principal, account_id=record.account_id)
+
+
+@dataclass(frozen=True)
+class ExternalSharing:
+    """The "External sharing" panel another page (a lead's, a registration's) embeds."""
+
+    rows: list[ShareRow]
+    names: dict[uuid.UUID, str]
+    href: str  # the record's Connect page, where it is shared
+    back: str
+
+
+async def external_sharing(
+    session: AsyncSession, principal: Principal, object_name: str, record_id: uuid.UUID | None, *, back: str
+) -> ExternalSharing | None:
+    """The panel for vendor admins (who run connections); nothing for other roles."""
+    if principal.role is not Role.VENDOR_ADMIN or record_id is None:
+        return None
+    shares = await sharing.sharing_of(session, principal=principal, object_name=object_name, record_id=record_id)
+    every, _ = await ConnectRepository(session).connection_page(PageRequest(limit=100))
+    href = record_href(object_name, record_id) or "/connect"
+    return ExternalSharing(share_rows(shares), {c.id: c.peer_url for c in every}, href, back)
 
 
 @get("/connect/records/{kind:str}/{record_id:uuid}", name="connect_record", guards=ADMIN_PAGES)

@@ -19,6 +19,8 @@ from litestar import Litestar
 from prm.core.tokens import public_key_pem
 from tests.conftest import World
 from tests.portal.conftest import SignIn
+from tests.portal.deal_data import API as DEALS
+from tests.portal.deal_data import make_catalog, register_via_api
 from tests.portal.forms import Client, csrf_token
 from tests.security.connect import Peer
 from tests.security.factories import API
@@ -382,3 +384,55 @@ async def test_a_message_the_peer_never_took_is_a_dead_letter_with_its_reason_an
     assert message.json()["status"] == "pending"
     unknown = await post_form(client, f"/connect/dead-letters/{uuid.uuid4()}/replay", {}, page="/connect")
     assert unknown.status_code == 404
+
+
+# The panel on the lead console and on a registration's review page ------------------------------
+
+
+async def test_the_lead_page_shows_external_sharing_to_vendor_admins_and_a_shared_lead_in_it(
+    client: Client, sign_in: SignIn, world: World
+) -> None:
+    peer = await accepted_peer(client, world, sign_in)
+    body = {"first_name": "Lee", "last_name": "Ead", "company": "Contoso", "source": "web"}
+    lead = (await client.post(f"{API}/leads", json=body, headers=world.admin.headers)).json()
+    page = (await client.get(f"/lead-queue/{lead['id']}")).text
+    panel = page.split('id="external-title"', 1)[1]
+    assert "Not shared with any connection." in panel
+    assert f'href="/connect/records/leads/{lead["id"]}">Share this lead with a connection' in panel
+
+    path = f"/connect/records/leads/{lead['id']}"
+    await post_form(client, f"/connect/{peer.ours}/publish", {"object": "lead", "fields": ["last_name", "company"]},
+                    page=f"/connect/{peer.ours}")  # fmt: skip
+    refused = await post_form(client, f"{path}/share", {"connection_ids": peer.ours}, page=path)
+    assert refused.status_code == 422
+    assert "not subscribed to lead" in refused.text
+    await peer.send(client, world, "subscribe", {"object": "lead", "fields": ["last_name", "company"]})
+    shared = await post_form(client, f"{path}/share", {"connection_ids": peer.ours}, page=path)
+    assert shared.status_code == 303, shared.text
+    panel = (await client.get(f"/lead-queue/{lead['id']}")).text.split('id="external-title"', 1)[1]
+    assert 'data-status="pending_sent"' in panel
+    assert f'href="/connect/{peer.ours}">{peer.url}' in panel
+
+    await sign_in(world.cm_a)
+    assert 'id="external-title"' not in (await client.get(f"/lead-queue/{lead['id']}")).text
+
+
+async def test_an_approved_registrations_review_page_shows_its_opportunitys_external_sharing(
+    client: Client, sign_in: SignIn, world: World
+) -> None:
+    catalog = await make_catalog(client, world.admin)
+    registration = await register_via_api(client, world.pa_admin, catalog)
+    approved = await client.post(
+        f"{DEALS}/{registration['id']}/approve",
+        json={"expected_version": registration["version"]},
+        headers=world.admin.headers,
+    )
+    assert approved.status_code == 200, approved.text
+    opportunity_id = approved.json()["opportunity_id"]
+    await sign_in(world.admin)
+    page = (await client.get(f"/reviews/{registration['id']}")).text
+    panel = page.split('id="external-title"', 1)[1]
+    assert "Not shared with any connection." in panel
+    assert f'href="/connect/records/opportunities/{opportunity_id}">Share its opportunity' in panel
+    await sign_in(world.cm_a)
+    assert 'id="external-title"' not in (await client.get(f"/reviews/{registration['id']}")).text
