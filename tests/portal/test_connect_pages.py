@@ -34,9 +34,25 @@ def settings_overrides() -> dict[str, Any]:
     return {"outbox_max_attempts": 1}  # the first failed delivery is a dead letter
 
 
-async def post_form(client: Client, path: str, fields: dict[str, Any], *, page: str) -> httpx.Response:
-    token = await csrf_token(client, page)
+async def post_form(
+    client: Client, path: str, fields: dict[str, Any], *, page: str, any_form: bool = False
+) -> httpx.Response:
+    """What a browser does: load the page, send the form whose action is `path` with the token
+    that form carries (`any_form`: the page no longer offers it; send it as a stale tab would)."""
+    if any_form:
+        token = await csrf_token(client, page)
+    else:
+        token = form_token((await client.get(page)).text, path)
     return await client.post(path, data={"_csrf_token": token, **fields})
+
+
+def form_token(page: str, action: str) -> str:
+    for form in re.findall(r'<form method="post" action="([^"]+)"[^>]*>(.*?)</form>', page, re.S):
+        if form[0] == action:
+            found = re.search(r'name="_csrf_token" value="([^"]+)"', form[1])
+            assert found, f"the form {action} carries no CSRF token"
+            return found.group(1)
+    raise AssertionError(f"no form posts to {action}")
 
 
 def field_error(page: str, field_id: str) -> str:
@@ -150,7 +166,7 @@ async def test_invite_then_resend_then_cancel_and_a_second_invite_is_refused_at_
     page = (await client.get(path)).text
     assert "Cancel the invitation" not in page
     assert "This connection has ended" in page
-    twice = await post_form(client, f"{path}/state", {"action": "cancel"}, page=path)
+    twice = await post_form(client, f"{path}/state", {"action": "cancel"}, page=path, any_form=True)
     assert twice.status_code == 400
     assert "inactive" in twice.text
     reply = await client.get(f"{CONNECTIONS}/{connection_id}", headers=world.admin.headers)
@@ -382,7 +398,9 @@ async def test_a_message_the_peer_never_took_is_a_dead_letter_with_its_reason_an
     assert "No dead letters" in page
     message = await client.get(f"{API}/outbox/{row.group(1)}", headers=world.admin.headers)
     assert message.json()["status"] == "pending"
-    unknown = await post_form(client, f"/connect/dead-letters/{uuid.uuid4()}/replay", {}, page="/connect")
+    unknown = await post_form(
+        client, f"/connect/dead-letters/{uuid.uuid4()}/replay", {}, page="/connect", any_form=True
+    )
     assert unknown.status_code == 404
 
 
