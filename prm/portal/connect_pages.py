@@ -233,7 +233,12 @@ async def change_state(
         outcome = Refusal(400, "Choose one of the buttons on this page.")
     if isinstance(outcome, Refusal):
         return await connection_page(
-            db_session, principal, connection_id, form="state", errors={GENERAL: outcome.detail}, status_code=400
+            db_session,
+            principal,
+            connection_id,
+            form="state",
+            errors={GENERAL: outcome.detail},
+            status_code=outcome.status,
         )
     return _back(connection_id, done)
 
@@ -377,7 +382,12 @@ async def _share_action(
         outcome = await attempt(session, lambda: sharing.stop_share(session, share_id=share_id))
     if isinstance(outcome, Refusal):
         return await connection_page(
-            session, principal, connection_id, form="shares", errors={GENERAL: outcome.detail}, status_code=409
+            session,
+            principal,
+            connection_id,
+            form="shares",
+            errors={GENERAL: outcome.detail},
+            status_code=outcome.status,
         )
     return _return_to(raw, connection_id, f"share_{'accepted' if action == 'accept' else 'stopped'}")
 

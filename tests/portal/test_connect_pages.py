@@ -167,8 +167,8 @@ async def test_invite_then_resend_then_cancel_and_a_second_invite_is_refused_at_
     assert "Cancel the invitation" not in page
     assert "This connection has ended" in page
     twice = await post_form(client, f"{path}/state", {"action": "cancel"}, page=path, any_form=True)
-    assert twice.status_code == 400
-    assert "inactive" in twice.text
+    assert twice.status_code == 409
+    assert "The connection is inactive; it cannot be canceled now." in html.unescape(twice.text)
     reply = await client.get(f"{CONNECTIONS}/{connection_id}", headers=world.admin.headers)
     assert reply.json()["status"] == "inactive"
 
@@ -339,6 +339,11 @@ async def test_sharing_an_opportunity_with_its_account_shows_pending_then_active
     assert stopped.headers["location"] == f"{path}?done=share_stopped"
     page = (await client.get(stopped.headers["location"])).text
     assert 'data-status="inactive"' in page.split('id="sharing-title"', 1)[1]
+    again = await post_form(
+        client, f"/connect/shares/{share_id.group(1)}/stop", {"back": path}, page=path, any_form=True
+    )
+    assert again.status_code == 409
+    assert "Sharing already ended (inactive)." in again.text
 
 
 async def test_a_record_the_peer_shared_waits_on_the_connection_page_until_accepted(
