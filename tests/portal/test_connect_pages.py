@@ -204,6 +204,20 @@ async def test_a_received_invitation_can_wait_be_declined_or_accepted_with_an_ow
     assert (reply.json()["status"], reply.json()["owner_id"]) == ("accepted", str(world.cm_a.user_id))
 
 
+async def test_deactivating_an_accepted_connection_ends_it_on_the_page(
+    client: Client, sign_in: SignIn, world: World
+) -> None:
+    peer = await accepted_peer(client, world, sign_in)
+    path = f"/connect/{peer.ours}"
+    reply = await post_form(client, f"{path}/state", {"action": "deactivate"}, page=path)
+    assert reply.headers["location"] == f"{path}?done=deactivated"
+    page = (await client.get(reply.headers["location"])).text
+    assert "Connection deactivated" in page
+    assert "This connection has ended" in page
+    assert 'id="publish-title"' not in page  # nothing to publish on an ended connection
+    assert status_of((await client.get("/connect")).text, str(peer.ours)) == "inactive"
+
+
 # Publish and subscribe -------------------------------------------------------------------------
 
 
