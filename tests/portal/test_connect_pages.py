@@ -184,6 +184,7 @@ async def test_a_received_invitation_can_wait_be_declined_or_accepted_with_an_ow
     page = (await client.get(f"/connect/{later.ours}")).text
     assert "Accept the invitation" in page
     assert 'href="/connect" class="cancel-link">Decide later' in page
+    assert "No record is shared on this connection yet." in page
     path = f"/connect/{declined.ours}"
     reply = await post_form(client, f"{path}/state", {"action": "decline"}, page=path)
     assert reply.headers["location"] == f"{path}?done=declined"
