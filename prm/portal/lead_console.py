@@ -25,6 +25,7 @@ from prm.lead_distribution.schemas import AutoRoute, LeadDetails, Qualify, Route
 from prm.lead_distribution.service import intake, qualification, routing
 from prm.lead_distribution.service.state import QUALIFY_FROM, QUEUE, ROUTABLE
 from prm.portal.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of, version_of
+from prm.portal.connect_records import external_sharing
 from prm.portal.lead_views import (
     SOURCES,
     STATUS_LABELS,
@@ -169,6 +170,7 @@ async def lead_page(
         route=values if action == "route" and values else {"target": "", "note": "", "override": ""},
         status_labels=STATUS_LABELS,
         sources=SOURCES,
+        external=await external_sharing(session, principal, "lead", lead.id, back=f"/lead-queue/{lead.id}"),
     )
 
 

@@ -34,6 +34,7 @@ from prm.deal_registration.schemas import (
 )
 from prm.deal_registration.service import closing, protection, review
 from prm.portal.attempts import GENERAL, Refuse, run_form, text_of, version_of
+from prm.portal.connect_records import external_sharing
 from prm.portal.deal_actions import document_response
 from prm.portal.deal_queries import pending_extensions, product_names, proof_to_verify, visible_opportunity
 from prm.portal.deal_views import (
@@ -190,6 +191,9 @@ async def _review_page(
         errors=errors,
         first_error=next((k for k in errors if k != GENERAL), None),
         values=values or {},
+        external=await external_sharing(
+            session, principal, "opportunity", view.read.opportunity_id, back=f"/reviews/{registration_id}"
+        ),
     )
 
 

@@ -21,6 +21,8 @@ from prm.core.tokens import TokenService
 from prm.crm.routes.auth import sign_in_from
 from prm.crm.services.signin import TooManyAttempts
 from prm.crm.services.users import principal_of, sign_out_everywhere
+from prm.portal.connect_pages import CONNECT_PAGE_HANDLERS
+from prm.portal.connect_records import CONNECT_RECORD_HANDLERS
 from prm.portal.credits import CREDIT_PAGE_HANDLERS
 from prm.portal.dashboard.pages import DASHBOARD_PAGE_HANDLERS
 from prm.portal.deal_actions import DEAL_ACTION_HANDLERS
@@ -141,4 +143,6 @@ PAGE_HANDLERS: list[Any] = [
     *CREDIT_PAGE_HANDLERS,
     *LEAD_PAGE_HANDLERS,
     *DASHBOARD_PAGE_HANDLERS,
+    *CONNECT_PAGE_HANDLERS,
+    *CONNECT_RECORD_HANDLERS,
 ]
