@@ -435,9 +435,14 @@ async def program_offers(session: AsyncSession, query: ReportQuery, partner_id: 
         .group_by(ProgramMember.program_id)
         .subquery()
     )
+    memberships = select(ProgramMember.program_id).where(ProgramMember.partner_id == partner_id)
     offers = (
         select(LeadOffer.program_id, func.count().label("offers"))
-        .where(LeadOffer.offered_at >= query.start, LeadOffer.offered_at < query.end)
+        .where(
+            LeadOffer.program_id.in_(memberships),  # only the partner's programs' offers are read
+            LeadOffer.offered_at >= query.start,
+            LeadOffer.offered_at < query.end,
+        )
         .group_by(LeadOffer.program_id)
         .subquery()
     )
