@@ -154,6 +154,16 @@ def cmd_demo(_: argparse.Namespace) -> None:
     asyncio.run(load_demo(_usable_database(_settings(), migrated=True)))
 
 
+def cmd_scorecards_rebuild(_: argparse.Namespace) -> None:
+    from prm.scorecards.rollups import rebuild_database
+
+    counts = asyncio.run(rebuild_database(_usable_database(_settings(), migrated=True)))
+    if not counts:
+        print("prm: nothing to rebuild (on SQLite the scorecards read the records)")
+    for table, cells in counts.items():
+        print(f"prm: {table}: {cells} cells rebuilt from the records")
+
+
 def cmd_user_create(args: argparse.Namespace) -> None:
     from prm.demo import create_operator_user
 
@@ -182,6 +192,12 @@ def _parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="database commands").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="apply migrations").set_defaults(fn=cmd_db_upgrade)
     sub.add_parser("demo", help="load demo data (idempotent) and print logins").set_defaults(fn=cmd_demo)
+    scorecards = sub.add_parser("scorecards", help="scorecard commands").add_subparsers(
+        dest="scorecards_command", required=True
+    )
+    scorecards.add_parser(
+        "rebuild", help="recompute the scorecards' maintained aggregates from the records (PostgreSQL)"
+    ).set_defaults(fn=cmd_scorecards_rebuild)
     user = sub.add_parser("user", help="user commands").add_subparsers(dest="user_command", required=True)
     create = user.add_parser("create", help="create a user")
     create.add_argument("--email", required=True)

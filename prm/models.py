@@ -13,6 +13,7 @@ from prm.credits import models as credits
 from prm.crm import models as crm
 from prm.deal_registration import models as deal_registration
 from prm.lead_distribution import models as lead_distribution
+from prm.scorecards import models as scorecards
 
 __all__ = [
     "ActivityEntry",
@@ -26,6 +27,7 @@ __all__ = [
     "crm",
     "deal_registration",
     "lead_distribution",
+    "scorecards",
 ]
 
 metadata = Base.metadata

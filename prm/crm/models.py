@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prm.core.auth import Role
@@ -111,6 +111,7 @@ class OpportunityStage(StrEnum):
 
 
 SALES_FIGURES = ["partner_id", "currency", "amount_minor"]
+CONVERTED = "converted_opportunity_id IS NOT NULL"
 
 
 class Opportunity(IdMixin, TimestampMixin, VersionMixin, Base):
@@ -128,6 +129,14 @@ class Opportunity(IdMixin, TimestampMixin, VersionMixin, Base):
             postgresql_include=["currency", "amount_minor"],
         ),
         Index("ix_opportunities_stage_close_date", "stage", "close_date", postgresql_include=SALES_FIGURES),
+        # Top deals: the largest won amounts per currency, read from the top until ten are found.
+        Index(
+            "ix_opportunities_won_amount",
+            "stage",
+            "currency",
+            "amount_minor",
+            postgresql_include=["closed_at", "partner_id"],
+        ),
     )
 
     name: Mapped[str] = mapped_column(String(200))
@@ -184,7 +193,16 @@ class TimeFrame(StrEnum):
 
 class Lead(IdMixin, TimestampMixin, VersionMixin, Base):
     __tablename__ = "leads"
-    __table_args__ = (Index("ix_leads_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_leads_status_created", "status", "created_at"),
+        # Scorecards' lead quality: what it groups by rides along with the creation time, and the
+        # few converted leads are found without reading the others.
+        Index("ix_leads_created_quality", "created_at",
+              postgresql_include=["source", "campaign_id", "score", "status", "partner_id", "merged_into_id"]),
+        Index("ix_leads_converted_opportunity", "converted_opportunity_id",
+              postgresql_where=text(CONVERTED), sqlite_where=text(CONVERTED),
+              postgresql_include=["created_at", "source", "campaign_id", "partner_id", "merged_into_id"]),
+    )  # fmt: skip
 
     first_name: Mapped[str] = mapped_column(String(100))
     last_name: Mapped[str] = mapped_column(String(100))

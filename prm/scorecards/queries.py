@@ -1,6 +1,8 @@
 """Every SQL statement the scorecards run (the repository of the read side).
 
-Each statement selects narrow rows in a sub-select (tenant filter and report filters applied
+On PostgreSQL most reports read the maintained cells (`prm.scorecards.models`) when they can
+(see `rollups`): the same figures from a few thousand cells instead of a million records.
+Each statement over the records selects narrow rows in a sub-select (tenant filter and report filters applied
 there) and groups the sub-select's columns, so a bucketing CASE is written once and PostgreSQL
 never sees two copies of it with different bind parameters. Rows are read by column name.
 """
@@ -19,7 +21,9 @@ from prm.crm.models import Campaign, Lead, LeadStatus, Opportunity, OpportunityS
 from prm.deal_registration.models import DealRegistration, RegistrationState
 from prm.deal_registration.service.state import ENTITY as REGISTRATION_ENTITY
 from prm.lead_distribution.models import LeadOffer, OfferStatus, ProgramMember
+from prm.scorecards import rollups
 from prm.scorecards.filters import Month, ReportQuery, currency_condition, date_bucket, month_bucket, partner_conditions
+from prm.scorecards.models import LeadCell, OpportunityCell, RegistrationCell
 
 OPEN_STAGES = (
     OpportunityStage.PROSPECTING,
@@ -70,11 +74,54 @@ async def _all(session: AsyncSession, statement: Select[Any]) -> Rows:
     return list((await session.execute(statement)).mappings())
 
 
+def _cells(query: ReportQuery, stages: tuple[OpportunityStage, ...], months: list[Month] | None) -> list[Any]:
+    """The opportunity cells a report over `stages` (and `months`, when given) reads."""
+    conditions: list[Any] = [
+        OpportunityCell.stage.in_([stage.value for stage in stages]),
+        OpportunityCell.opportunities > 0,
+        *partner_conditions(query, OpportunityCell.partner_id),
+        currency_condition(query, OpportunityCell.currency),
+    ]
+    if months is not None:
+        conditions += [
+            OpportunityCell.month >= months[0].first_day(),
+            OpportunityCell.month < months[-1].shift(1).first_day(),
+        ]
+    return conditions
+
+
+def _cells_by_month(session: AsyncSession, query: ReportQuery, months: list[Month]) -> bool:
+    return rollups.opportunity_cells_usable(session, query) and rollups.months_align_with_utc(query, months)
+
+
+async def _cell_sums(session: AsyncSession, query: ReportQuery, stages: tuple[OpportunityStage, ...],
+                     months: list[Month] | None, *keys: Any) -> Rows:  # fmt: skip
+    """Sum the cells' counts and amounts grouped by `keys` (labelled columns), in a sub-select
+    like the record statements so a bucketing CASE appears once."""
+    inner = (
+        select(*keys, OpportunityCell.amount_minor.label("amount"), OpportunityCell.opportunities.label("n"))
+        .where(*_cells(query, stages, months))
+        .subquery()
+    )
+    grouping = [inner.c[key.name] for key in keys]
+    return await _all(
+        session,
+        select(*grouping, func.sum(inner.c.amount).label("amount"), func.sum(inner.c.n).label("count")).group_by(
+            *grouping
+        ),
+    )
+
+
 # Sales ---------------------------------------------------------------------------------------
 
 
 async def won_by_month(session: AsyncSession, query: ReportQuery, months: list[Month]) -> Rows:
     """Won amount and count per month, channel and currency, over `months`."""
+    if _cells_by_month(session, query, months):
+        keys = (date_bucket(OpportunityCell.month, months), channel_of(OpportunityCell.partner_id))
+        return await _cell_sums(session, query, (OpportunityStage.CLOSED_WON,), months,
+                                keys[0].label("bucket"), keys[1].label("channel"),
+                                OpportunityCell.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             month_bucket(Opportunity.closed_at, months, query.zone).label("bucket"),
@@ -99,6 +146,12 @@ async def won_by_month(session: AsyncSession, query: ReportQuery, months: list[M
 
 
 async def closed_by_month(session: AsyncSession, query: ReportQuery) -> Rows:
+    if _cells_by_month(session, query, query.months):
+        closed = (OpportunityStage.CLOSED_WON, OpportunityStage.CLOSED_LOST)
+        return await _cell_sums(session, query, closed, query.months,
+                                date_bucket(OpportunityCell.month, query.months).label("bucket"),
+                                OpportunityCell.stage.label("stage"),
+                                OpportunityCell.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             month_bucket(Opportunity.closed_at, query.months, query.zone).label("bucket"),
@@ -124,6 +177,20 @@ async def closed_by_month(session: AsyncSession, query: ReportQuery) -> Rows:
 
 async def won_by_partner(session: AsyncSession, query: ReportQuery) -> Rows:
     """Won amount and count per partner and currency within the query's period (indirect only)."""
+    if _cells_by_month(session, query, query.months):
+        return await _all(
+            session,
+            select(
+                OpportunityCell.partner_id.label("partner_id"),
+                Partner.name.label("partner_name"),
+                OpportunityCell.currency.label("currency"),
+                func.sum(OpportunityCell.amount_minor).label("amount"),
+                func.sum(OpportunityCell.opportunities).label("count"),
+            )
+            .join(Partner, Partner.id == OpportunityCell.partner_id)
+            .where(*_cells(query, (OpportunityStage.CLOSED_WON,), query.months))
+            .group_by(OpportunityCell.partner_id, Partner.name, OpportunityCell.currency),
+        )
     return await _all(
         session,
         select(
@@ -169,6 +236,10 @@ async def top_deals(session: AsyncSession, query: ReportQuery, currency: str, li
 
 
 async def won_currencies(session: AsyncSession, query: ReportQuery) -> list[str]:
+    if _cells_by_month(session, query, query.months):
+        cells = _cells(query, (OpportunityStage.CLOSED_WON,), query.months)
+        found = select(OpportunityCell.currency).where(*cells).distinct().order_by(OpportunityCell.currency)
+        return list((await session.scalars(found)).all())
     statement = (
         select(Opportunity.currency)
         .where(
@@ -187,6 +258,10 @@ async def won_currencies(session: AsyncSession, query: ReportQuery) -> list[str]
 
 
 async def open_pipeline(session: AsyncSession, query: ReportQuery) -> Rows:
+    if rollups.opportunity_cells_usable(session, query):
+        return await _cell_sums(session, query, OPEN_STAGES, None, OpportunityCell.stage.label("stage"),
+                                channel_of(OpportunityCell.partner_id).label("channel"),
+                                OpportunityCell.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             Opportunity.stage.label("stage"),
@@ -206,6 +281,12 @@ async def open_pipeline(session: AsyncSession, query: ReportQuery) -> Rows:
 
 
 async def forecast(session: AsyncSession, query: ReportQuery) -> Rows:
+    if rollups.opportunity_cells_usable(session, query):  # close dates have no zone: any query fits
+        return await _cell_sums(session, query, OPEN_STAGES, query.months,
+                                date_bucket(OpportunityCell.month, query.months).label("bucket"),
+                                OpportunityCell.stage.label("stage"),
+                                channel_of(OpportunityCell.partner_id).label("channel"),
+                                OpportunityCell.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             date_bucket(Opportunity.close_date, query.months).label("bucket"),
@@ -234,6 +315,20 @@ async def forecast(session: AsyncSession, query: ReportQuery) -> Rows:
 
 
 async def registrations_by_state(session: AsyncSession, query: ReportQuery) -> Rows:
+    if rollups.maintained(session):
+        cells = [
+            *partner_conditions(query, RegistrationCell.partner_id),
+            currency_condition(query, RegistrationCell.currency),
+            RegistrationCell.registrations > 0,
+        ]
+        if query.program_id is not None:
+            cells.append(RegistrationCell.program_id == query.program_id)
+        return await _all(
+            session,
+            select(RegistrationCell.state.label("state"), func.sum(RegistrationCell.registrations).label("count"))
+            .where(*cells)
+            .group_by(RegistrationCell.state),
+        )
     return await _all(
         session,
         select(DealRegistration.state.label("state"), func.count().label("count"))
@@ -340,9 +435,14 @@ async def program_offers(session: AsyncSession, query: ReportQuery, partner_id: 
         .group_by(ProgramMember.program_id)
         .subquery()
     )
+    memberships = select(ProgramMember.program_id).where(ProgramMember.partner_id == partner_id)
     offers = (
         select(LeadOffer.program_id, func.count().label("offers"))
-        .where(LeadOffer.offered_at >= query.start, LeadOffer.offered_at < query.end)
+        .where(
+            LeadOffer.program_id.in_(memberships),  # only the partner's programs' offers are read
+            LeadOffer.offered_at >= query.start,
+            LeadOffer.offered_at < query.end,
+        )
         .group_by(LeadOffer.program_id)
         .subquery()
     )
@@ -407,6 +507,9 @@ def _lead_period(query: ReportQuery, *, whole_life: bool) -> list[ColumnElement[
 
 async def lead_quality(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool = False) -> Rows:
     """Leads created within the period (or ever), grouped by `key` (source or campaign id)."""
+    cells_fit = whole_life or rollups.months_align_with_utc(query, query.months)
+    if rollups.maintained(session) and query.program_id is None and cells_fit:
+        return await _lead_cell_sums(session, query, getattr(LeadCell, key.key), whole_life=whole_life)
     touched = _touched_within_hour()
     inner = (
         select(
@@ -433,6 +536,26 @@ async def lead_quality(session: AsyncSession, query: ReportQuery, key: Any, *, w
     )
 
 
+async def _lead_cell_sums(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool) -> Rows:
+    def leads_where(flag: Any) -> ColumnElement[int]:
+        return func.sum(case((flag, LeadCell.leads), else_=0))
+
+    conditions = [*partner_conditions(query, LeadCell.partner_id), LeadCell.leads > 0]
+    if not whole_life:
+        conditions += [LeadCell.month >= query.first.first_day(), LeadCell.month < query.last.shift(1).first_day()]
+    return await _all(
+        session,
+        select(key.label("key"), LeadCell.band.label("band"), func.sum(LeadCell.leads).label("leads"))
+        .add_columns(
+            leads_where(LeadCell.qualified).label("qualified"),
+            leads_where(LeadCell.converted).label("converted"),
+            leads_where(LeadCell.touched).label("touched"),
+        )
+        .where(*conditions)
+        .group_by(key, LeadCell.band),
+    )
+
+
 async def lead_wins(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool = False) -> Rows:
     """Won opportunities converted from the period's leads, by `key` and currency."""
     return await _all(
@@ -445,6 +568,9 @@ async def lead_wins(session: AsyncSession, query: ReportQuery, key: Any, *, whol
         )
         .join(Opportunity, Opportunity.id == Lead.converted_opportunity_id)
         .where(
+            # Said outright (the join implies it) so PostgreSQL starts from the few converted
+            # leads' partial index instead of hashing every won opportunity: 1.3 s -> 0.1 ms at 1M.
+            Lead.converted_opportunity_id.is_not(None),
             Opportunity.stage == OpportunityStage.CLOSED_WON,
             *_lead_period(query, whole_life=whole_life),
             currency_condition(query, Opportunity.currency),

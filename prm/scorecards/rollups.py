@@ -1,0 +1,86 @@
+"""The maintained aggregates (see `prm.scorecards.models`): when the reports may read them,
+and how `prm scorecards rebuild` recomputes them from the records.
+
+The cells count by UTC month, so a report reads them only when every month boundary it asks
+for is a UTC month boundary (time zone UTC, or one at offset 0 on those days); otherwise, and
+when a report is filtered by program (the opportunity cells have no program), it reads the
+records as on SQLite. The figures are the same either way: the tests check both.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.clock import SystemClock
+from prm.core.db import Database
+from prm.scorecards.filters import Month, ReportQuery
+from prm.settings import Settings
+
+UTC_ZONE = ZoneInfo("UTC")
+
+# Recomputing the cells: the records are locked against writes (reads go on) for the few
+# seconds it takes, so no write lands between the count and the swap.
+REBUILD = [
+    "LOCK TABLE opportunities, deal_registrations, leads, lead_offers IN SHARE MODE",
+    "LOCK TABLE scorecard_opportunity_cells, scorecard_registration_cells, scorecard_lead_cells IN EXCLUSIVE MODE",
+    "DELETE FROM scorecard_opportunity_cells",
+    """INSERT INTO scorecard_opportunity_cells (stage, partner_id, currency, month, opportunities, amount_minor)
+       SELECT stage, partner_id, currency, scorecard_opportunity_month(stage, closed_at, close_date),
+              count(*), sum(amount_minor)
+       FROM opportunities GROUP BY 1, 2, 3, 4""",
+    "DELETE FROM scorecard_registration_cells",
+    """INSERT INTO scorecard_registration_cells (state, partner_id, program_id, currency, registrations)
+       SELECT state, partner_id, program_id, currency, count(*)
+       FROM deal_registrations GROUP BY 1, 2, 3, 4""",
+    "DELETE FROM scorecard_lead_cells",
+    """INSERT INTO scorecard_lead_cells (month, source, campaign_id, partner_id, band, qualified, converted, touched,
+                                        leads)
+       SELECT date_trunc('month', l.created_at AT TIME ZONE 'UTC')::date, l.source, l.campaign_id, l.partner_id,
+              CASE WHEN l.score <= 30 THEN 0 WHEN l.score <= 75 THEN 1 ELSE 2 END,
+              l.status NOT IN ('new', 'disqualified'), l.status = 'converted', t.lead_id IS NOT NULL, count(*)
+       FROM leads l LEFT JOIN (SELECT DISTINCT lead_id FROM lead_offers
+                               WHERE scorecard_offer_touches(status, response_seconds)) t ON t.lead_id = l.id
+       WHERE l.merged_into_id IS NULL
+       GROUP BY 1, 2, 3, 4, 5, 6, 7, 8""",
+]
+CELL_TABLES = ("scorecard_opportunity_cells", "scorecard_registration_cells", "scorecard_lead_cells")
+
+
+def maintained(session: AsyncSession) -> bool:
+    """Whether this database keeps the cells (PostgreSQL: triggers; SQLite: no)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def months_align_with_utc(query: ReportQuery, months: list[Month]) -> bool:
+    """Whether each month of `months` (and the one after) starts at a UTC month start in the zone."""
+    bounds = [*months, months[-1].shift(1)]
+    return all(m.start(query.zone) == m.start(UTC_ZONE) for m in bounds)
+
+
+def opportunity_cells_usable(session: AsyncSession, query: ReportQuery) -> bool:
+    return maintained(session) and query.program_id is None
+
+
+async def rebuild(session: AsyncSession) -> dict[str, int]:
+    """Recompute every cell from the records (within the caller's transaction); the counts of cells."""
+    if not maintained(session):
+        return {}
+    for statement in REBUILD:
+        await session.execute(text(statement))
+    counts = {}
+    for table in CELL_TABLES:
+        counts[table] = int((await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())  # noqa: S608
+    return counts
+
+
+async def rebuild_database(settings: Settings) -> dict[str, int]:
+    """`prm scorecards rebuild`: one transaction, committed at the end."""
+    db = Database(settings.database_url, clock=SystemClock())
+    try:
+        async with db.unit_of_work() as session:
+            return await rebuild(session)
+    finally:
+        await db.dispose()

@@ -1,0 +1,190 @@
+"""The maintained aggregates (scorecard cells) equal a rebuild from the records after a mixed set
+of writes through the API, some of them concurrent.
+
+The cells are kept by PostgreSQL triggers, so this module always runs on PostgreSQL: its own
+throwaway database on the server of PRM_TEST_DATABASE_URL (127.0.0.1:5432 when unset), whatever
+database the rest of the run uses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from prm.cli import upgrade_database
+from prm.core.clock import ManualClock
+from prm.models import metadata
+from prm.scorecards import rollups
+from tests.conftest import World, _pg_admin
+from tests.deal_registration.conftest import Catalog, registration_body
+from tests.lead_distribution.conftest import API as DISTRIBUTION
+from tests.lead_distribution.conftest import Setup, offers_for, ok, qualified_lead, route, setup  # noqa: F401
+
+SERVER = os.environ.get("PRM_TEST_DATABASE_URL") or "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+CONCURRENT = 8
+
+
+@pytest.fixture(scope="module")
+def postgres_database() -> Iterator[str]:
+    name = f"prm_cells_{uuid.uuid4().hex[:10]}"
+    asyncio.run(_pg_admin(SERVER, f'CREATE DATABASE "{name}"'))
+    url = make_url(SERVER).set(database=name).render_as_string(hide_password=False)
+    upgrade_database(url)
+    yield url
+    asyncio.run(_pg_admin(SERVER, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def database_url(postgres_database: str) -> str:
+    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+    asyncio.run(_pg_admin(postgres_database, f"TRUNCATE {tables} CASCADE"))
+    return postgres_database
+
+
+async def cells(world: World) -> dict[str, set[tuple[Any, ...]]]:
+    """Every non-empty cell of each table, as comparable tuples (id left out)."""
+    found: dict[str, set[tuple[Any, ...]]] = {}
+    async with world.db.unit_of_work() as session:
+        for table in rollups.CELL_TABLES:
+            count = {"scorecard_opportunity_cells": "opportunities", "scorecard_registration_cells": "registrations"}
+            column = count.get(table, "leads")
+            rows = await session.execute(text(f"SELECT * FROM {table} WHERE {column} <> 0"))
+            found[table] = {tuple(value for key, value in row.items() if key != "id") for row in rows.mappings()}
+    return found
+
+
+async def rebuilt(world: World) -> dict[str, set[tuple[Any, ...]]]:
+    async with world.db.unit_of_work() as session:
+        await rollups.rebuild(session)
+    return await cells(world)
+
+
+async def opportunity(client: httpx.AsyncClient, world: World, account: str, **fields: Any) -> dict[str, Any]:
+    body = {"name": "Deal", "account_id": account, "amount_minor": 10_000, "currency": "USD"} | fields
+    result: dict[str, Any] = await ok(
+        await client.post("/api/v1/opportunities", json=body, headers=world.admin.headers), 201
+    )
+    return result
+
+
+async def change(client: httpx.AsyncClient, world: World, deal: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    body = {"expected_version": deal["version"], **fields}
+    url = f"/api/v1/opportunities/{deal['id']}"
+    result: dict[str, Any] = await ok(await client.patch(url, json=body, headers=world.admin.headers))
+    return result
+
+
+async def opportunity_writes(client: httpx.AsyncClient, world: World, clock: ManualClock) -> None:
+    account = (
+        await ok(await client.post("/api/v1/accounts", json={"name": "Initech"}, headers=world.admin.headers), 201)
+    )["id"]
+    partner = str(world.partner_a)
+    won = await opportunity(client, world, account, stage="Closed Won", partner_id=partner, amount_minor=50_000)
+    open_deal = await opportunity(client, world, account, stage="Proposal", close_date="2026-05-20")
+    euro = await opportunity(client, world, account, stage="Negotiation", currency="EUR", partner_id=partner)
+    moving = await opportunity(client, world, account, stage="Prospecting", partner_id=partner)
+    clock.advance(timedelta(days=40))
+    await change(client, world, won, amount_minor=55_000)
+    await change(client, world, open_deal, stage="Closed Lost")
+    moving = await change(client, world, moving, stage="Negotiation", close_date="2026-06-10")
+    await change(client, world, moving, stage="Closed Won")
+    await change(client, world, euro, close_date="2026-07-01", amount_minor=7_000)
+    # Concurrent writers landing in the same cells: each adds its own delta, none is lost.
+    same_cell = [
+        opportunity(client, world, account, stage="Proposal", amount_minor=1_000 + n) for n in range(CONCURRENT)
+    ]
+    created = await asyncio.gather(*same_cell)
+    await asyncio.gather(*(change(client, world, deal, stage="Closed Won") for deal in created[: CONCURRENT // 2]))
+
+
+async def deal_catalog(client: httpx.AsyncClient, world: World, setup: Setup) -> Catalog:  # noqa: F811
+    """A deal registration program over the lead programme's products."""
+    body = {"name": "Deal registration", "margin_bps": 500, "currency": "USD", "required_fields": [],
+            "eligible_tiers": ["gold", "silver"]}  # fmt: skip
+    program = await ok(await client.post("/api/v1/deal-programs", json=body, headers=world.admin.headers), 201)
+    return Catalog(program=program, product_ids=list(setup.products.values()))
+
+
+async def registration_writes(client: httpx.AsyncClient, world: World, catalog: Catalog) -> None:
+    api = "/api/v1/deal-registrations"
+
+    async def submit(n: int) -> dict[str, Any]:
+        body = registration_body(catalog, customer_name=f"Customer {n}", customer_website=f"https://c{n}.example")
+        result: dict[str, Any] = await ok(await client.post(api, json=body, headers=world.pa_user.headers), 201)
+        return result
+
+    submitted = await asyncio.gather(*(submit(n) for n in range(CONCURRENT)))
+    decisions = [
+        client.post(f"{api}/{r['id']}/approve", json={"expected_version": r["version"]}, headers=world.cm_a.headers)
+        for r in submitted[:3]
+    ]
+    for reply in await asyncio.gather(*decisions):
+        assert reply.status_code == 200, reply.text
+
+
+async def lead_writes(client: httpx.AsyncClient, world: World) -> None:
+    leads = await asyncio.gather(*(qualified_lead(client, world.cm_a, source="web") for _ in range(4)))
+    await qualified_lead(client, world.cm_a, source="referral")
+    for lead in leads:
+        target = {"target_kind": "partner_user", "user_id": str(world.pa_user.user_id)}
+        await ok(await route(client, world.cm_a, lead, **target))
+    offers = await offers_for(client, world.pa_admin, status="open")
+    assert len(offers) == len(leads)
+    # Offers accepted at once (touched within the hour) and one declined, concurrently.
+    accepts = [
+        client.post(f"{DISTRIBUTION}/offers/{o['id']}/accept", headers=world.pa_user.headers) for o in offers[:3]
+    ]
+    decline = client.post(
+        f"{DISTRIBUTION}/offers/{offers[3]['id']}/decline",
+        json={"reason": "no_capacity"},
+        headers=world.pa_user.headers,
+    )
+    for reply in await asyncio.gather(*accepts, decline):
+        assert reply.status_code == 200, reply.text
+
+
+async def test_cells_kept_by_the_writes_equal_a_rebuild_from_the_records(
+    client: httpx.AsyncClient,
+    world: World,
+    clock: ManualClock,
+    setup: Setup,  # noqa: F811
+) -> None:
+    await opportunity_writes(client, world, clock)
+    await registration_writes(client, world, await deal_catalog(client, world, setup))
+    await lead_writes(client, world)
+    kept = await cells(world)
+    assert all(kept.values()), kept  # every kind of cell was written to
+    assert kept == await rebuilt(world)
+    opportunities = {row[0]: 0 for row in kept["scorecard_opportunity_cells"]}
+    for row in kept["scorecard_opportunity_cells"]:
+        opportunities[row[0]] += row[4]
+    half = CONCURRENT // 2
+    # (each of the three approved registrations opened a protected deal in Prospecting)
+    expected = {
+        "Closed Won": 2 + half,
+        "Closed Lost": 1,
+        "Negotiation": 1,
+        "Proposal": CONCURRENT - half,
+        "Prospecting": 3,
+    }
+    assert opportunities == expected
+
+
+async def test_a_rebuild_repairs_cells_that_drifted(
+    client: httpx.AsyncClient, world: World, clock: ManualClock
+) -> None:
+    await opportunity_writes(client, world, clock)
+    before = await cells(world)
+    async with world.db.unit_of_work() as session:
+        await session.execute(text("UPDATE scorecard_opportunity_cells SET opportunities = opportunities + 5"))
+    assert await cells(world) != before
+    assert await rebuilt(world) == before
