@@ -2,7 +2,7 @@
 triggers in the writer's transaction; indexes for top deals and lead quality
 
 Revision ID: 5c3d31f69d59
-Revises: 8b3f0d6e2a17
+Revises: d7e1f0a93c52
 Create Date: 2026-12-03 08:00:00.000000+00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "5c3d31f69d59"
-down_revision: str | None = "8b3f0d6e2a17"
+down_revision: str | None = "d7e1f0a93c52"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
