@@ -225,7 +225,8 @@ class OutboxDispatcher:
                     row.status, row.delivered_at, row.last_error = OutboxStatus.DELIVERED, now, None
                 elif claimed.attempts >= self._max_attempts:
                     row.status, row.last_error = OutboxStatus.DEAD, error
-                    log.warning("outbox message %s is dead after %s attempts", row.id, claimed.attempts)
+                    with bind_request_id(claimed.request_id):
+                        log.warning("outbox message %s is dead after %s attempts", row.id, claimed.attempts)
                 else:
                     row.next_attempt_at, row.last_error = now + backoff(claimed.attempts), error
 
