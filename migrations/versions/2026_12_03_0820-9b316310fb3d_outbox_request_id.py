@@ -1,8 +1,8 @@
 """outbox request id: the request (or timer run) that wrote a message, so its delivery logs under it
 
 Revision ID: 9b316310fb3d
-Revises: 8b3f0d6e2a17
-Create Date: 2026-12-03 08:00:00.000000+00:00
+Revises: c4a9e2f71b35
+Create Date: 2026-12-03 08:20:00.000000+00:00
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "9b316310fb3d"
-down_revision: str | None = "8b3f0d6e2a17"
+down_revision: str | None = "c4a9e2f71b35"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
