@@ -11,7 +11,6 @@ from litestar.config.cors import CORSConfig
 from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.enums import HttpMethod
-from litestar.logging import LoggingConfig
 from litestar.middleware.base import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
@@ -27,7 +26,7 @@ from prm.core.nul import refuse_nul_characters
 from prm.core.openapi import openapi_plugins
 from prm.core.problems import EXCEPTION_HANDLERS
 from prm.core.records import listen_to_updates
-from prm.core.request_id import send_request_id
+from prm.core.request_id import RequestContextMiddleware, send_request_id
 from prm.core.runtime import Runtime, build_runtime
 from prm.core.seeds import SeedSource
 from prm.credits.routes import CreditController
@@ -50,6 +49,7 @@ from prm.portal import UNKNOWN_PAGE_HANDLERS, portal_router, template_config
 from prm.scorecards.routes import ScorecardController
 from prm.settings import Settings
 from prm.system.bench import register_bench_routes
+from prm.system.metrics import HTTP_METRICS, metrics
 from prm.system.routes import OutboxController, WebhookController, health, ready
 
 API_CONTROLLERS: list[type] = [
@@ -135,6 +135,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await to_thread.run_sync(warm_country_index)
+        runtime.lifecycle.install()  # SIGTERM: not ready first, then stop (prm/core/lifecycle.py)
         if settings.run_scheduler:
             await runtime.start_background()
         try:
@@ -150,7 +151,8 @@ def create_app(
     )
     register_bench_routes(api, settings)
     return Litestar(
-        route_handlers=[api, AuthController, health, ready, peer_inbox, portal_router()],
+        route_handlers=[api, AuthController, health, ready, metrics, peer_inbox, portal_router()],
+        middleware=[RequestContextMiddleware, HTTP_METRICS.middleware],
         dependencies=DEPENDENCIES,
         exception_handlers={**EXCEPTION_HANDLERS, **UNKNOWN_PAGE_HANDLERS},
         openapi_config=_openapi(),
@@ -170,9 +172,9 @@ def create_app(
             exclude=["/api/", "/peer/"],
         ),
         request_max_body_size=settings.max_request_body_bytes,
-        # APScheduler logs every job start and end and httpx every request at INFO: noise next to
-        # prm's own lines (a job that acted on rows, a dead letter).
-        logging_config=LoggingConfig(loggers={"apscheduler": {"level": "WARNING"}, "httpx": {"level": "WARNING"}}),
+        # `prm serve` configures logging for the whole process (prm/core/logs.py: JSON lines
+        # with the request id); Litestar's own config would put a queue in front of it.
+        logging_config=None,
         lifespan=[lifespan],
         state=State(
             {

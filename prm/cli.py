@@ -66,14 +66,9 @@ def _usable_database(settings: Settings, *, migrated: bool) -> Settings:
 
 
 def _schema_needed() -> SchemaNeeded:
-    from alembic.script import ScriptDirectory
+    from prm.core.dbcheck import schema_needed
 
-    from prm.core.dbcheck import SchemaNeeded
-
-    scripts = ScriptDirectory(str(PROJECT_ROOT / "migrations"))
-    return SchemaNeeded(
-        heads=frozenset(scripts.get_heads()), known=frozenset(r.revision for r in scripts.walk_revisions())
-    )
+    return schema_needed()
 
 
 def app_factory() -> Any:
@@ -84,7 +79,9 @@ def app_factory() -> Any:
     and stalls whichever request is running by 100-200 ms, every few hundred requests.
     """
     from prm.app import create_app
+    from prm.core.logs import configure_structlog
 
+    configure_structlog()
     app = create_app(_settings())
     gc.collect()
     gc.freeze()
@@ -119,6 +116,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if settings.is_sqlite and args.workers > 1:
         print("prm: --workers > 1 needs PostgreSQL (an embedded SQLite file has one writer)", file=sys.stderr)
         raise SystemExit(2)
+    from prm.core.logs import logging_config
+
     uvicorn.run(
         "prm.cli:app_factory",
         factory=True,
@@ -126,7 +125,10 @@ def cmd_serve(args: argparse.Namespace) -> None:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        log_config=logging_config(settings.log_format, args.log_level),
         proxy_headers=True,
+        # After the drain (prm/core/lifecycle.py), in-flight requests get this long to finish.
+        timeout_graceful_shutdown=max(int(settings.shutdown_timeout_seconds), 1),
     )
 
 

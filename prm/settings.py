@@ -47,6 +47,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     signin_window_seconds: int = 3600
     cors_origins: str = ""  # comma-separated origins allowed to call the API from a browser
     bench_endpoints: bool = False
+    metrics_token: str = ""  # bearer token Prometheus sends to /metrics; none: /metrics is off (404)
+    log_format: str = "json"  # json: one JSON event a line; text: for a person at a terminal
+    shutdown_drain_seconds: float = 5.0  # after SIGTERM: /ready says 503 this long while still serving
+    shutdown_timeout_seconds: float = 20.0  # then in-flight requests and running jobs get this long
     debug: bool = False
 
     @property
@@ -145,6 +149,18 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("PRM_REDIS_URL: must start with redis://, rediss:// or unix://")
     if not 0 < settings.smtp_port < 65536:
         raise SettingsError("PRM_SMTP_PORT: must be a TCP port number")
+    _validate_operations(settings)
     for origin in settings.cors_origin_list:
         if origin != "*" and not _ORIGIN.fullmatch(origin):
             raise SettingsError(f"PRM_CORS_ORIGINS: {origin!r} is not an origin like https://app.example.com or *")
+
+
+def _validate_operations(settings: Settings) -> None:
+    if settings.metrics_token and len(settings.metrics_token) < 16:
+        raise SettingsError("PRM_METRICS_TOKEN: shorter than 16 characters")
+    if settings.log_format not in ("json", "text"):
+        raise SettingsError("PRM_LOG_FORMAT: must be json or text")
+    if settings.shutdown_drain_seconds < 0:
+        raise SettingsError("PRM_SHUTDOWN_DRAIN_SECONDS: must not be negative")
+    if settings.shutdown_timeout_seconds <= 0:
+        raise SettingsError("PRM_SHUTDOWN_TIMEOUT_SECONDS: must be positive")

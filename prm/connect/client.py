@@ -81,10 +81,18 @@ class PeerDeliverer:
         response = await self._http.post(
             connection.peer_url + INBOX_PATH,
             content=body,
-            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+            headers=_headers(token, message.request_id),
         )
         if response.status_code >= 300:
             raise PeerRefused(f"{response.status_code} from {connection.peer_url}: {response.text[:500]}")
+
+
+def _headers(token: str, request_id: str | None) -> dict[str, str]:
+    """The peer keeps our request id as its own, so both instances log the message under it."""
+    headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
+    if request_id:
+        headers["x-request-id"] = request_id
+    return headers
 
 
 def _may_send(connection: Connection, message_type: str) -> bool:

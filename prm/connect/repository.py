@@ -4,10 +4,11 @@ the routes let only vendor admins (and, for one record's sharing, its readers) i
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,7 +25,17 @@ from prm.connect.models import (
 )
 from prm.core.db import new_id
 from prm.core.errors import NotFound
+from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from prm.core.pagination import PageRequest, page_of, paginate_statement
+
+
+@dataclass(frozen=True)
+class ConnectionLag:
+    """Messages to one connection's peer not yet delivered, and since when the oldest waits."""
+
+    connection_id: uuid.UUID
+    waiting: int
+    oldest_at: datetime | None
 
 
 class ConnectRepository:
@@ -141,3 +152,19 @@ class ConnectRepository:
     async def purge_tokens(self, now: datetime) -> int:
         result = await self.session.execute(delete(SeenToken).where(SeenToken.expires_at < now))
         return int(getattr(result, "rowcount", 0) or 0)
+
+    async def lag(self) -> list[ConnectionLag]:
+        """Per live connection, its undelivered peer messages (matched on the peer's URL, which
+        is where the outbox row is addressed)."""
+        waiting = and_(
+            OutboxMessage.kind == OutboxKind.PEER,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.destination == Connection.peer_url,
+        )
+        stmt = (
+            select(Connection.id, func.count(OutboxMessage.id), func.min(OutboxMessage.created_at))
+            .outerjoin(OutboxMessage, waiting)
+            .where(Connection.status.in_(LIVE_STATUSES))
+            .group_by(Connection.id)
+        )
+        return [ConnectionLag(cid, int(count), oldest) for cid, count, oldest in await self.session.execute(stmt)]

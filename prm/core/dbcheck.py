@@ -6,6 +6,7 @@ traceback from deep inside the first query, and an unmigrated one as "no such ta
 
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import sqlite3
@@ -13,9 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 CONNECT_TIMEOUT_SECONDS = 10
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 UPGRADE_HINT = "run `prm db upgrade`"
 
 
@@ -30,6 +34,28 @@ class SchemaNeeded:
 
     heads: frozenset[str]
     known: frozenset[str]
+
+
+@functools.cache
+def schema_needed() -> SchemaNeeded:
+    """The heads of this code's migrations (read from the files once per process)."""
+    from alembic.script import ScriptDirectory
+
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    return SchemaNeeded(
+        heads=frozenset(scripts.get_heads()), known=frozenset(r.revision for r in scripts.walk_revisions())
+    )
+
+
+async def check_schema(engine: AsyncEngine) -> None:
+    """For readiness: the running database answers and is at this code's schema (or newer)."""
+    async with engine.connect() as connection:
+        try:
+            rows = await connection.execute(text("SELECT version_num FROM alembic_version"))
+        except Exception:  # no such table: never migrated
+            raise DatabaseUnavailable(f"the database has no prm schema ({UPGRADE_HINT})") from None
+        versions = {str(row[0]) for row in rows}
+    _require_schema(versions, schema_needed(), where="in use")
 
 
 async def check_database(url: str, *, schema: SchemaNeeded | None) -> None:

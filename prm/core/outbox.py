@@ -19,11 +19,12 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String, Text, select
+from sqlalchemy import Index, String, Text, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prm.core.db import Base, Database, IdMixin, defer_insert, enum_column, insert_rows, new_id
+from prm.core.request_id import bind_request_id, current_request_id
 
 log = logging.getLogger("prm.outbox")
 
@@ -57,6 +58,8 @@ class OutboxMessage(IdMixin, Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(index=True)
     delivered_at: Mapped[datetime | None]
+    # The id of the request (or timer run) that wrote the message: its delivery logs under it.
+    request_id: Mapped[str | None] = mapped_column(String(128))
 
 
 def _mark_written(session: AsyncSession) -> None:
@@ -76,6 +79,7 @@ def _message_row(
         "attempts": 0,
         "next_attempt_at": now,
         "created_at": now,
+        "request_id": current_request_id(),
     }
 
 
@@ -135,6 +139,7 @@ class Claimed:
     destination: str
     payload: dict[str, Any]
     attempts: int
+    request_id: str | None = None
 
 
 Deliverer = Callable[[Claimed], Awaitable[None]]
@@ -162,6 +167,7 @@ class OutboxDispatcher:
         self._max_attempts = max_attempts
         self._limit = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
+        self._stopping = False
         db.after_commit_hooks.append(self._after_commit)
 
     def _after_commit(self, session: AsyncSession) -> None:
@@ -192,14 +198,20 @@ class OutboxDispatcher:
             for row in rows:
                 row.attempts += 1
                 row.next_attempt_at = now + LEASE
-            return [Claimed(r.id, r.kind, r.topic, r.destination, dict(r.payload), r.attempts) for r in rows]
+            return [
+                Claimed(r.id, r.kind, r.topic, r.destination, dict(r.payload), r.attempts, r.request_id) for r in rows
+            ]
 
     async def _attempt(self, message: Claimed) -> str | None:
         async with self._limit:
-            try:
-                await self._deliverers[message.kind](message)
-            except Exception as exc:  # any failure of the far side is retried, never lost
-                return f"{type(exc).__name__}: {exc}"[:2000]
+            with bind_request_id(message.request_id):
+                try:
+                    await self._deliverers[message.kind](message)
+                except Exception as exc:  # any failure of the far side is retried, never lost
+                    error = f"{type(exc).__name__}: {exc}"[:2000]
+                    log.warning("outbox %s %s attempt %s failed: %s", message.kind, message.id, message.attempts, error)
+                    return error
+                log.info("outbox %s %s delivered (%s)", message.kind, message.id, message.topic)
         return None
 
     async def _record(self, results: list[tuple[Claimed, str | None]]) -> None:
@@ -213,21 +225,27 @@ class OutboxDispatcher:
                     row.status, row.delivered_at, row.last_error = OutboxStatus.DELIVERED, now, None
                 elif claimed.attempts >= self._max_attempts:
                     row.status, row.last_error = OutboxStatus.DEAD, error
-                    log.warning("outbox message %s is dead after %s attempts", row.id, claimed.attempts)
+                    with bind_request_id(claimed.request_id):
+                        log.warning("outbox message %s is dead after %s attempts", row.id, claimed.attempts)
                 else:
                     row.next_attempt_at, row.last_error = now + backoff(claimed.attempts), error
 
     async def run_forever(self, poll_seconds: float) -> None:
         """Deliver soon after each commit that wrote to the outbox, and poll for retries."""
-        while True:
+        while not self._stopping:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=poll_seconds)
             self._wakeup.clear()
             try:
-                while await self.run_once() > 0:
+                while not self._stopping and await self.run_once() > 0:
                     pass
             except Exception:  # keep the loop alive; the rows stay pending
                 log.exception("outbox dispatch failed")
+
+    def stop(self) -> None:
+        """Finish the batch in hand (its results recorded), then leave `run_forever`."""
+        self._stopping = True
+        self._wakeup.set()
 
 
 async def retry_message(session: AsyncSession, message_id: uuid.UUID) -> OutboxMessage | None:
@@ -241,3 +259,36 @@ async def retry_message(session: AsyncSession, message_id: uuid.UUID) -> OutboxM
         message.attempts = 0
         _mark_written(session)
     return message
+
+
+@dataclass(frozen=True)
+class OutboxFigures:
+    """One kind's backlog for `/metrics`."""
+
+    kind: str
+    pending: int
+    due: int  # pending and due now: what the dispatcher has not caught up with
+    dead: int
+    oldest_pending_at: datetime | None
+
+
+async def outbox_figures(session: AsyncSession, now: datetime) -> list[OutboxFigures]:
+    """Pending and dead messages per kind, in one grouped read of the (status, next_attempt_at) index."""
+    stmt = (
+        select(
+            OutboxMessage.kind,
+            OutboxMessage.status,
+            func.count(),
+            func.coalesce(func.sum(case((OutboxMessage.next_attempt_at <= now, 1), else_=0)), 0),
+            func.min(OutboxMessage.created_at),
+        )
+        .where(OutboxMessage.status.in_([OutboxStatus.PENDING, OutboxStatus.DEAD]))
+        .group_by(OutboxMessage.kind, OutboxMessage.status)
+    )
+    found = {(kind, status): (count, due, oldest) for kind, status, count, due, oldest in await session.execute(stmt)}
+    figures = []
+    for kind in OutboxKind:
+        pending, due, oldest = found.get((kind, OutboxStatus.PENDING), (0, 0, None))
+        dead = found.get((kind, OutboxStatus.DEAD), (0, 0, None))[0]
+        figures.append(OutboxFigures(kind.value, int(pending), int(due), int(dead), oldest))
+    return figures

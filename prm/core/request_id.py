@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from litestar.types import Message, Scope
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 HEADER = "x-request-id"
 _HEADER_BYTES = HEADER.encode()
@@ -41,3 +45,34 @@ async def send_request_id(message: Message, scope: Scope) -> None:
     """A `before_send` hook: the id on every HTTP reply, errors included."""
     if message["type"] == "http.response.start":
         message["headers"] = [*message.get("headers", ()), (_HEADER_BYTES, request_id(scope).encode())]
+
+
+def current_request_id() -> str | None:
+    """The id of the work this task is doing (a request, a timer run, a delivery), if any."""
+    value = structlog.contextvars.get_contextvars().get("request_id")
+    return str(value) if value is not None else None
+
+
+@contextmanager
+def bind_request_id(value: str | None) -> Iterator[None]:
+    """Log lines (and outbox rows) written inside carry `value` as their request id."""
+    if value is None:
+        yield
+        return
+    with structlog.contextvars.bound_contextvars(request_id=value):
+        yield
+
+
+class RequestContextMiddleware:
+    """Binds the request id for everything the request does: its log lines, uvicorn's access
+    line, and the outbox rows it writes."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        with bind_request_id(request_id(scope)):
+            await self.app(scope, receive, send)

@@ -12,6 +12,7 @@ from prm.connect.client import PeerDeliverer
 from prm.core.clock import Clock
 from prm.core.db import Database
 from prm.core.idempotency import purge_expired_keys
+from prm.core.lifecycle import Lifecycle
 from prm.core.mail import SmtpDeliverer, keep_in_mailbox
 from prm.core.outbox import Deliverer, OutboxDispatcher, OutboxKind
 from prm.core.scheduler import JobRunner
@@ -32,6 +33,7 @@ class Runtime:
     outbox: OutboxDispatcher
     jobs: JobRunner
     throttle: Throttle
+    lifecycle: Lifecycle
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start_background(self) -> None:
@@ -40,7 +42,14 @@ class Runtime:
         self.jobs.start()
 
     async def close(self) -> None:
+        """Stop between units of work: no new timer run or outbox batch starts, the running ones
+        finish within what is left of the shutdown timeout, then whatever remains is cancelled
+        (and rolls back whole: its rows are taken again by the next run, here or elsewhere)."""
         self.jobs.shutdown()
+        self.outbox.stop()
+        await self.jobs.wait_for_running(self.lifecycle.time_left())
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=self.lifecycle.time_left())
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -89,6 +98,9 @@ def build_runtime(settings: Settings, clock: Clock, seeds: SeedSource | None = N
         outbox=outbox,
         jobs=jobs,
         throttle=_throttle(settings, db, clock),
+        lifecycle=Lifecycle(
+            drain_seconds=settings.shutdown_drain_seconds, timeout_seconds=settings.shutdown_timeout_seconds
+        ),
     )
 
 

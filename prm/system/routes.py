@@ -6,18 +6,19 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, get, patch, post
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal, Role, allow
 from prm.core.convert import to_page, to_read
-from prm.core.db import Database
+from prm.core.dbcheck import DatabaseUnavailable, check_schema
 from prm.core.errors import NotFound
 from prm.core.idempotency import idempotent_create
 from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus, retry_message
 from prm.core.pagination import Page, PageRequest, page_of, paginate_statement
 from prm.core.problems import problem
 from prm.core.records import record_created, record_updated
+from prm.core.runtime import Runtime
 from prm.core.webhooks import WebhookEndpoint, forget_endpoints, new_secret
 from prm.system.schemas import Health, OutboxRead, WebhookCreate, WebhookCreated, WebhookRead, WebhookUpdate
 
@@ -27,12 +28,18 @@ async def health() -> Health:
     return Health(status="ok")
 
 
-@get("/ready", tags=["operations"], summary="Ready: the database answers", exclude_from_auth=True)
+@get("/ready", tags=["operations"], summary="Ready: the database answers at this code's schema", exclude_from_auth=True)
 async def ready(request: Request[Any, Any, Any]) -> Response[Any]:
-    db: Database = request.app.state.db
+    """Readiness, for load balancers: 503 while shutting down, when the database does not answer,
+    or when its schema is behind this code (a rolling deploy that ran ahead of `prm db upgrade`).
+    `/health` is liveness: the process answers, whatever the database does."""
+    runtime: Runtime = request.app.state.runtime
+    if runtime.lifecycle.draining:
+        return problem(503, "This instance is shutting down.")
     try:
-        async with db.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await check_schema(runtime.db.engine)
+    except DatabaseUnavailable as exc:
+        return problem(503, f"The database schema is not ready: {exc}")
     except Exception:  # any failure to reach the database means "not ready"
         return problem(503, "The database is not reachable.")
     return Response(Health(status="ready"))
