@@ -1,7 +1,7 @@
 """outbox request id: the request (or timer run) that wrote a message, so its delivery logs under it
 
 Revision ID: 9b316310fb3d
-Revises: c4a9e2f71b35
+Revises: 5c3d31f69d59
 Create Date: 2026-12-03 08:20:00.000000+00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "9b316310fb3d"
-down_revision: str | None = "c4a9e2f71b35"
+down_revision: str | None = "5c3d31f69d59"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
