@@ -42,6 +42,8 @@ class ConnectionRead(ReadStruct):
     created_at: datetime
     accepted_at: datetime | None
     ended_at: datetime | None
+    unreachable_since: datetime | None
+    last_error: str | None
     version: int
 
 

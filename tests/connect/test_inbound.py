@@ -20,7 +20,7 @@ def _item(peer: Peer, origin: str, name: str, micros: int, seq: int) -> dict[str
 
 async def _share_on_app(client: Client, world: World, peer: Peer, origin: str) -> dict[str, Any]:
     reply = await client.get(f"{CONNECTIONS}/{peer.ours}/shares", headers=world.admin.headers)
-    found: dict[str, Any] = next(s for s in reply.json() if s["origin_id"] == origin)
+    found: dict[str, Any] = next(s for s in reply.json()["items"] if s["origin_id"] == origin)
     return found
 
 
@@ -93,4 +93,4 @@ async def test_unsubscribed_objects_and_unknown_connections_are_refused_and_chan
     forged = await stranger.post(client, world, "records", {"items": [_item(peer, str(uuid.uuid4()), "F", 1, 1)]})
     assert forged.status_code == 401
     shares = await client.get(f"{CONNECTIONS}/{peer.ours}/shares", headers=world.admin.headers)
-    assert shares.json() == []
+    assert shares.json()["items"] == []

@@ -649,6 +649,7 @@ RESOURCES: tuple[Resource, ...] = (
             Op("PUT", f"{CONNECTIONS}/{{id}}/subscriptions/{{object}}", ADMIN, empty, make_peer_publishing_connection),
             Op("DELETE", f"{CONNECTIONS}/{{id}}/subscriptions/{{object}}", ADMIN, setup=make_subscribed_connection),
             Op("GET", f"{CONNECTIONS}/{{id}}/shares", ADMIN),
+            Op("GET", f"{CONNECTIONS}/{{id}}/history", ADMIN),
         ),
     ),
     Resource(

@@ -19,7 +19,7 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.connect.client import HANDSHAKE_TYPES, body_hash
-from prm.connect.models import Connection, ConnectionStatus
+from prm.connect.models import SYNCING, Connection, ConnectionStatus
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import PeerEnvelope
 from prm.connect.service import connections, publishing, sharing
@@ -77,7 +77,7 @@ async def _connection_for(repo: ConnectRepository, envelope: PeerEnvelope) -> Co
         raise _refuse("unknown connection")
     if connection.peer_connection_id not in (None, envelope.sender_connection_id):
         raise _refuse("another connection")
-    if envelope.type not in HANDSHAKE_TYPES and connection.status is not ConnectionStatus.ACCEPTED:
+    if envelope.type not in HANDSHAKE_TYPES and connection.status not in SYNCING:
         raise _refuse(f"connection {connection.status.value}")
     ended = connection.status in (ConnectionStatus.INACTIVE, ConnectionStatus.DECLINED)
     if ended and envelope.type not in ENDING_TYPES:

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.connect.client import send
-from prm.connect.models import ACTIVE_SHARES, Connection, ConnectionStatus, Share, ShareStatus
+from prm.connect.models import ACTIVE_SHARES, SYNCING, Connection, Share, ShareStatus
 from prm.connect.objects import OBJECTS, create_local, get_visible, load, spec_for, update_local, values_of
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import RecordRef, ShareRequest
@@ -186,7 +186,7 @@ async def on_record_updated(session: AsyncSession, entity: str, record: Any, cha
         if share.connection_id == session.info.get(APPLYING):
             continue
         connection = await repo.find_connection(share.connection_id)
-        if connection is None or connection.status is not ConnectionStatus.ACCEPTED:
+        if connection is None or connection.status not in SYNCING:
             continue
         wire = await _wire_fields(repo, share)
         changed = {wire[f]: plain(getattr(record, f)) for f in changes if f in wire}
