@@ -69,3 +69,15 @@ async def test_an_unreachable_peer_suspends_the_connection_until_a_delivery_succ
     actions = [h["action"] for h in history["items"]]
     assert actions == ["invited", "peer_accepted", "suspended", "resumed"]
     assert history["items"][0]["actor_id"] == str(linked.a.admin.user_id)
+
+
+async def test_an_edit_made_after_seeing_the_peers_value_wins_even_on_a_clock_behind(linked: Linked) -> None:
+    account, copy = await _shared_account(linked, "Hooli")
+    await _rename(linked.b, f"{API}/accounts/{copy['id']}", "Hooli by B")
+    await linked.deliver()
+    assert (await linked.a.get(f"{API}/accounts/{account['id']}"))["name"] == "Hooli by B"
+    linked.clock.advance(timedelta(seconds=-30))  # A's clock steps back (both apps share this clock)
+    await _rename(linked.a, f"{API}/accounts/{account['id']}", "Hooli by A, later")
+    await linked.deliver()
+    assert (await linked.b.get(f"{API}/accounts/{copy['id']}"))["name"] == "Hooli by A, later"
+    assert (await linked.a.get(f"{API}/accounts/{account['id']}"))["name"] == "Hooli by A, later"
