@@ -20,13 +20,14 @@ from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecuritySch
 from prm.connect.jobs import register_jobs as register_connect_jobs
 from prm.connect.routes import ConnectionController, SharingController, peer_inbox
 from prm.connect.service.sharing import on_record_updated
+from prm.connect.service.tombstones import on_record_ended
 from prm.core.auth import BearerTokenMiddleware
 from prm.core.clock import Clock, SystemClock
 from prm.core.dependencies import DEPENDENCIES
 from prm.core.nul import refuse_nul_characters
 from prm.core.openapi import openapi_plugins
 from prm.core.problems import EXCEPTION_HANDLERS
-from prm.core.records import listen_to_updates
+from prm.core.records import listen_to_ends, listen_to_updates
 from prm.core.request_id import send_request_id
 from prm.core.runtime import Runtime, build_runtime
 from prm.core.seeds import SeedSource
@@ -131,6 +132,7 @@ def create_app(
     register_lead_distribution_jobs(runtime.jobs)
     register_connect_jobs(runtime.jobs)
     listen_to_updates(on_record_updated)
+    listen_to_ends(on_record_ended)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

@@ -27,6 +27,8 @@ class ConnectionInvite(msgspec.Struct, forbid_unknown_fields=True):
 class ConnectionAccept(msgspec.Struct, forbid_unknown_fields=True):
     owner_id: uuid.UUID | None = None
     partner_id: uuid.UUID | None = None
+    # What a tombstone from the peer does here: True deletes our copy, False marks it deleted.
+    delete_on_tombstone: bool = False
 
 
 class ConnectionRead(ReadStruct):

@@ -144,6 +144,12 @@ def _dispatcher(app: Litestar, network: Network, settings: Settings) -> OutboxDi
 
 
 @pytest.fixture
+def b_accepts() -> dict[str, Any]:
+    """B's acceptance body (a test parametrizes `b_accepts` to change it)."""
+    return {}
+
+
+@pytest.fixture
 async def linked(
     app: Litestar,
     client: httpx.AsyncClient,
@@ -153,6 +159,7 @@ async def linked(
     b_template: str,
     tmp_path: Path,
     password_hash: str,
+    b_accepts: dict[str, Any],
 ) -> AsyncIterator[Linked]:
     """A (the vendor, the usual app) invited B (a partner's instance); B accepted; A publishes
     accounts, contacts, opportunities and leads and B subscribed to them (nothing auto-accepted)."""
@@ -167,7 +174,7 @@ async def linked(
         b = Side(b_app, b_admin, b_client)
         a.outbox, b.outbox = _dispatcher(app, network, settings), _dispatcher(b_app, network, b_settings)
         pair = Linked(a, b, network, clock)
-        await _link(pair)
+        await _link(pair, b_accepts)
         yield pair
     await b_app.state.runtime.close()
 
@@ -186,13 +193,13 @@ async def _admin_of(app: Litestar, password_hash: str) -> Actor:
         return Actor(user.id, user.email, user.role, None, app.state.tokens)
 
 
-async def _link(pair: Linked) -> None:
+async def _link(pair: Linked, b_accepts: dict[str, Any]) -> None:
     a, b = pair.a, pair.b
     invited = await a.call("POST", CONNECTIONS, {"peer_url": B_URL, "contact_email": "o@b.test"}, expect=201)
     pair.a_connection = invited["id"]
     await pair.deliver()
     pair.b_connection = (await b.get(CONNECTIONS))["items"][0]["id"]
-    await b.call("POST", f"{CONNECTIONS}/{pair.b_connection}/accept", {})
+    await b.call("POST", f"{CONNECTIONS}/{pair.b_connection}/accept", b_accepts)
     await pair.deliver()
     for object_name in ("account", "contact", "opportunity", "lead"):
         await a.call("PUT", f"{CONNECTIONS}/{pair.a_connection}/publications", {"object": object_name})

@@ -81,3 +81,80 @@ async def test_an_edit_made_after_seeing_the_peers_value_wins_even_on_a_clock_be
     await linked.deliver()
     assert (await linked.b.get(f"{API}/accounts/{copy['id']}"))["name"] == "Hooli by A, later"
     assert (await linked.a.get(f"{API}/accounts/{account['id']}"))["name"] == "Hooli by A, later"
+
+
+async def test_deleting_a_shared_record_sends_a_tombstone_and_the_peer_marks_its_copy(linked: Linked) -> None:
+    account, copy = await _shared_account(linked, "Initech")
+    pending = await linked.a.call("POST", f"{API}/accounts", {"name": "Initech pending"}, expect=201)
+    await linked.a.call("DELETE", f"{API}/accounts/{account['id']}", expect=204, params={"expected_version": 1})
+    gone = await linked.a.client.get(f"{API}/accounts/{account['id']}", headers=linked.a.admin.headers)
+    assert gone.status_code == 404
+    await linked.deliver()
+    assert (await linked.a_share("account", account["id"]))["status"] == "inactive_deleted"
+    on_b = await linked.b.get(f"{API}/connect/records/accounts/{copy['id']}/sharing")
+    assert (on_b[0]["status"], bool(on_b[0]["ended_at"])) == ("inactive_deleted", True)
+    assert (await linked.b.get(f"{API}/accounts/{copy['id']}"))["name"] == "Initech"  # marked, kept
+    history = await linked.b.get(f"{API}/accounts/{copy['id']}/history")
+    assert "connect_origin_deleted" in [h["action"] for h in history["items"]]
+    assert pending  # an unrelated record is untouched
+    again = await linked.a.client.delete(f"{API}/accounts/{account['id']}", headers=linked.a.admin.headers)
+    assert again.status_code == 404
+
+
+@pytest.mark.parametrize("b_accepts", [{"delete_on_tombstone": True}])
+async def test_a_tombstone_deletes_the_copy_when_the_connection_says_so(linked: Linked) -> None:
+    account, copy = await _shared_account(linked, "Vandelay")
+    await linked.a.call("DELETE", f"{API}/accounts/{account['id']}", expect=204)
+    await linked.deliver()
+    gone = await linked.b.client.get(f"{API}/accounts/{copy['id']}", headers=linked.b.admin.headers)
+    assert gone.status_code == 404
+    assert (await linked.b_share("account", account["id"]))["status"] == "inactive_deleted"
+
+
+async def test_a_record_deleted_before_the_peer_accepted_it_leaves_the_peers_inbox(linked: Linked) -> None:
+    await linked.b.call("PUT", f"{CONNECTIONS}/{linked.b_connection}/subscriptions/account", {"auto_accept": False})
+    await linked.deliver()
+    account = await linked.a.call("POST", f"{API}/accounts", {"name": "Pendant"}, expect=201)
+    body = {"connection_ids": [linked.a_connection], "records": [{"object": "account", "id": account["id"]}]}
+    await linked.a.call("POST", f"{API}/connect/shares", body, expect=201)
+    await linked.deliver()
+    assert (await linked.b_share("account", account["id"]))["status"] == "pending_received"
+    await linked.a.call("DELETE", f"{API}/accounts/{account['id']}", expect=204)
+    await linked.deliver()
+    inbox = await linked.b.get(f"{CONNECTIONS}/{linked.b_connection}/shares", status="pending_received")
+    assert inbox["items"] == []
+
+
+async def test_the_receiver_deleting_its_copy_shows_inactive_deleted_on_the_sender(linked: Linked) -> None:
+    account, copy = await _shared_account(linked, "Soylent")
+    await linked.b.call("DELETE", f"{API}/accounts/{copy['id']}", expect=204)
+    await linked.deliver()
+    sharing = await linked.a.get(f"{API}/connect/records/accounts/{account['id']}/sharing")
+    assert (sharing[0]["status"], bool(sharing[0]["ended_at"])) == ("inactive_deleted", True)
+    await _rename(linked.a, f"{API}/accounts/{account['id']}", "Soylent after")  # nothing more is sent
+    await linked.deliver()
+    assert (await linked.a.get(f"{API}/accounts/{account['id']}"))["name"] == "Soylent after"
+    peer_messages = await linked.a.get(f"{API}/outbox", kind="peer", limit=100)
+    assert [m["topic"] for m in peer_messages["items"]].count("connect.records") == 1  # the first share only
+
+
+async def test_converting_a_received_lead_shows_inactive_converted_on_the_sender(linked: Linked) -> None:
+    lead = await linked.a.call("POST", f"{API}/leads", {"first_name": "Lee", "last_name": "Ead", "company": "Wonka",
+                                                       "source": "web"}, expect=201)  # fmt: skip
+    body = {"connection_ids": [linked.a_connection], "records": [{"object": "lead", "id": lead["id"]}]}
+    await linked.a.call("POST", f"{API}/connect/shares", body, expect=201)
+    await linked.deliver()
+    copy_id = (await linked.b_share("lead", lead["id"]))["local_id"]
+    leads = f"{API}/distribution/leads/{copy_id}"
+    copy = await linked.b.get(leads)
+    qualified = {"expected_version": copy["version"], "stage": "sales_qualified"}
+    copy = await linked.b.call("POST", f"{leads}/qualify", qualified)
+    routed = {"expected_version": copy["version"], "target_kind": "internal_rep",
+              "user_id": str(linked.b.admin.user_id)}  # fmt: skip
+    await linked.b.call("POST", f"{leads}/route", routed)
+    copy = await linked.b.get(leads)
+    await linked.b.call("POST", f"{leads}/convert", {"expected_version": copy["version"], "currency": "USD"})
+    await linked.deliver()
+    sharing = await linked.a.get(f"{API}/connect/records/leads/{lead['id']}/sharing")
+    assert sharing[0]["status"] == "inactive_converted"
+    assert (await linked.b_share("lead", lead["id"]))["status"] == "inactive_converted"

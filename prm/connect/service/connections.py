@@ -138,6 +138,7 @@ async def accept(
     await _check_people(session, owner_id, data.partner_id)
     connection.owner_id = owner_id
     connection.partner_id = data.partner_id or connection.partner_id
+    connection.delete_on_tombstone = data.delete_on_tombstone
     connection.status = ConnectionStatus.ACCEPTED
     connection.accepted_at = session.info["clock"].now()
     body = {

@@ -22,7 +22,7 @@ from prm.connect.client import HANDSHAKE_TYPES, body_hash
 from prm.connect.models import SYNCING, Connection, ConnectionStatus
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import PeerEnvelope
-from prm.connect.service import connections, publishing, sharing
+from prm.connect.service import connections, publishing, sharing, tombstones
 from prm.core.errors import Unauthenticated
 from prm.core.tokens import InvalidToken, verify_peer_token
 
@@ -155,5 +155,7 @@ async def _dispatch(session: AsyncSession, connection: Connection, envelope: Pee
         await sharing.peer_accepted_record(session, connection, body)
     elif kind == "stop":
         await sharing.peer_stopped(session, connection, body)
+    elif kind == "tombstone":
+        await tombstones.peer_tombstone(session, connection, body)
     else:
         raise _refuse(f"unknown message type {kind!r}")
