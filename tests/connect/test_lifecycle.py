@@ -158,3 +158,33 @@ async def test_converting_a_received_lead_shows_inactive_converted_on_the_sender
     sharing = await linked.a.get(f"{API}/connect/records/leads/{lead['id']}/sharing")
     assert sharing[0]["status"] == "inactive_converted"
     assert (await linked.b_share("lead", lead["id"]))["status"] == "inactive_converted"
+
+
+async def test_deactivation_stops_changes_both_ways_removes_unaccepted_records_and_keeps_accepted_copies(
+    linked: Linked,
+) -> None:
+    account, copy = await _shared_account(linked, "Stark")
+    await linked.b.call("PUT", f"{CONNECTIONS}/{linked.b_connection}/subscriptions/account", {"auto_accept": False})
+    await linked.deliver()
+    pending = await linked.a.call("POST", f"{API}/accounts", {"name": "Stark pending"}, expect=201)
+    body = {"connection_ids": [linked.a_connection], "records": [{"object": "account", "id": pending["id"]}]}
+    await linked.a.call("POST", f"{API}/connect/shares", body, expect=201)
+    await linked.deliver()
+    await linked.a.call("POST", f"{CONNECTIONS}/{linked.a_connection}/deactivate", {})
+    await linked.deliver()
+    assert (await linked.b.get(f"{CONNECTIONS}/{linked.b_connection}"))["status"] == "inactive"
+    inbox = await linked.b.get(f"{CONNECTIONS}/{linked.b_connection}/shares", status="pending_received")
+    assert inbox["items"] == []  # sent, never accepted: removed
+    assert (await linked.b.get(f"{API}/accounts/{copy['id']}"))["name"] == "Stark"  # accepted copy stays
+    on_b = await linked.b.get(f"{API}/connect/records/accounts/{copy['id']}/sharing")
+    assert (on_b[0]["status"], bool(on_b[0]["ended_at"])) == ("inactive", True)
+
+    await _rename(linked.a, f"{API}/accounts/{account['id']}", "Stark by A after")
+    await _rename(linked.b, f"{API}/accounts/{copy['id']}", "Stark by B after")
+    await linked.deliver()
+    assert (await linked.b.get(f"{API}/accounts/{copy['id']}"))["name"] == "Stark by B after"
+    assert (await linked.a.get(f"{API}/accounts/{account['id']}"))["name"] == "Stark by A after"
+    b_sent = await linked.b.get(f"{API}/outbox", kind="peer", limit=100)
+    assert [m["topic"] for m in b_sent["items"] if m["topic"] == "connect.records"] == []
+    history = await linked.b.get(f"{CONNECTIONS}/{linked.b_connection}/history", sort="created_at")
+    assert [h["action"] for h in history["items"]][-1] == "peer_ended"
