@@ -41,6 +41,8 @@ class ShareStatus(StrEnum):
     INACTIVE_CONVERTED = "inactive_converted"
 
 
+# A shared opportunity sent as a deal registration to the vendor's instance.
+REGISTRATION = "deal_registration"
 ACTIVE_SHARES = (ShareStatus.PENDING_SENT, ShareStatus.ACTIVE_SENT, ShareStatus.ACTIVE_RECEIVED)
 # A connection whose changes still flow: a suspended one queues them until the peer answers again.
 SYNCING = (ConnectionStatus.ACCEPTED, ConnectionStatus.SUSPENDED)
@@ -137,6 +139,9 @@ class Share(IdMixin, Base):
     sent_seq: Mapped[int] = mapped_column(default=0)
     received_seq: Mapped[int] = mapped_column(default=0)
     received_count: Mapped[int] = mapped_column(default=0)
+    # A deal registered from this (partner's) instance: the vendor's registration as last told
+    # (number, state, protection dates, decision), kept on the partner's side of the share.
+    registration: Mapped[dict[str, Any] | None]
 
 
 class SeenToken(Base):

@@ -15,6 +15,7 @@ from prm.connect.schemas import (
     ConnectionAccept,
     ConnectionInvite,
     ConnectionRead,
+    DealRegistrationShare,
     ObjectName,
     PeerReply,
     PublicationRead,
@@ -24,7 +25,7 @@ from prm.connect.schemas import (
     SubscriptionRead,
     SubscriptionSet,
 )
-from prm.connect.service import connections, inbound, publishing, sharing
+from prm.connect.service import connections, inbound, publishing, registrations, sharing
 from prm.core.activity import ActivityRead, history_page
 from prm.core.auth import EVERYONE, WRITERS, Principal, Role, allow
 from prm.core.convert import to_page, to_read
@@ -161,6 +162,16 @@ class SharingController(Controller):
     async def share(self, db_session: AsyncSession, principal: Principal, data: ShareRequest) -> list[ShareRead]:
         shares = await sharing.share_records(db_session, principal=principal, data=data)
         return [to_read(s, ShareRead) for s in shares]
+
+    @post(
+        "/deal-registrations",
+        guards=[allow(*WRITERS)],
+        summary="Register an opportunity as a deal with the vendor's instance (a submitted registration there)",
+    )
+    async def register_deal(
+        self, db_session: AsyncSession, principal: Principal, data: DealRegistrationShare
+    ) -> ShareRead:
+        return to_read(await registrations.register_deal(db_session, principal=principal, data=data), ShareRead)
 
     @post("/shares/{share_id:uuid}/accept", status_code=200, guards=[ADMIN], summary="Accept a received record")
     async def accept(self, db_session: AsyncSession, share_id: uuid.UUID) -> ShareRead:

@@ -101,6 +101,15 @@ class ShareRead(ReadStruct):
     last_error: str | None
     pending_values: dict[str, Any] | None
     received_count: int
+    registration: dict[str, Any] | None = None
+
+
+class DealRegistrationShare(msgspec.Struct, forbid_unknown_fields=True):
+    """Register one of this instance's opportunities as a deal with the vendor's instance."""
+
+    connection_id: uuid.UUID
+    opportunity_id: uuid.UUID
+    program_id: uuid.UUID  # the vendor's deal program (its id on the vendor's instance)
 
 
 class PeerEnvelope(msgspec.Struct, forbid_unknown_fields=True):

@@ -37,6 +37,22 @@ def listen_to_ends(listener: EndListener) -> None:
         END_LISTENERS.append(listener)
 
 
+# Domains that follow another domain's state machine (connect tells the partner instance that
+# registered a deal each decision on it). Called after each recorded step, in its transaction.
+StateListener = Callable[[AsyncSession, str, Any], Awaitable[None]]
+STATE_LISTENERS: list[StateListener] = []
+
+
+def listen_to_states(listener: StateListener) -> None:
+    if listener not in STATE_LISTENERS:
+        STATE_LISTENERS.append(listener)
+
+
+async def state_changed(session: AsyncSession, record: Any, *, entity: str) -> None:
+    for listener in STATE_LISTENERS:
+        await listener(session, entity, record)
+
+
 async def record_ended(session: AsyncSession, record: Any, *, entity: str, how: str) -> None:
     for listener in END_LISTENERS:
         await listener(session, entity, record, how)

@@ -83,6 +83,7 @@ class Linked:
     b: Side
     network: Network
     clock: ManualClock
+    partner_id: uuid.UUID  # B is partner A of A's world
     a_connection: str = ""
     b_connection: str = ""
 
@@ -173,7 +174,7 @@ async def linked(
         a = Side(app, world.admin, client)
         b = Side(b_app, b_admin, b_client)
         a.outbox, b.outbox = _dispatcher(app, network, settings), _dispatcher(b_app, network, b_settings)
-        pair = Linked(a, b, network, clock)
+        pair = Linked(a, b, network, clock, world.partner_a)
         await _link(pair, b_accepts)
         yield pair
     await b_app.state.runtime.close()
@@ -195,7 +196,8 @@ async def _admin_of(app: Litestar, password_hash: str) -> Actor:
 
 async def _link(pair: Linked, b_accepts: dict[str, Any]) -> None:
     a, b = pair.a, pair.b
-    invited = await a.call("POST", CONNECTIONS, {"peer_url": B_URL, "contact_email": "o@b.test"}, expect=201)
+    invitation = {"peer_url": B_URL, "contact_email": "o@b.test", "partner_id": str(pair.partner_id)}
+    invited = await a.call("POST", CONNECTIONS, invitation, expect=201)
     pair.a_connection = invited["id"]
     await pair.deliver()
     pair.b_connection = (await b.get(CONNECTIONS))["items"][0]["id"]

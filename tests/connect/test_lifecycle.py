@@ -4,7 +4,7 @@ conversion, ordering, paging and history."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -188,3 +188,45 @@ async def test_deactivation_stops_changes_both_ways_removes_unaccepted_records_a
     assert [m["topic"] for m in b_sent["items"] if m["topic"] == "connect.records"] == []
     history = await linked.b.get(f"{CONNECTIONS}/{linked.b_connection}/history", sort="created_at")
     assert [h["action"] for h in history["items"]][-1] == "peer_ended"
+
+
+async def test_a_deal_registered_from_the_partners_instance_round_trips(linked: Linked) -> None:
+    a, b = linked.a, linked.b
+    program = {"name": "Partner deals", "margin_bps": 500, "currency": "USD", "eligible_tiers": ["gold"],
+               "required_fields": []}  # fmt: skip
+    program_id = (await a.call("POST", f"{API}/deal-programs", program, expect=201))["id"]
+    # On B (the partner's own instance): its account and opportunity, registered with the vendor.
+    account = await b.call("POST", f"{API}/accounts", {"name": "Cyberdyne", "website": "https://cyberdyne.example"},
+                           expect=201)  # fmt: skip
+    opportunity = await b.call("POST", f"{API}/opportunities", {"name": "Cyberdyne rollout",
+                               "account_id": account["id"], "amount_minor": 4_200_000, "currency": "USD",
+                               "close_date": "2026-09-30"}, expect=201)  # fmt: skip
+    body = {"connection_id": linked.b_connection, "opportunity_id": opportunity["id"], "program_id": program_id}
+    sent = await b.call("POST", f"{API}/connect/deal-registrations", body, expect=201)
+    assert sent["status"] == "pending_sent"
+    await linked.deliver()
+
+    registrations = await a.get(f"{API}/deal-registrations", limit=10)
+    [registration] = registrations["items"]
+    assert (registration["state"], registration["customer_name"]) == ("submitted", "Cyberdyne")
+    assert registration["partner_id"] == str(linked.partner_id)
+    assert registration["estimated_amount_minor"] == 4_200_000
+    emails = await a.get(f"{API}/outbox", kind="email", limit=100)
+    assert any("deal" in m["topic"] for m in emails["items"])  # the usual auto-response
+    sharing = await b.get(f"{API}/connect/records/opportunities/{opportunity['id']}/sharing")
+    told = sharing[0]["registration"]
+    assert (sharing[0]["status"], told["state"], told["number"]) == ("active_sent", "submitted", registration["number"])
+    assert sharing[0]["partner_record_id"] == registration["id"]
+
+    decision = {"expected_version": registration["version"], "note": "Go"}
+    approved = await a.call("POST", f"{API}/deal-registrations/{registration['id']}/approve", decision)
+    await linked.deliver()
+    told = (await b.get(f"{API}/connect/records/opportunities/{opportunity['id']}/sharing"))[0]["registration"]
+    assert (told["state"], told["decision_note"]) == ("approved", "Go")
+    assert datetime.fromisoformat(told["expires_at"]) == datetime.fromisoformat(approved["expires_at"])
+    assert told["approved_at"]
+    history = await b.get(f"{API}/opportunities/{opportunity['id']}/history", sort="created_at")
+    steps = [h["changes"]["registration_state"] for h in history["items"] if h["action"] == "connect_registration"]
+    assert steps == [[None, "submitted"], ["submitted", "approved"]]
+    again = await b.client.post(f"{API}/connect/deal-registrations", json=body, headers=b.admin.headers)
+    assert again.status_code == 409

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,12 +23,20 @@ from prm.connect.client import HANDSHAKE_TYPES, body_hash
 from prm.connect.models import SYNCING, Connection, ConnectionStatus
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import PeerEnvelope
-from prm.connect.service import connections, publishing, sharing, tombstones
+from prm.connect.service import connections, publishing, registrations, sharing, tombstones
 from prm.core.errors import Unauthenticated
 from prm.core.tokens import InvalidToken, verify_peer_token
 
 # An ending message may arrive again (a retry) after the connection already ended.
 ENDING_TYPES = frozenset({"cancel", "decline", "deactivate"})
+
+
+# A shared record's later life: its end, and a deal registered from a partner's instance.
+LIFE_HANDLERS: dict[str, Callable[[AsyncSession, Connection, dict[str, Any]], Awaitable[None]]] = {
+    "tombstone": tombstones.peer_tombstone,
+    "deal_registration": registrations.received_deal,
+    "registration": registrations.peer_registration,
+}
 
 
 class PeerRejected(Unauthenticated):
@@ -155,7 +164,7 @@ async def _dispatch(session: AsyncSession, connection: Connection, envelope: Pee
         await sharing.peer_accepted_record(session, connection, body)
     elif kind == "stop":
         await sharing.peer_stopped(session, connection, body)
-    elif kind == "tombstone":
-        await tombstones.peer_tombstone(session, connection, body)
+    elif kind in LIFE_HANDLERS:
+        await LIFE_HANDLERS[kind](session, connection, body)
     else:
         raise _refuse(f"unknown message type {kind!r}")

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.connect.client import send
-from prm.connect.models import ACTIVE_SHARES, SYNCING, Connection, Share, ShareStatus
+from prm.connect.models import ACTIVE_SHARES, REGISTRATION, SYNCING, Connection, Share, ShareStatus
 from prm.connect.objects import OBJECTS, create_local, get_visible, load, spec_for, update_local, values_of
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import RecordRef, ShareRequest
@@ -454,4 +454,8 @@ async def sharing_of(
     """The record's external sharing, for whoever may see the record."""
     spec = spec_for(object_name)
     await get_visible(session, principal, spec.name, record_id)
-    return await ConnectRepository(session).shares_of_record(spec.name, record_id)
+    repo = ConnectRepository(session)
+    shares = await repo.shares_of_record(spec.name, record_id)
+    if spec.name == "opportunity":  # registered as a deal from this instance, too
+        shares += await repo.shares_of_record(REGISTRATION, record_id)
+    return shares
