@@ -29,7 +29,7 @@ from prm.connect.schemas import DealRegistrationShare
 from prm.connect.service.publishing import accepted_connection
 from prm.core.activity import plain, record_activity
 from prm.core.auth import Principal, Role
-from prm.core.errors import Conflict, RuleViolation
+from prm.core.errors import Conflict, NotFound, RuleViolation
 from prm.crm.models import Account, User
 from prm.deal_registration.models import DealRegistration
 from prm.deal_registration.schemas import RegistrationCreate
@@ -42,9 +42,12 @@ async def register_deal(session: AsyncSession, *, principal: Principal, data: De
     """Partner side: send one of our opportunities to the vendor as a deal registration."""
     try:
         connection = await accepted_connection(session, data.connection_id)
-    except RuleViolation as exc:
+    except (NotFound, RuleViolation) as exc:
         raise RuleViolation(exc.detail, field="connection_id") from exc
-    opportunity = await get_visible(session, principal, "opportunity", data.opportunity_id)
+    try:
+        opportunity = await get_visible(session, principal, "opportunity", data.opportunity_id)
+    except NotFound as exc:  # hidden and missing look the same
+        raise RuleViolation(exc.detail, field="opportunity_id") from exc
     repo = ConnectRepository(session)
     if await repo.share(connection.id, REGISTRATION, opportunity.id) is not None:
         raise Conflict("This opportunity is already registered on this connection.", field="opportunity_id")
