@@ -125,10 +125,10 @@ def b_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield str(path)
 
 
-def _b_database(template: str, tmp_path: Path) -> str:
+async def _b_database(template: str, tmp_path: Path) -> str:
     if PG_URL:
         tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        asyncio.run(_pg_admin(template, f"TRUNCATE {tables} CASCADE"))
+        await _pg_admin(template, f"TRUNCATE {tables} CASCADE")
         return template
     target = tmp_path / "b.db"
     shutil.copyfile(template, target)
@@ -165,7 +165,7 @@ async def linked(
     """A (the vendor, the usual app) invited B (a partner's instance); B accepted; A publishes
     accounts, contacts, opportunities and leads and B subscribed to them (nothing auto-accepted)."""
     b_settings = load_settings(
-        {}, **{**_settings_values(settings), "database_url": _b_database(b_template, tmp_path), "base_url": B_URL}
+        {}, **{**_settings_values(settings), "database_url": await _b_database(b_template, tmp_path), "base_url": B_URL}
     )
     b_app = create_app(b_settings, clock=clock, seeds=SeededSeeds(TEST_SEED + 1))
     network = Network({"a.test": app, "b.test": b_app})
