@@ -18,14 +18,16 @@ from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecuritySch
 
 from prm.connect.jobs import register_jobs as register_connect_jobs
 from prm.connect.routes import ConnectionController, SharingController, peer_inbox
+from prm.connect.service.registrations import on_state_changed as on_registration_step
 from prm.connect.service.sharing import on_record_updated
+from prm.connect.service.tombstones import on_record_ended
 from prm.core.auth import BearerTokenMiddleware
 from prm.core.clock import Clock, SystemClock
 from prm.core.dependencies import DEPENDENCIES
 from prm.core.nul import refuse_nul_characters
 from prm.core.openapi import openapi_plugins
 from prm.core.problems import EXCEPTION_HANDLERS
-from prm.core.records import listen_to_updates
+from prm.core.records import listen_to_ends, listen_to_states, listen_to_updates
 from prm.core.request_id import RequestContextMiddleware, send_request_id
 from prm.core.runtime import Runtime, build_runtime
 from prm.core.seeds import SeedSource
@@ -131,6 +133,8 @@ def create_app(
     register_lead_distribution_jobs(runtime.jobs)
     register_connect_jobs(runtime.jobs)
     listen_to_updates(on_record_updated)
+    listen_to_ends(on_record_ended)
+    listen_to_states(on_registration_step)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:

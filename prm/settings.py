@@ -36,6 +36,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     run_scheduler: bool = True
     outbox_poll_seconds: float = 2.0
     outbox_max_attempts: int = 8
+    connect_suspend_after_seconds: int = 3600
     db_pool_size: int = 10
     cookie_secure: bool = False
     redis_url: str = ""

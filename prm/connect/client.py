@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prm.connect.models import Connection, ConnectionStatus
+from prm.connect.models import SYNCING, Connection
 from prm.connect.repository import ConnectRepository
+from prm.connect.service import health
 from prm.core.db import Database, new_id
 from prm.core.outbox import Claimed, OutboxKind, enqueue
 from prm.core.tokens import issue_peer_token
@@ -55,9 +57,10 @@ def send(session: AsyncSession, connection: Connection, message_type: str, body:
 
 
 class PeerDeliverer:
-    def __init__(self, db: Database, http: httpx.AsyncClient) -> None:
+    def __init__(self, db: Database, http: httpx.AsyncClient, *, suspend_after: timedelta = timedelta(hours=1)) -> None:
         self._db = db
         self._http = http
+        self._suspend_after = suspend_after
 
     async def __call__(self, message: Claimed) -> None:
         envelope: dict[str, Any] = message.payload["envelope"]
@@ -78,13 +81,34 @@ class PeerDeliverer:
             now=self._db.clock.now().timestamp(),
             claims={"bh": body_hash(body)},
         )
-        response = await self._http.post(
-            connection.peer_url + INBOX_PATH,
-            content=body,
-            headers=_headers(token, message.request_id),
-        )
+        try:
+            response = await self._http.post(
+                connection.peer_url + INBOX_PATH,
+                content=body,
+                headers=_headers(token, message.request_id),
+            )
+        except httpx.TransportError as exc:
+            await self._failed(connection, envelope, f"{type(exc).__name__}: {exc}", unreachable=True)
+            raise
         if response.status_code >= 300:
-            raise PeerRefused(f"{response.status_code} from {connection.peer_url}: {response.text[:500]}")
+            reason = f"{response.status_code} from {connection.peer_url}: {response.text[:500]}"
+            await self._failed(connection, envelope, reason, unreachable=response.status_code >= 500)
+            raise PeerRefused(reason)
+        async with self._db.unit_of_work() as session:
+            await health.delivered(session, connection=connection, envelope=envelope)
+
+    async def _failed(
+        self, connection: Connection, envelope: dict[str, Any], reason: str, *, unreachable: bool
+    ) -> None:
+        async with self._db.unit_of_work() as session:
+            await health.failed(
+                session,
+                connection=connection,
+                envelope=envelope,
+                reason=reason[:2000],
+                unreachable=unreachable,
+                suspend_after=self._suspend_after,
+            )
 
 
 def _headers(token: str, request_id: str | None) -> dict[str, str]:
@@ -98,4 +122,4 @@ def _headers(token: str, request_id: str | None) -> dict[str, str]:
 def _may_send(connection: Connection, message_type: str) -> bool:
     if message_type in HANDSHAKE_TYPES:
         return True
-    return connection.status in (ConnectionStatus.ACCEPTED, ConnectionStatus.SUSPENDED)
+    return connection.status in SYNCING

@@ -41,7 +41,11 @@ class ShareStatus(StrEnum):
     INACTIVE_CONVERTED = "inactive_converted"
 
 
+# A shared opportunity sent as a deal registration to the vendor's instance.
+REGISTRATION = "deal_registration"
 ACTIVE_SHARES = (ShareStatus.PENDING_SENT, ShareStatus.ACTIVE_SENT, ShareStatus.ACTIVE_RECEIVED)
+# A connection whose changes still flow: a suspended one queues them until the peer answers again.
+SYNCING = (ConnectionStatus.ACCEPTED, ConnectionStatus.SUSPENDED)
 
 
 class InstanceIdentity(Base):
@@ -74,6 +78,10 @@ class Connection(IdMixin, TimestampMixin, VersionMixin, Base):
     delete_on_tombstone: Mapped[bool] = mapped_column(default=False)
     accepted_at: Mapped[datetime | None]
     ended_at: Mapped[datetime | None]
+    # Since when deliveries to the peer fail for want of reaching it (None: it answers); past
+    # the threshold the connection is suspended until a delivery succeeds again.
+    unreachable_since: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class Publication(IdMixin, Base):
@@ -109,6 +117,7 @@ class Share(IdMixin, Base):
     __table_args__ = (
         UniqueConstraint("connection_id", "object", "origin_id"),
         Index("ix_connect_shares_local", "local_id"),
+        Index("ix_connect_shares_connection_started", "connection_id", "started_at", "id"),
     )
 
     connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connect_connections.id"))
@@ -130,6 +139,9 @@ class Share(IdMixin, Base):
     sent_seq: Mapped[int] = mapped_column(default=0)
     received_seq: Mapped[int] = mapped_column(default=0)
     received_count: Mapped[int] = mapped_column(default=0)
+    # A deal registered from this (partner's) instance: the vendor's registration as last told
+    # (number, state, protection dates, decision), kept on the partner's side of the share.
+    registration: Mapped[dict[str, Any] | None]
 
 
 class SeenToken(Base):

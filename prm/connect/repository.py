@@ -124,6 +124,17 @@ class ConnectRepository:
             stmt = stmt.where(Share.status.in_(statuses))
         return list((await self.session.scalars(stmt.order_by(Share.started_at, Share.id))).all())
 
+    async def share_page(
+        self, connection_id: uuid.UUID, page: PageRequest, status: ShareStatus | None = None
+    ) -> tuple[list[Share], str | None]:
+        """One connection's shares, keyset-paged by start time (`created_at` names it too)."""
+        stmt = select(Share).where(Share.connection_id == connection_id)
+        if status is not None:
+            stmt = stmt.where(Share.status == status)
+        sortable = {"started_at": Share.started_at, "created_at": Share.started_at}
+        rows = (await self.session.scalars(paginate_statement(stmt, page, sortable, Share.id))).all()
+        return page_of(rows, page, "started_at")
+
     async def children_of(self, connection_id: uuid.UUID, parent_origin_id: uuid.UUID) -> list[Share]:
         stmt = select(Share).where(Share.connection_id == connection_id, Share.parent_origin_id == parent_origin_id)
         return list((await self.session.scalars(stmt)).all())

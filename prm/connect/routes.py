@@ -15,6 +15,7 @@ from prm.connect.schemas import (
     ConnectionAccept,
     ConnectionInvite,
     ConnectionRead,
+    DealRegistrationShare,
     ObjectName,
     PeerReply,
     PublicationRead,
@@ -24,7 +25,8 @@ from prm.connect.schemas import (
     SubscriptionRead,
     SubscriptionSet,
 )
-from prm.connect.service import connections, inbound, publishing, sharing
+from prm.connect.service import connections, inbound, publishing, registrations, sharing
+from prm.core.activity import ActivityRead, history_page
 from prm.core.auth import EVERYONE, WRITERS, Principal, Role, allow
 from prm.core.convert import to_page, to_read
 from prm.core.errors import RuleViolation
@@ -68,23 +70,30 @@ class ConnectionController(Controller):
         return to_read(connection, ConnectionRead)
 
     @post("/{connection_id:uuid}/decline", status_code=200)
-    async def decline(self, db_session: AsyncSession, connection_id: uuid.UUID) -> ConnectionRead:
-        return to_read(await connections.decline(db_session, connection_id=connection_id), ConnectionRead)
+    async def decline(self, db_session: AsyncSession, principal: Principal, connection_id: uuid.UUID) -> ConnectionRead:
+        connection = await connections.decline(db_session, connection_id=connection_id, principal=principal)
+        return to_read(connection, ConnectionRead)
 
     @post("/{connection_id:uuid}/cancel", status_code=200, summary="Withdraw an invitation not yet accepted")
-    async def cancel(self, db_session: AsyncSession, connection_id: uuid.UUID) -> ConnectionRead:
-        return to_read(await connections.cancel(db_session, connection_id=connection_id), ConnectionRead)
+    async def cancel(self, db_session: AsyncSession, principal: Principal, connection_id: uuid.UUID) -> ConnectionRead:
+        connection = await connections.cancel(db_session, connection_id=connection_id, principal=principal)
+        return to_read(connection, ConnectionRead)
 
     @post("/{connection_id:uuid}/resend", status_code=200, summary="Send the invitation again")
     async def resend(
-        self, request: Request[Any, Any, Any], db_session: AsyncSession, connection_id: uuid.UUID
+        self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, connection_id: uuid.UUID
     ) -> ConnectionRead:
-        connection = await connections.resend(db_session, connection_id=connection_id, base_url=_base_url(request))
+        connection = await connections.resend(
+            db_session, connection_id=connection_id, principal=principal, base_url=_base_url(request)
+        )
         return to_read(connection, ConnectionRead)
 
     @post("/{connection_id:uuid}/deactivate", status_code=200, summary="End the connection (either side)")
-    async def deactivate(self, db_session: AsyncSession, connection_id: uuid.UUID) -> ConnectionRead:
-        return to_read(await connections.deactivate(db_session, connection_id=connection_id), ConnectionRead)
+    async def deactivate(
+        self, db_session: AsyncSession, principal: Principal, connection_id: uuid.UUID
+    ) -> ConnectionRead:
+        connection = await connections.deactivate(db_session, connection_id=connection_id, principal=principal)
+        return to_read(connection, ConnectionRead)
 
     @get("/{connection_id:uuid}/publications", summary="What this side publishes on the connection")
     async def publications(self, db_session: AsyncSession, connection_id: uuid.UUID) -> list[PublicationRead]:
@@ -129,12 +138,20 @@ class ConnectionController(Controller):
         "/{connection_id:uuid}/shares", summary="Records shared on the connection (status=pending_received: the inbox)"
     )
     async def shares(
-        self, db_session: AsyncSession, connection_id: uuid.UUID, status: ShareStatus | None = None
-    ) -> list[ShareRead]:
+        self, db_session: AsyncSession, connection_id: uuid.UUID, page: PageRequest, status: ShareStatus | None = None
+    ) -> Page[ShareRead]:
         repo = ConnectRepository(db_session)
         await repo.connection(connection_id)
-        rows = await repo.shares_on(connection_id, *([status] if status else []))
-        return [to_read(s, ShareRead) for s in rows[:1000]]
+        rows, cursor = await repo.share_page(connection_id, page, status)
+        return to_page(rows, cursor, ShareRead)
+
+    @get("/{connection_id:uuid}/history", summary="The connection's history: each status change and who made it")
+    async def history(
+        self, db_session: AsyncSession, connection_id: uuid.UUID, page: PageRequest
+    ) -> Page[ActivityRead]:
+        await ConnectRepository(db_session).connection(connection_id)
+        items, cursor = await history_page(db_session, entity_type="connection", entity_id=connection_id, page=page)
+        return Page(items=items, next_cursor=cursor)
 
 
 class SharingController(Controller):
@@ -145,6 +162,16 @@ class SharingController(Controller):
     async def share(self, db_session: AsyncSession, principal: Principal, data: ShareRequest) -> list[ShareRead]:
         shares = await sharing.share_records(db_session, principal=principal, data=data)
         return [to_read(s, ShareRead) for s in shares]
+
+    @post(
+        "/deal-registrations",
+        guards=[allow(*WRITERS)],
+        summary="Register an opportunity as a deal with the vendor's instance (a submitted registration there)",
+    )
+    async def register_deal(
+        self, db_session: AsyncSession, principal: Principal, data: DealRegistrationShare
+    ) -> ShareRead:
+        return to_read(await registrations.register_deal(db_session, principal=principal, data=data), ShareRead)
 
     @post("/shares/{share_id:uuid}/accept", status_code=200, guards=[ADMIN], summary="Accept a received record")
     async def accept(self, db_session: AsyncSession, share_id: uuid.UUID) -> ShareRead:

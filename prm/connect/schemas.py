@@ -27,6 +27,8 @@ class ConnectionInvite(msgspec.Struct, forbid_unknown_fields=True):
 class ConnectionAccept(msgspec.Struct, forbid_unknown_fields=True):
     owner_id: uuid.UUID | None = None
     partner_id: uuid.UUID | None = None
+    # What a tombstone from the peer does here: True deletes our copy, False marks it deleted.
+    delete_on_tombstone: bool = False
 
 
 class ConnectionRead(ReadStruct):
@@ -42,6 +44,8 @@ class ConnectionRead(ReadStruct):
     created_at: datetime
     accepted_at: datetime | None
     ended_at: datetime | None
+    unreachable_since: datetime | None
+    last_error: str | None
     version: int
 
 
@@ -97,6 +101,15 @@ class ShareRead(ReadStruct):
     last_error: str | None
     pending_values: dict[str, Any] | None
     received_count: int
+    registration: dict[str, Any] | None = None
+
+
+class DealRegistrationShare(msgspec.Struct, forbid_unknown_fields=True):
+    """Register one of this instance's opportunities as a deal with the vendor's instance."""
+
+    connection_id: uuid.UUID
+    opportunity_id: uuid.UUID
+    program_id: uuid.UUID  # the vendor's deal program (its id on the vendor's instance)
 
 
 class PeerEnvelope(msgspec.Struct, forbid_unknown_fields=True):

@@ -6,11 +6,13 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import msgspec
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import record_activity, snapshot
 from prm.core.auth import Principal
 from prm.core.changes import apply_changes, expect_version
+from prm.core.errors import Conflict
 from prm.core.webhooks import publish_event
 
 # Domains that follow changes of other domains' records (connect sends them to peer instances)
@@ -22,6 +24,52 @@ UPDATE_LISTENERS: list[UpdateListener] = []
 def listen_to_updates(listener: UpdateListener) -> None:
     if listener not in UPDATE_LISTENERS:
         UPDATE_LISTENERS.append(listener)
+
+
+# Domains that follow the end of other domains' records: `how` is "deleted" or "converted" (a
+# lead). Connect sends a tombstone, or tells the origin its copy ended.
+EndListener = Callable[[AsyncSession, str, Any, str], Awaitable[None]]
+END_LISTENERS: list[EndListener] = []
+
+
+def listen_to_ends(listener: EndListener) -> None:
+    if listener not in END_LISTENERS:
+        END_LISTENERS.append(listener)
+
+
+# Domains that follow another domain's state machine (connect tells the partner instance that
+# registered a deal each decision on it). Called after each recorded step, in its transaction.
+StateListener = Callable[[AsyncSession, str, Any], Awaitable[None]]
+STATE_LISTENERS: list[StateListener] = []
+
+
+def listen_to_states(listener: StateListener) -> None:
+    if listener not in STATE_LISTENERS:
+        STATE_LISTENERS.append(listener)
+
+
+async def state_changed(session: AsyncSession, record: Any, *, entity: str) -> None:
+    for listener in STATE_LISTENERS:
+        await listener(session, entity, record)
+
+
+async def record_ended(session: AsyncSession, record: Any, *, entity: str, how: str) -> None:
+    for listener in END_LISTENERS:
+        await listener(session, entity, record, how)
+
+
+async def record_deleted(session: AsyncSession, record: Any, *, entity: str, principal: Principal | None) -> None:
+    """Delete the row (a 409 naming why when other records still point at it), then write its
+    'deleted' history entry, queue the webhook event and tell the listeners."""
+    try:
+        async with session.begin_nested():
+            await session.delete(record)
+            await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"The {entity} cannot be deleted: other records still refer to it.", field="id") from exc
+    record_activity(session, entity_type=entity, entity_id=record.id, action="deleted", actor=principal)
+    await publish_event(session, f"{entity}.deleted", {"id": str(record.id)})
+    await record_ended(session, record, entity=entity, how="deleted")
 
 
 async def record_created(

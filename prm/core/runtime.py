@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 
@@ -84,7 +85,9 @@ def build_runtime(settings: Settings, clock: Clock, seeds: SeedSource | None = N
     deliverers: dict[OutboxKind, Deliverer] = {
         OutboxKind.EMAIL: mail,
         OutboxKind.WEBHOOK: WebhookDeliverer(db, http),
-        OutboxKind.PEER: PeerDeliverer(db, http),
+        OutboxKind.PEER: PeerDeliverer(
+            db, http, suspend_after=timedelta(seconds=settings.connect_suspend_after_seconds)
+        ),
     }
     outbox = OutboxDispatcher(db, deliverers, max_attempts=settings.outbox_max_attempts)
     jobs = JobRunner(db)

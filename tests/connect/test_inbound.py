@@ -20,7 +20,7 @@ def _item(peer: Peer, origin: str, name: str, micros: int, seq: int) -> dict[str
 
 async def _share_on_app(client: Client, world: World, peer: Peer, origin: str) -> dict[str, Any]:
     reply = await client.get(f"{CONNECTIONS}/{peer.ours}/shares", headers=world.admin.headers)
-    found: dict[str, Any] = next(s for s in reply.json() if s["origin_id"] == origin)
+    found: dict[str, Any] = next(s for s in reply.json()["items"] if s["origin_id"] == origin)
     return found
 
 
@@ -93,4 +93,29 @@ async def test_unsubscribed_objects_and_unknown_connections_are_refused_and_chan
     forged = await stranger.post(client, world, "records", {"items": [_item(peer, str(uuid.uuid4()), "F", 1, 1)]})
     assert forged.status_code == 401
     shares = await client.get(f"{CONNECTIONS}/{peer.ours}/shares", headers=world.admin.headers)
-    assert shares.json() == []
+    assert shares.json()["items"] == []
+
+
+def _stamped(peer: Peer, origin: str, name: str, micros: int, seq: int) -> dict[str, Any]:
+    """An update whose stamp carries the peer's per-record sequence number."""
+    item = _item(peer, origin, name, micros, seq)
+    item["stamps"] = {"name": [micros, peer.instance_id, seq]}
+    return item
+
+
+async def test_updates_from_one_peer_apply_in_sequence_order_even_when_its_clock_stepped_back(
+    client: Client, world: World
+) -> None:
+    peer, _ = await subscribed_peer(client, world, auto_accept=True)
+    origin = str(uuid.uuid4())
+    await peer.send(client, world, "records", {"items": [_stamped(peer, origin, "Umbrella", 5_000, 1)]})
+    local_id = (await _share_on_app(client, world, peer, origin))["local_id"]
+    # The peer's third update, made after its clock stepped back, arrives before its second.
+    await peer.send(client, world, "records", {"items": [_stamped(peer, origin, "Umbrella v3", 6_000, 3)]})
+    await peer.send(client, world, "records", {"items": [_stamped(peer, origin, "Umbrella v2", 9_000, 2)]})
+    assert (await _account(client, world, local_id))["name"] == "Umbrella v3"
+    await peer.send(client, world, "records", {"items": [_stamped(peer, origin, "Umbrella v4", 7_000, 4)]})
+    assert (await _account(client, world, local_id))["name"] == "Umbrella v4"
+    history = await client.get(f"{API}/accounts/{local_id}/history", headers=world.admin.headers)
+    names = [h["changes"]["name"][1] for h in history.json()["items"] if h["action"] == "updated"]
+    assert sorted(names) == ["Umbrella v3", "Umbrella v4"]  # v2 never written, not even for a moment

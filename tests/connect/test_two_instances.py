@@ -35,8 +35,10 @@ class Pair:
         self.b_connection = ""
 
     def b_share(self, object_name: str, origin_id: str) -> dict[str, Any]:
-        shares = self.partner.get(f"{CONNECTIONS}/{self.b_connection}/shares")
-        found = [s for s in shares if s["object"] == object_name and s["origin_id"] == origin_id]
+        shares = self.partner.get(
+            f"{CONNECTIONS}/{self.b_connection}/shares", params={"limit": 200, "sort": "-started_at"}
+        )
+        found = [s for s in shares["items"] if s["object"] == object_name and s["origin_id"] == origin_id]
         assert found, f"{object_name} {origin_id} has not arrived"
         return dict(found[0])
 
@@ -178,7 +180,10 @@ def test_a_shared_opportunity_arrives_pending_with_its_children_and_accepting_th
     shares = _share(linked, ("account", account), ("contact", contact), ("opportunity", opportunity))
     assert [s["status"] for s in shares] == ["pending_sent"] * 3
     pending = eventually(
-        lambda: len(b.get(f"{CONNECTIONS}/{linked.b_connection}/shares", params={"status": "pending_received"})) >= 3,
+        lambda: (
+            len(b.get(f"{CONNECTIONS}/{linked.b_connection}/shares", params={"status": "pending_received"})["items"])
+            >= 3
+        ),
         what="three pending records on B",
     )
     assert pending
@@ -374,7 +379,7 @@ def test_deactivation_ends_sync_and_removes_pending_records_on_the_other_side(li
     b.call("POST", f"{CONNECTIONS}/{linked.b_connection}/deactivate", {})
     eventually(lambda: a.get(f"{CONNECTIONS}/{linked.a_connection}")["status"] == "inactive", what="inactive on A")
     pending = b.get(f"{CONNECTIONS}/{linked.b_connection}/shares", params={"status": "pending_received"})
-    assert pending == []
+    assert pending["items"] == []
     b_path = f"/api/v1/opportunities/{linked.b_copy('opportunity', opportunity['id'])['id']}"
     _patch(a, f"/api/v1/opportunities/{opportunity['id']}", name="Proseware after the end")
     assert b.get(b_path)["name"] == "Proseware deal"  # accepted copies stay

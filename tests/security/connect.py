@@ -131,7 +131,7 @@ async def make_pending_share(client: Client, world: World) -> Made:
             "values": {"name": name}, "stamps": {"name": [1, peer.instance_id]}, "seq": 1}  # fmt: skip
     await peer.send(client, world, "records", {"items": [item]})
     reply = await client.get(f"{CONNECTIONS}/{peer.ours}/shares", headers=world.admin.headers)
-    share = next(s for s in reply.json() if s["origin_id"] == origin)
+    share = next(s for s in reply.json()["items"] if s["origin_id"] == origin)
     ids = {"id": share["id"], "connection": connection.ids["id"]}
     return Made(ids=ids, hidden={share["id"], origin, name, *connection.hidden})
 

@@ -33,7 +33,9 @@ import httpx
 import pytest
 from litestar import Litestar
 from litestar.routes import HTTPRoute
+from sqlalchemy import update
 
+from prm.crm.models import Lead
 from tests.conftest import World
 from tests.security.connect import (
     CONNECTIONS,
@@ -76,6 +78,7 @@ from tests.security.factories import (
     Multipart,
     actor_headers,
     close_won_form,
+    created,
     credit_factory,
     deal_details,
     make_account,
@@ -93,6 +96,7 @@ from tests.security.factories import (
     make_user,
     make_vendor_lead,
     make_webhook,
+    marker,
     new_vendor_lead,
     register,
     registration_factory,
@@ -252,10 +256,36 @@ async def publish_accounts(_: Ctx) -> dict[str, Any]:
     return {"object": "account"}
 
 
+async def make_lone_contact(client: Client, world: World) -> Made:
+    """Partner A's contact that nothing else refers to (so it can be deleted)."""
+    account = await make_account(client, world)
+    name = marker()
+    body = {"account_id": account.ids["id"], "first_name": "Pat", "last_name": name}
+    contact = await created(client, world, "pa_user", f"{API}/contacts", body)
+    return Made(ids={"id": contact["id"], "account": account.ids["id"]}, hidden={contact["id"], name})
+
+
+async def make_lone_assigned_lead(client: Client, world: World) -> Made:
+    """A lead assigned to partner A that nothing else refers to (so it can be deleted)."""
+    made = await make_vendor_lead(client, world)
+    async with world.db.unit_of_work() as session:
+        await session.execute(
+            update(Lead).where(Lead.id == uuid.UUID(made.ids["id"])).values(partner_id=world.partner_a)
+        )
+    return made
+
+
 def crm_resource(
-    name: str, make: Make, write: Body, *, readers: tuple[str, ...] = A_READERS, **options: Any
+    name: str,
+    make: Make,
+    write: Body,
+    *,
+    readers: tuple[str, ...] = A_READERS,
+    deletable: Make | None = None,
+    **options: Any,
 ) -> Resource:
-    """A partner-owned CRM record: partner A's people, cm_a, vendor admin and leadership see it."""
+    """A partner-owned CRM record: partner A's people, cm_a, vendor admin and leadership see it.
+    Only a vendor admin deletes one (`deletable` makes one nothing else refers to)."""
     path = f"{API}/{name}"
     writers = tuple(a for a in readers if a != "leader")
     return Resource(
@@ -267,6 +297,7 @@ def crm_resource(
             Op("GET", f"{path}/{{id}}", readers),
             Op("GET", f"{path}/{{id}}/history", readers),
             Op("PATCH", f"{path}/{{id}}", writers, write),
+            Op("DELETE", f"{path}/{{id}}", ADMIN, setup=deletable or make),
             Op("GET", f"{API}/connect/records/{name}/{{id}}/sharing", readers),
         ),
         **options,
@@ -306,7 +337,7 @@ RESOURCES: tuple[Resource, ...] = (
         ),
     ),
     crm_resource("accounts", make_account, change(industry="Retail")),
-    crm_resource("contacts", make_contact, change(title="CTO"), peeks=(MEMBERS,)),
+    crm_resource("contacts", make_contact, change(title="CTO"), peeks=(MEMBERS,), deletable=make_lone_contact),
     crm_resource("opportunities", make_opportunity, change(amount_minor=600_000)),
     crm_resource(
         "leads",
@@ -316,7 +347,14 @@ RESOURCES: tuple[Resource, ...] = (
         readers=VENDOR_STAFF,
         outsiders=PARTNER_PEOPLE,
     ),
-    crm_resource("leads", make_assigned_lead, change(title="Buyer"), label="leads of partner A", peeks=(MEMBERS,)),
+    crm_resource(
+        "leads",
+        make_assigned_lead,
+        change(title="Buyer"),
+        label="leads of partner A",
+        peeks=(MEMBERS,),
+        deletable=make_lone_assigned_lead,
+    ),
     Resource(
         name="campaigns",
         make=make_campaign_with_member,
@@ -649,6 +687,7 @@ RESOURCES: tuple[Resource, ...] = (
             Op("PUT", f"{CONNECTIONS}/{{id}}/subscriptions/{{object}}", ADMIN, empty, make_peer_publishing_connection),
             Op("DELETE", f"{CONNECTIONS}/{{id}}/subscriptions/{{object}}", ADMIN, setup=make_subscribed_connection),
             Op("GET", f"{CONNECTIONS}/{{id}}/shares", ADMIN),
+            Op("GET", f"{CONNECTIONS}/{{id}}/history", ADMIN),
         ),
     ),
     Resource(

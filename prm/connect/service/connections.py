@@ -23,6 +23,7 @@ from prm.connect.client import normalize_url, send
 from prm.connect.models import Connection, ConnectionStatus, ShareStatus
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import ConnectionAccept, ConnectionInvite
+from prm.core.activity import record_activity
 from prm.core.auth import Principal
 from prm.core.errors import Conflict, RuleViolation
 from prm.core.outbox import enqueue_email
@@ -37,6 +38,21 @@ ACTIONS: dict[ConnectionStatus, tuple[str, ...]] = {
     ConnectionStatus.DECLINED: (),
     ConnectionStatus.INACTIVE: (),
 }
+
+
+def _log(
+    session: AsyncSession, connection: Connection, action: str, principal: Principal | None = None, note: str = ""
+) -> None:
+    """One line of the connection's history (`/connections/{id}/history`)."""
+    record_activity(
+        session,
+        entity_type="connection",
+        entity_id=connection.id,
+        action=action,
+        actor=principal,
+        changes={"status": connection.status.value},
+        note=note or None,
+    )
 
 
 def _require(connection: Connection, action: str) -> None:
@@ -79,6 +95,7 @@ async def invite(session: AsyncSession, *, principal: Principal, data: Connectio
     session.add(connection)
     await session.flush()
     send(session, connection, "invite", await _invitation(session, connection, base_url))
+    _log(session, connection, "invited", principal, f"Invited {peer_url}.")
     return connection
 
 
@@ -92,18 +109,22 @@ async def _invitation(session: AsyncSession, connection: Connection, base_url: s
     }
 
 
-async def resend(session: AsyncSession, *, connection_id: uuid.UUID, base_url: str) -> Connection:
+async def resend(
+    session: AsyncSession, *, connection_id: uuid.UUID, principal: Principal | None = None, base_url: str
+) -> Connection:
     connection = await ConnectRepository(session).connection(connection_id, for_update=True)
     _require(connection, "resend")
     send(session, connection, "invite", await _invitation(session, connection, base_url))
+    _log(session, connection, "resent", principal)
     return connection
 
 
-async def cancel(session: AsyncSession, *, connection_id: uuid.UUID) -> Connection:
+async def cancel(session: AsyncSession, *, connection_id: uuid.UUID, principal: Principal | None = None) -> Connection:
     connection = await ConnectRepository(session).connection(connection_id, for_update=True)
     _require(connection, "cancel")
     _end(session, connection, ConnectionStatus.INACTIVE)
     send(session, connection, "cancel", {})
+    _log(session, connection, "cancelled", principal)
     return connection
 
 
@@ -117,6 +138,7 @@ async def accept(
     await _check_people(session, owner_id, data.partner_id)
     connection.owner_id = owner_id
     connection.partner_id = data.partner_id or connection.partner_id
+    connection.delete_on_tombstone = data.delete_on_tombstone
     connection.status = ConnectionStatus.ACCEPTED
     connection.accepted_at = session.info["clock"].now()
     body = {
@@ -125,23 +147,28 @@ async def accept(
         "invite_secret": connection.invite_secret,
     }
     send(session, connection, "accept", body)
+    _log(session, connection, "accepted", principal)
     return connection
 
 
-async def decline(session: AsyncSession, *, connection_id: uuid.UUID) -> Connection:
+async def decline(session: AsyncSession, *, connection_id: uuid.UUID, principal: Principal | None = None) -> Connection:
     connection = await ConnectRepository(session).connection(connection_id, for_update=True)
     _require(connection, "decline")
     _end(session, connection, ConnectionStatus.DECLINED)
     send(session, connection, "decline", {"invite_secret": connection.invite_secret})
+    _log(session, connection, "declined", principal)
     return connection
 
 
-async def deactivate(session: AsyncSession, *, connection_id: uuid.UUID) -> Connection:
+async def deactivate(
+    session: AsyncSession, *, connection_id: uuid.UUID, principal: Principal | None = None
+) -> Connection:
     connection = await ConnectRepository(session).connection(connection_id, for_update=True)
     _require(connection, "deactivate")
     await end_shares(session, connection)
     _end(session, connection, ConnectionStatus.INACTIVE)
     send(session, connection, "deactivate", {})
+    _log(session, connection, "deactivated", principal)
     return connection
 
 
@@ -188,6 +215,7 @@ async def received_invitation(
     )
     session.add(connection)
     await session.flush()
+    _log(session, connection, "invitation_received", note=f"Invited by {connection.peer_url}.")
     return connection
 
 
@@ -199,17 +227,20 @@ async def peer_accepted(
     connection.peer_connection_id = sender_connection_id
     connection.status = ConnectionStatus.ACCEPTED
     connection.accepted_at = session.info["clock"].now()
+    _log(session, connection, "peer_accepted", note=f"{connection.peer_url} accepted.")
     await _tell_owner(session, connection, "accepted")
 
 
 async def peer_declined(session: AsyncSession, connection: Connection) -> None:
     _end(session, connection, ConnectionStatus.DECLINED)
+    _log(session, connection, "peer_declined", note=f"{connection.peer_url} declined.")
     await _tell_owner(session, connection, "declined")
 
 
 async def peer_ended(session: AsyncSession, connection: Connection) -> None:
     await end_shares(session, connection)
     _end(session, connection, ConnectionStatus.INACTIVE)
+    _log(session, connection, "peer_ended", note=f"{connection.peer_url} ended the connection.")
 
 
 async def _tell_owner(session: AsyncSession, connection: Connection, what: str) -> None:

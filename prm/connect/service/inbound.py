@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,15 +20,23 @@ import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.connect.client import HANDSHAKE_TYPES, body_hash
-from prm.connect.models import Connection, ConnectionStatus
+from prm.connect.models import SYNCING, Connection, ConnectionStatus
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import PeerEnvelope
-from prm.connect.service import connections, publishing, sharing
+from prm.connect.service import connections, publishing, registrations, sharing, tombstones
 from prm.core.errors import Unauthenticated
 from prm.core.tokens import InvalidToken, verify_peer_token
 
 # An ending message may arrive again (a retry) after the connection already ended.
 ENDING_TYPES = frozenset({"cancel", "decline", "deactivate"})
+
+
+# A shared record's later life: its end, and a deal registered from a partner's instance.
+LIFE_HANDLERS: dict[str, Callable[[AsyncSession, Connection, dict[str, Any]], Awaitable[None]]] = {
+    "tombstone": tombstones.peer_tombstone,
+    "deal_registration": registrations.received_deal,
+    "registration": registrations.peer_registration,
+}
 
 
 class PeerRejected(Unauthenticated):
@@ -77,7 +86,7 @@ async def _connection_for(repo: ConnectRepository, envelope: PeerEnvelope) -> Co
         raise _refuse("unknown connection")
     if connection.peer_connection_id not in (None, envelope.sender_connection_id):
         raise _refuse("another connection")
-    if envelope.type not in HANDSHAKE_TYPES and connection.status is not ConnectionStatus.ACCEPTED:
+    if envelope.type not in HANDSHAKE_TYPES and connection.status not in SYNCING:
         raise _refuse(f"connection {connection.status.value}")
     ended = connection.status in (ConnectionStatus.INACTIVE, ConnectionStatus.DECLINED)
     if ended and envelope.type not in ENDING_TYPES:
@@ -155,5 +164,7 @@ async def _dispatch(session: AsyncSession, connection: Connection, envelope: Pee
         await sharing.peer_accepted_record(session, connection, body)
     elif kind == "stop":
         await sharing.peer_stopped(session, connection, body)
+    elif kind in LIFE_HANDLERS:
+        await LIFE_HANDLERS[kind](session, connection, body)
     else:
         raise _refuse(f"unknown message type {kind!r}")

@@ -5,13 +5,17 @@ receiving side maps them to its own fields with its subscription's field map.
 
 Conflict rule (per field, deterministic, the same on both sides): each side keeps, per shared
 record and field, the stamp of the last write it knows of, `(microseconds since the epoch at
-the writing instance, writing instance id)`. An incoming value is applied only when its stamp
-is greater (later time wins; equal times are broken by the larger instance id), so both sides
-end on the same value whatever order the messages arrive in. A newer local edit that beats an
-incoming value keeps its value, and the losing value is written to the record's history
-(action `connect_conflict`), never silently dropped. A late, older update from the same origin
-as the current value is simply superseded. Changes applied from a connection are never sent
-back to it (no echo).
+the writing instance, writing instance id, the writer's per-record sequence number)`. An
+incoming value is applied only when its stamp is greater (later time wins; equal times are
+broken by the larger instance id), so both sides end on the same value whatever order the
+messages arrive in. Two writes by the same instance are ordered by its sequence number alone,
+so an out-of-order update never overwrites a newer one even if that instance's clock stepped
+back. A local write's time is also never below the field's current stamp (a hybrid logical
+clock): an edit made after seeing the peer's value always beats it, whatever the two clocks say.
+A newer local edit that beats an incoming value keeps its value, and the losing value is
+written to the record's history (action `connect_conflict`), never silently dropped. A late,
+older update from the same origin as the current value is simply superseded. Changes applied
+from a connection are never sent back to it (no echo).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.connect.client import send
-from prm.connect.models import ACTIVE_SHARES, Connection, ConnectionStatus, Share, ShareStatus
+from prm.connect.models import ACTIVE_SHARES, REGISTRATION, SYNCING, Connection, Share, ShareStatus
 from prm.connect.objects import OBJECTS, create_local, get_visible, load, spec_for, update_local, values_of
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import RecordRef, ShareRequest
@@ -38,8 +42,20 @@ from prm.crm.normalize import normalize_company
 APPLYING = "connect_applying_connection"  # session.info: the connection whose change is being applied
 
 
-def _stamp(session: AsyncSession, instance_id: uuid.UUID) -> list[Any]:
-    return [int(session.info["clock"].now().timestamp() * 1_000_000), str(instance_id)]
+def _stamp(session: AsyncSession, instance_id: uuid.UUID, seq: int, after: list[Any] | None = None) -> list[Any]:
+    """A local write's stamp: now, but never at or before the field's current stamp `after`."""
+    micros = int(session.info["clock"].now().timestamp() * 1_000_000)
+    if after:
+        micros = max(micros, int(after[0]) + 1)
+    return [micros, str(instance_id), seq]
+
+
+def newer(theirs: list[Any], mine: list[Any]) -> bool:
+    """Whether an incoming field stamp beats the one this side holds (see the module's rule)."""
+    same_writer = len(theirs) > 2 and len(mine) > 2 and str(theirs[1]) == str(mine[1])
+    if same_writer:
+        return int(theirs[2]) > int(mine[2])
+    return (int(theirs[0]), str(theirs[1])) > (int(mine[0]), str(mine[1]))
 
 
 def acting_for(connection: Connection) -> Principal:
@@ -64,7 +80,7 @@ async def share_records(session: AsyncSession, *, principal: Principal, data: Sh
             shared_now[record.id] = share.origin_id
             started.append(share)
             items.append(_item(share, values_of(record, list(share.stamps)), origin="sender"))
-            share.stamps = {f: _stamp(session, instance_id) for f in share.stamps}
+            share.stamps = {f: _stamp(session, instance_id, share.sent_seq) for f in share.stamps}
             items[-1]["stamps"] = share.stamps
         if items:
             send(session, connection, "records", {"items": items})
@@ -186,15 +202,16 @@ async def on_record_updated(session: AsyncSession, entity: str, record: Any, cha
         if share.connection_id == session.info.get(APPLYING):
             continue
         connection = await repo.find_connection(share.connection_id)
-        if connection is None or connection.status is not ConnectionStatus.ACCEPTED:
+        if connection is None or connection.status not in SYNCING:
             continue
         wire = await _wire_fields(repo, share)
         changed = {wire[f]: plain(getattr(record, f)) for f in changes if f in wire}
         if not changed:
             continue
-        stamp = _stamp(session, await repo.instance_id())
-        share.stamps = {**share.stamps, **dict.fromkeys(changed, stamp)}
         share.sent_seq += 1
+        instance_id = await repo.instance_id()
+        stamps = {f: _stamp(session, instance_id, share.sent_seq, share.stamps.get(f)) for f in changed}
+        share.stamps = {**share.stamps, **stamps}
         item = _item(share, changed, origin="sender" if share.ours else "receiver")
         send(session, connection, "records", {"items": [item]})
 
@@ -297,7 +314,7 @@ async def _merge(session: AsyncSession, connection: Connection, share: Share, it
     for field, value in dict(item["values"]).items():
         theirs = list(item["stamps"][field])
         mine = list(stamps.get(field) or [0, ""])
-        if (int(theirs[0]), str(theirs[1])) > (int(mine[0]), str(mine[1])):
+        if newer(theirs, mine):
             winners[field], stamps[field] = value, theirs
         elif mine[1] == our_instance:
             losers[field] = value
@@ -437,4 +454,8 @@ async def sharing_of(
     """The record's external sharing, for whoever may see the record."""
     spec = spec_for(object_name)
     await get_visible(session, principal, spec.name, record_id)
-    return await ConnectRepository(session).shares_of_record(spec.name, record_id)
+    repo = ConnectRepository(session)
+    shares = await repo.shares_of_record(spec.name, record_id)
+    if spec.name == "opportunity":  # registered as a deal from this instance, too
+        shares += await repo.shares_of_record(REGISTRATION, record_id)
+    return shares

@@ -3,12 +3,12 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.params import Parameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import ActivityRead
-from prm.core.auth import EVERYONE, WRITERS, Principal, allow
+from prm.core.auth import EVERYONE, WRITERS, Principal, Role, allow
 from prm.core.convert import to_page, to_read
 from prm.core.history import history_of
 from prm.core.idempotency import idempotent_create
@@ -50,6 +50,16 @@ class ContactController(Controller):
     @get("/{contact_id:uuid}")
     async def get_contact(self, db_session: AsyncSession, principal: Principal, contact_id: uuid.UUID) -> ContactRead:
         return to_read(await service.get_contact(db_session, principal=principal, contact_id=contact_id), ContactRead)
+
+    @delete(
+        "/{contact_id:uuid}", guards=[allow(Role.VENDOR_ADMIN)], summary="Delete (a connected peer gets a tombstone)"
+    )
+    async def delete_contact(
+        self, db_session: AsyncSession, principal: Principal, contact_id: uuid.UUID, expected_version: int | None = None
+    ) -> None:
+        await service.delete_contact(
+            db_session, principal=principal, contact_id=contact_id, expected_version=expected_version
+        )
 
     @patch("/{contact_id:uuid}", guards=[allow(*WRITERS)])
     async def update_contact(

@@ -3,11 +3,11 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import ActivityRead
-from prm.core.auth import EVERYONE, STAFF, WRITERS, Principal, allow
+from prm.core.auth import EVERYONE, STAFF, WRITERS, Principal, Role, allow
 from prm.core.convert import to_page, to_read
 from prm.core.history import history_of
 from prm.core.idempotency import idempotent_create
@@ -57,6 +57,12 @@ class LeadController(Controller):
     @get("/{lead_id:uuid}")
     async def get_lead(self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> LeadRead:
         return to_read(await service.get_lead(db_session, principal=principal, lead_id=lead_id), LeadRead)
+
+    @delete("/{lead_id:uuid}", guards=[allow(Role.VENDOR_ADMIN)], summary="Delete (a connected peer gets a tombstone)")
+    async def delete_lead(
+        self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID, expected_version: int | None = None
+    ) -> None:
+        await service.delete_lead(db_session, principal=principal, lead_id=lead_id, expected_version=expected_version)
 
     @patch("/{lead_id:uuid}", guards=[allow(*WRITERS)])
     async def update_lead(

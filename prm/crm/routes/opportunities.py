@@ -4,11 +4,11 @@ import uuid
 from datetime import date
 from typing import Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import ActivityRead
-from prm.core.auth import EVERYONE, WRITERS, Principal, allow
+from prm.core.auth import EVERYONE, WRITERS, Principal, Role, allow
 from prm.core.convert import to_page, to_read
 from prm.core.history import history_of
 from prm.core.idempotency import idempotent_create
@@ -67,6 +67,22 @@ class OpportunityController(Controller):
     ) -> OpportunityRead:
         opportunity = await service.get_opportunity(db_session, principal=principal, opportunity_id=opportunity_id)
         return to_read(opportunity, OpportunityRead)
+
+    @delete(
+        "/{opportunity_id:uuid}",
+        guards=[allow(Role.VENDOR_ADMIN)],
+        summary="Delete (a connected peer gets a tombstone)",
+    )
+    async def delete_opportunity(
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        opportunity_id: uuid.UUID,
+        expected_version: int | None = None,
+    ) -> None:
+        await service.delete_opportunity(
+            db_session, principal=principal, opportunity_id=opportunity_id, expected_version=expected_version
+        )
 
     @patch("/{opportunity_id:uuid}", guards=[allow(*WRITERS)])
     async def update_opportunity(

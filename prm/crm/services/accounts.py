@@ -8,9 +8,10 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal, Role
+from prm.core.changes import expect_version
 from prm.core.errors import RuleViolation
 from prm.core.pagination import PageRequest
-from prm.core.records import record_created, record_updated
+from prm.core.records import record_created, record_deleted, record_updated
 from prm.crm.models import Account, AccountKind
 from prm.crm.normalize import normalize_company, normalize_domain
 from prm.crm.repository import AccountRepository, PartnerRepository
@@ -82,3 +83,13 @@ async def list_accounts(
     if partner_id is not None and principal.role is not Role.PARTNER_USER:
         filters.append(Account.partner_id == partner_id)
     return await AccountRepository(session, principal).page(page, *filters)
+
+
+async def delete_account(
+    session: AsyncSession, *, principal: Principal, account_id: uuid.UUID, expected_version: int | None
+) -> None:
+    """Delete the account (a peer it is shared with gets a tombstone); 409 while records refer to it."""
+    account = await AccountRepository(session, principal).get(account_id)
+    if expected_version is not None:
+        expect_version(account, expected_version)
+    await record_deleted(session, account, entity="account", principal=principal)

@@ -9,9 +9,10 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
+from prm.core.changes import expect_version
 from prm.core.errors import NotFound, RuleViolation
 from prm.core.pagination import PageRequest
-from prm.core.records import record_created, record_updated
+from prm.core.records import record_created, record_deleted, record_updated
 from prm.crm.models import Account, Contact
 from prm.crm.repository import AccountRepository, ContactRepository
 from prm.crm.schemas import ContactCreate, ContactUpdate
@@ -80,3 +81,13 @@ async def list_contacts(
         pattern = f"%{q}%"
         filters.append(Contact.last_name.ilike(pattern) | Contact.first_name.ilike(pattern))
     return await ContactRepository(session, principal).page(page, *filters)
+
+
+async def delete_contact(
+    session: AsyncSession, *, principal: Principal, contact_id: uuid.UUID, expected_version: int | None
+) -> None:
+    """Delete the contact (a peer it is shared with gets a tombstone); 409 while records refer to it."""
+    contact = await ContactRepository(session, principal).get(contact_id)
+    if expected_version is not None:
+        expect_version(contact, expected_version)
+    await record_deleted(session, contact, entity="contact", principal=principal)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
 from prm.core.errors import NotFound, RuleViolation
+from prm.core.records import record_ended
 from prm.crm.models import Account, AccountKind, Contact, Lead, LeadStatus
 from prm.crm.normalize import normalize_company, normalize_domain
 from prm.crm.repository import AccountRepository, ContactRepository
@@ -127,4 +128,5 @@ async def convert_lead(session: AsyncSession, *, principal: Principal, lead: Lea
             "converted_opportunity_id": opportunity.id,
         },
     )
+    await record_ended(session, lead, entity="lead", how="converted")
     return Converted(account.id, contact.id, opportunity.id, account_reused, contact_reused)

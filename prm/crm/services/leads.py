@@ -14,9 +14,10 @@ from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
+from prm.core.changes import expect_version
 from prm.core.errors import NotFound, RuleViolation
 from prm.core.pagination import PageRequest
-from prm.core.records import record_created, record_updated
+from prm.core.records import record_created, record_deleted, record_updated
 from prm.crm.models import Lead, LeadSource, LeadStatus
 from prm.crm.normalize import normalize_company
 from prm.crm.repository import CampaignRepository, LeadRepository, LeadStore, UserRepository
@@ -177,3 +178,13 @@ async def list_leads(
     if country:
         filters.append(Lead.country == country.upper())
     return await LeadRepository(session, principal).page(page, *filters)
+
+
+async def delete_lead(
+    session: AsyncSession, *, principal: Principal, lead_id: uuid.UUID, expected_version: int | None
+) -> None:
+    """Delete the lead (a peer it is shared with gets a tombstone); 409 while records refer to it."""
+    lead = await LeadRepository(session, principal).get(lead_id)
+    if expected_version is not None:
+        expect_version(lead, expected_version)
+    await record_deleted(session, lead, entity="lead", principal=principal)

@@ -14,7 +14,7 @@ from prm.core.auth import Principal
 from prm.core.changes import expect_version
 from prm.core.errors import Conflict, RuleViolation
 from prm.core.pagination import PageRequest
-from prm.core.records import record_created, record_updated
+from prm.core.records import record_created, record_deleted, record_updated
 from prm.crm.models import Opportunity, OpportunityStage
 from prm.crm.repository import OpportunityRepository
 from prm.crm.schemas import OpportunityCreate, OpportunityUpdate
@@ -138,3 +138,13 @@ async def list_opportunities(
     if close_date_to is not None:
         filters.append(Opportunity.close_date <= close_date_to)
     return await OpportunityRepository(session, principal).page(page, *filters)
+
+
+async def delete_opportunity(
+    session: AsyncSession, *, principal: Principal, opportunity_id: uuid.UUID, expected_version: int | None
+) -> None:
+    """Delete the opportunity (a peer it is shared with gets a tombstone); 409 while records refer to it."""
+    opportunity = await OpportunityRepository(session, principal).get(opportunity_id)
+    if expected_version is not None:
+        expect_version(opportunity, expected_version)
+    await record_deleted(session, opportunity, entity="opportunity", principal=principal)

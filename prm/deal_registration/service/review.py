@@ -45,14 +45,15 @@ async def approve(
     registration = await RegistrationRepository(session, principal).get(registration_id)
     program = await program_of(session, registration)
     now = session.info["clock"].now()
-    await transition(
-        session, registration, "approve", actor=principal, expected_version=data.expected_version, reason=data.note
-    )
+    # The dates first, so the approval's event (webhook, a connected partner instance) carries them.
     _decided(registration, principal, now)
     registration.decision_note = data.note
     registration.approved_at = now
     registration.expires_at = now + timedelta(days=program.protection_days)
     registration.remind_at = registration.expires_at - timedelta(days=program.reminder_days)
+    await transition(
+        session, registration, "approve", actor=principal, expected_version=data.expected_version, reason=data.note
+    )
     registration.opportunity_id = await open_protected_opportunity(
         session,
         actor=principal,

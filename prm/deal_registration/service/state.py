@@ -13,6 +13,7 @@ from prm.core.activity import record_activity
 from prm.core.auth import Principal
 from prm.core.changes import expect_version
 from prm.core.errors import Conflict
+from prm.core.records import state_changed
 from prm.core.webhooks import publish_event
 from prm.deal_registration.models import DealRegistration, RegistrationState, registration_snapshot
 
@@ -75,3 +76,4 @@ async def record_event(
     if shown_state is not None:
         snapshot["state"] = shown_state.value
     await publish_event(session, f"deal_registration.{action}", snapshot | {"reason": reason})
+    await state_changed(session, registration, entity=ENTITY)
