@@ -157,7 +157,8 @@ def load_balancer(backends: list[Service], folder: Path) -> Iterator[str]:
 @contextlib.contextmanager
 def instances(env: dict[str, str], folder: Path, count: int) -> Iterator[list[Service]]:
     with contextlib.ExitStack() as stack:
-        yield [stack.enter_context(running_service(env, folder)) for _ in range(count)]
+        # A slow start is no figure here: a busy shared machine may take minutes to import the app.
+        yield [stack.enter_context(running_service(env, folder, start_timeout=300.0)) for _ in range(count)]
 
 
 class Meter(CpuMeter):
