@@ -134,7 +134,7 @@ class Service:
 
 @contextlib.contextmanager
 def running_service(
-    env: dict[str, str], folder: Path, *, workers: int = 1, cwd: Path = PROJECT_ROOT
+    env: dict[str, str], folder: Path, *, workers: int = 1, cwd: Path = PROJECT_ROOT, start_timeout: float = 60.0
 ) -> Iterator[Service]:
     """`prm serve` on a free loopback port (run from `cwd`: another checkout compares versions);
     stopped (and only it) when the block ends."""
@@ -146,7 +146,7 @@ def running_service(
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
     service = Service(process=process, base_url=f"http://{LOOPBACK}:{port}", log_file=log_file)
     try:
-        _wait_until_healthy(service)
+        _wait_until_healthy(service, start_timeout)
         yield service
     finally:
         process.terminate()

@@ -7,7 +7,7 @@ from prm.core.activity import ActivityEntry
 from prm.core.db import Base
 from prm.core.idempotency import IdempotencyRecord
 from prm.core.outbox import OutboxMessage
-from prm.core.throttle import ThrottleCounter
+from prm.core.throttle import RateWindow, ThrottleCounter
 from prm.core.webhooks import WebhookEndpoint
 from prm.credits import models as credits
 from prm.crm import models as crm
@@ -20,6 +20,7 @@ __all__ = [
     "Base",
     "IdempotencyRecord",
     "OutboxMessage",
+    "RateWindow",
     "ThrottleCounter",
     "WebhookEndpoint",
     "connect",

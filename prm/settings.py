@@ -37,6 +37,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     outbox_poll_seconds: float = 2.0
     outbox_max_attempts: int = 8
     connect_suspend_after_seconds: int = 3600
+    job_interval_seconds: float = 0.0  # 0: each timer at its own interval
     db_pool_size: int = 10
     cookie_secure: bool = False
     redis_url: str = ""
@@ -137,12 +138,11 @@ def _validate(settings: Settings) -> None:
         raise SettingsError("PRM_JWT_PRIVATE_KEY_FILE: missing (run `prm init` to create one)")
     if len(settings.secret_key) < 32:
         raise SettingsError("PRM_SECRET_KEY: missing or shorter than 32 characters")
-    if settings.jwt_ttl_seconds <= 0:
-        raise SettingsError("PRM_JWT_TTL_SECONDS: must be positive")
-    if settings.max_request_body_bytes <= 0:
-        raise SettingsError("PRM_MAX_REQUEST_BODY_BYTES: must be positive")
-    if settings.max_import_bytes <= 0:
-        raise SettingsError("PRM_MAX_IMPORT_BYTES: must be positive")
+    for name in ("jwt_ttl_seconds", "max_request_body_bytes", "max_import_bytes"):
+        if getattr(settings, name) <= 0:
+            raise SettingsError(f"PRM_{name.upper()}: must be positive")
+    if settings.job_interval_seconds < 0:
+        raise SettingsError("PRM_JOB_INTERVAL_SECONDS: must be 0 (each timer's own interval) or positive")
     for name in ("account_failures", "client_failures", "base_delay_seconds", "max_delay_seconds", "window_seconds"):
         if getattr(settings, f"signin_{name}") <= 0:
             raise SettingsError(f"PRM_SIGNIN_{name.upper()}: must be positive")

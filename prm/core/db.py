@@ -5,6 +5,8 @@ One session per request (or timer run) commits once at the end or rolls everythi
 
 from __future__ import annotations
 
+import os
+import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -179,7 +181,17 @@ def _make_engine(url: str, *, pool_size: int, echo: bool) -> AsyncEngine:
         )
         _configure_sqlite(engine.sync_engine)
         return engine
-    engine = create_async_engine(url, echo=echo, pool_size=pool_size, max_overflow=pool_size, **_JSON)
+    # Each connection names its process in pg_stat_activity, so an operator running several
+    # instances sees which one holds a lock or a long transaction (and which to stop).
+    server_settings = {"application_name": f"prm {socket.gethostname()[:30]} {os.getpid()}"}
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={"server_settings": server_settings},
+        **_JSON,
+    )
     _skip_closed_connections(engine.sync_engine)
     return engine
 

@@ -1,8 +1,9 @@
 """The outbox: side effects written in the business transaction, delivered after commit.
 
 `enqueue_email` and `publish_event` only insert rows. `OutboxDispatcher.run_once` takes due
-rows (SKIP LOCKED on PostgreSQL, so several instances never send the same row at once),
-delivers them, and on failure backs off exponentially until `max_attempts`, when the row is
+rows (SKIP LOCKED on PostgreSQL, held until the results are written, so several instances never
+send the same row at once and a crashed one's rows are taken over at once), delivers them,
+and on failure backs off exponentially until `max_attempts`, when the row is
 marked dead and shown to vendor admins. Delivery is at-least-once; webhook receivers dedupe
 on the `X-PRM-Delivery` id.
 """
@@ -19,7 +20,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String, Text, case, func, select
+from sqlalchemy import Index, Select, String, Text, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -152,7 +153,8 @@ def backoff(attempts: int) -> timedelta:
 
 
 class OutboxDispatcher:
-    """Claim due rows (one short transaction), deliver with no transaction open, record results.
+    """SQLite: claim due rows (one short transaction), deliver with no transaction open, record
+    results. (PostgreSQL: `_run_locked`, where a row lock, not a lease, keeps others off.)
 
     A claim pushes `next_attempt_at` out by a lease, so a crash between claim and result only
     delays the message until the lease ends; it is never lost. Holding no transaction during
@@ -176,6 +178,8 @@ class OutboxDispatcher:
 
     async def run_once(self, batch: int = 100) -> int:
         """Deliver what is due now; returns how many messages were attempted."""
+        if not self._db.is_sqlite:
+            return await self._run_locked(batch)
         claimed = await self._claim(batch)
         if not claimed:
             return 0
@@ -183,18 +187,49 @@ class OutboxDispatcher:
         await self._record(list(zip(claimed, errors, strict=True)))
         return len(claimed)
 
+    async def _run_locked(self, batch: int) -> int:
+        """PostgreSQL: the due rows stay locked (SKIP LOCKED) while they are delivered and their
+        results written, in one transaction. An instance that dies mid-delivery loses its locks
+        with its connection, so another instance sends those messages on its next poll instead
+        of after a lease; a delivery the far side took just before the crash may come again
+        (at-least-once: receivers dedupe on the delivery id)."""
+        async with self._db.unit_of_work() as session:
+            stmt = self._due(self._db.clock.now(), batch).with_for_update(skip_locked=True)
+            rows = (await session.scalars(stmt)).all()
+            claimed = [
+                Claimed(r.id, r.kind, r.topic, r.destination, dict(r.payload), r.attempts + 1, r.request_id)
+                for r in rows
+            ]
+            errors = await asyncio.gather(*(self._attempt(message) for message in claimed))
+            now = self._db.clock.now()
+            for row, message, error in zip(rows, claimed, errors, strict=True):
+                row.attempts = message.attempts
+                self._settle(row, message, error, now)
+        return len(claimed)
+
+    @staticmethod
+    def _due(now: datetime, batch: int) -> Select[tuple[OutboxMessage]]:
+        return (
+            select(OutboxMessage)
+            .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.next_attempt_at)
+            .limit(batch)
+        )
+
+    def _settle(self, row: OutboxMessage, claimed: Claimed, error: str | None, now: datetime) -> None:
+        if error is None:
+            row.status, row.delivered_at, row.last_error = OutboxStatus.DELIVERED, now, None
+        elif claimed.attempts >= self._max_attempts:
+            row.status, row.last_error = OutboxStatus.DEAD, error
+            with bind_request_id(claimed.request_id):
+                log.warning("outbox message %s is dead after %s attempts", row.id, claimed.attempts)
+        else:
+            row.next_attempt_at, row.last_error = now + backoff(claimed.attempts), error
+
     async def _claim(self, batch: int) -> list[Claimed]:
         async with self._db.unit_of_work() as session:
             now = self._db.clock.now()
-            stmt = (
-                select(OutboxMessage)
-                .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.next_attempt_at)
-                .limit(batch)
-            )
-            if not self._db.is_sqlite:
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = (await session.scalars(stmt)).all()
+            rows = (await session.scalars(self._due(now, batch))).all()
             for row in rows:
                 row.attempts += 1
                 row.next_attempt_at = now + LEASE
@@ -219,16 +254,8 @@ class OutboxDispatcher:
             now = self._db.clock.now()
             for claimed, error in results:
                 row = await session.get(OutboxMessage, claimed.id)
-                if row is None or row.status is not OutboxStatus.PENDING:
-                    continue
-                if error is None:
-                    row.status, row.delivered_at, row.last_error = OutboxStatus.DELIVERED, now, None
-                elif claimed.attempts >= self._max_attempts:
-                    row.status, row.last_error = OutboxStatus.DEAD, error
-                    with bind_request_id(claimed.request_id):
-                        log.warning("outbox message %s is dead after %s attempts", row.id, claimed.attempts)
-                else:
-                    row.next_attempt_at, row.last_error = now + backoff(claimed.attempts), error
+                if row is not None and row.status is OutboxStatus.PENDING:
+                    self._settle(row, claimed, error, now)
 
     async def run_forever(self, poll_seconds: float) -> None:
         """Deliver soon after each commit that wrote to the outbox, and poll for retries."""

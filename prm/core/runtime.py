@@ -18,7 +18,7 @@ from prm.core.mail import SmtpDeliverer, keep_in_mailbox
 from prm.core.outbox import Deliverer, OutboxDispatcher, OutboxKind
 from prm.core.scheduler import JobRunner
 from prm.core.seeds import SeedSource
-from prm.core.throttle import DatabaseThrottle, RedisThrottle, Throttle, ThrottlePolicy
+from prm.core.throttle import DatabaseThrottle, RedisThrottle, Throttle, ThrottlePolicy, purge_rate_windows
 from prm.core.tokens import TokenConfig, TokenService
 from prm.core.webhooks import WebhookDeliverer
 from prm.settings import Settings
@@ -90,8 +90,9 @@ def build_runtime(settings: Settings, clock: Clock, seeds: SeedSource | None = N
         ),
     }
     outbox = OutboxDispatcher(db, deliverers, max_attempts=settings.outbox_max_attempts)
-    jobs = JobRunner(db)
+    jobs = JobRunner(db, every_seconds=settings.job_interval_seconds or None)
     jobs.register("purge_idempotency_keys", purge_expired_keys, every_seconds=3600)
+    jobs.register("purge_rate_windows", purge_rate_windows, every_seconds=3600)
     return Runtime(
         settings=settings,
         clock=clock,
@@ -108,7 +109,7 @@ def build_runtime(settings: Settings, clock: Clock, seeds: SeedSource | None = N
 
 
 def _throttle(settings: Settings, db: Database, clock: Clock) -> Throttle:
-    """Sign-in limits shared by every instance: in Redis when one is configured, else the database."""
+    """Sign-in and web-to-lead limits shared by every instance: in Redis when one is configured, else the database."""
     policy = ThrottlePolicy(
         base_delay_seconds=settings.signin_base_delay_seconds,
         max_delay_seconds=settings.signin_max_delay_seconds,

@@ -73,8 +73,10 @@ class JobStats:
 
 
 class JobRunner:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, every_seconds: float | None = None) -> None:
+        """`every_seconds`: run every job at this interval instead of its own (PRM_JOB_INTERVAL_SECONDS)."""
         self._db = db
+        self._every_seconds = every_seconds
         self.jobs: dict[str, Job] = {}
         self.stats: dict[str, JobStats] = {}
         self._scheduler: AsyncIOScheduler | None = None
@@ -143,7 +145,7 @@ class JobRunner:
                 self._run_logged,
                 "interval",
                 args=[job.name],
-                seconds=job.interval_seconds,
+                seconds=self._every_seconds or job.interval_seconds,
                 id=job.name,
                 next_run_time=now,
                 max_instances=1,

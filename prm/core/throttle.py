@@ -8,6 +8,10 @@ is checked means a burst of parallel guesses cannot all slip in under the limit,
 the counter is one conditional upsert (or one Redis script), two `prm serve` processes sharing
 the database or Redis share one limit. Failures older than the window are forgotten.
 
+Next to it, `hit` counts requests in a fixed window per key (the public web-to-lead form's
+limit per client address), with the same two homes: one upsert in the database or an INCR in
+Redis. Nothing of either lives in one process's memory.
+
 Times come from the injected clock, so tests move time instead of sleeping.
 """
 
@@ -15,11 +19,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from redis.asyncio import Redis
 from sqlalchemy import Float, Integer, String, bindparam, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.dml import Insert
 
@@ -46,6 +52,16 @@ class ThrottlePolicy:
     window_seconds: int
 
 
+class RateWindow(Base):
+    """Requests counted for one key (`web-to-lead:<address>`) since its window started (Unix seconds)."""
+
+    __tablename__ = "rate_windows"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    started_at: Mapped[float] = mapped_column(Float, index=True)
+    hits: Mapped[int] = mapped_column(Integer)
+
+
 class Throttle(Protocol):
     async def reserve(self, key: str, *, free: int) -> float | None:
         """Count an attempt on `key`: None if it may go ahead, else the seconds to wait."""
@@ -57,6 +73,11 @@ class Throttle(Protocol):
 
     async def reset(self, key: str) -> None:
         """Forget every failure of `key` (a successful sign-in resets its account)."""
+        ...
+
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> float | None:
+        """Count a request on `key`: None if it is within `limit` per window, else the seconds
+        until the window ends."""
         ...
 
     async def close(self) -> None: ...
@@ -114,6 +135,29 @@ _REFUND = (
 _RESET = delete(ThrottleCounter).where(ThrottleCounter.key == bindparam("counter_key"))
 
 
+def _hit_statement(insert: Any) -> Insert:
+    """One request counted: the window starts afresh once it is over, else its count goes up."""
+    w = RateWindow.__table__
+    over = w.c.started_at <= _NOW - _WINDOW
+    stmt = insert(w).values(key=bindparam("window_key"), started_at=_NOW, hits=1)
+    set_ = {"hits": case((over, 1), else_=w.c.hits + 1), "started_at": case((over, _NOW), else_=w.c.started_at)}
+    returned: Insert = stmt.on_conflict_do_update(index_elements=[w.c.key], set_=set_).returning(
+        w.c.hits, w.c.started_at
+    )
+    return returned
+
+
+_HIT = {"sqlite": _hit_statement(sqlite.insert), "postgresql": _hit_statement(postgresql.insert)}
+_FORGET_WINDOWS = delete(RateWindow).where(RateWindow.started_at < bindparam("before", type_=Float))
+WINDOWS_KEPT = timedelta(days=1)
+
+
+async def purge_rate_windows(session: AsyncSession, now: datetime) -> int:
+    """A timer: forget windows long over (with Redis the table stays empty; its keys expire)."""
+    result = await session.execute(_FORGET_WINDOWS, {"before": (now - WINDOWS_KEPT).timestamp()})
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 class DatabaseThrottle:
     """Counters in the service's own database (the embedded SQLite default, or PostgreSQL);
     each call is its own short transaction, committed before the password is even checked."""
@@ -123,6 +167,7 @@ class DatabaseThrottle:
         self._clock = clock
         self._policy = policy
         self._reserve = _RESERVE["sqlite" if db.is_sqlite else "postgresql"]
+        self._hit = _HIT["sqlite" if db.is_sqlite else "postgresql"]
 
     async def reserve(self, key: str, *, free: int) -> float | None:
         now = self._clock.now().timestamp()
@@ -151,6 +196,15 @@ class DatabaseThrottle:
     async def reset(self, key: str) -> None:
         async with self._db.unit_of_work() as session:
             await session.execute(_RESET, {"counter_key": key})
+
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> float | None:
+        now = self._clock.now().timestamp()
+        params = {"window_key": key, "now": now, "window": float(window_seconds)}
+        async with self._db.unit_of_work() as session:
+            counted = (await session.execute(self._hit, params)).one()
+        if counted.hits <= limit:
+            return None
+        return max(float(counted.started_at) + window_seconds - now, 1.0)
 
     async def close(self) -> None:
         return None
@@ -196,6 +250,7 @@ class RedisThrottle:
     def __init__(self, url: str, clock: Clock, policy: ThrottlePolicy, *, prefix: str = "prm:") -> None:
         self._redis: Redis = Redis.from_url(url)
         self._prefix = f"{prefix}throttle:"
+        self._windows = f"{prefix}window:"
         self._clock = clock
         self._policy = policy
         self._reserve = self._redis.register_script(_RESERVE_SCRIPT)
@@ -216,6 +271,20 @@ class RedisThrottle:
 
     async def reset(self, key: str) -> None:
         await self._redis.delete(self._prefix + key)
+
+    async def hit(self, key: str, *, limit: int, window_seconds: int) -> float | None:
+        # Windows aligned on the injected clock (so each is one key), counted with INCR, which
+        # every instance's requests share atomically; Redis's own expiry only collects garbage.
+        now = self._clock.now().timestamp()
+        window = int(now // window_seconds)
+        async with self._redis.pipeline(transaction=True) as pipe:
+            counter = f"{self._windows}{key}:{window}"
+            pipe.incr(counter)
+            pipe.expire(counter, 2 * window_seconds)
+            hits, _ = await pipe.execute()
+        if int(hits) <= limit:
+            return None
+        return max((window + 1) * window_seconds - now, 1.0)
 
     async def close(self) -> None:
         await self._redis.aclose()

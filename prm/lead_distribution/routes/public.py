@@ -1,5 +1,6 @@
 """The public web-to-lead endpoint: no token, a form key per campaign, a honeypot, and a rate
-limit per client address (Litestar's RateLimitMiddleware).
+limit per client address, counted in the service's shared throttle (the database, or Redis when
+PRM_REDIS_URL is set) so every instance behind a load balancer enforces the same one.
 
 A person's browser posting the form gets pages: a thank-you page (or the form's own thank-you
 address), or the form's problems in sentences. A script asking for JSON gets JSON, as before.
@@ -13,18 +14,19 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, MediaType, Request, Response, post
 from litestar.enums import RequestEncodingType
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import Body
 from litestar.response import Redirect, Template
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.db import abandon
 from prm.core.errors import DomainError
+from prm.core.throttle import Throttle, retry_after
 from prm.lead_distribution.schemas import WebLeadReceived, WebLeadSubmission
 from prm.lead_distribution.service import intake
 
 # Per client address; a person fills in a form a few times at most, a bot hundreds.
-WEB_FORM_RATE = RateLimitConfig(rate_limit=("minute", 10), store="web_to_lead_rate_limit")
+WEB_FORM_LIMIT = 10
+WEB_FORM_WINDOW_SECONDS = 60
 
 LABELS = {
     "first_name": "first name",
@@ -109,10 +111,29 @@ def _problem_page(error: DomainError, *, back: str | None) -> Template:
     return Template("public/web_lead_problem.html", context=context, status_code=error.status_code)
 
 
+class TooManySubmissions(DomainError):
+    status_code = 429
+    title = "Too many requests"
+    type_slug = "too-many-requests"
+
+    def __init__(self, wait_seconds: float) -> None:
+        wait = retry_after(wait_seconds)
+        super().__init__(
+            f"Too many form posts from this address; try again in {wait} seconds.", headers={"Retry-After": wait}
+        )
+
+
+async def _within_limit(request: Request[Any, Any, Any]) -> None:
+    throttle: Throttle = request.app.state.runtime.throttle
+    address = request.client.host if request.client else "unknown"
+    wait = await throttle.hit(f"web-to-lead:{address}", limit=WEB_FORM_LIMIT, window_seconds=WEB_FORM_WINDOW_SECONDS)
+    if wait is not None:
+        raise TooManySubmissions(wait)
+
+
 class WebToLeadController(Controller):
     path = "/distribution/web-to-lead"
     tags = ["lead distribution"]
-    middleware = [WEB_FORM_RATE.middleware]
 
     @post(
         "/{form_key:str}",
@@ -121,6 +142,7 @@ class WebToLeadController(Controller):
         exclude_from_auth=True,
         summary="Public form post (application/x-www-form-urlencoded); no token. A browser "
         "(Accept: text/html) gets a thank-you page or the form's thank-you address (303).",
+        throttled=True,
     )
     async def submit(
         self,
@@ -129,6 +151,9 @@ class WebToLeadController(Controller):
         form_key: str,
         data: Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)],
     ) -> Response[Any]:
+        """At most ten posts a minute per client address (else 429 with `Retry-After`), shared
+        by every instance."""
+        await _within_limit(request)
         browser = _wants_page(request)
         try:
             form = await intake.submit_web_lead(db_session, form_key=form_key[:64], data=_submission(data))
