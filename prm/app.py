@@ -18,7 +18,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 
 from prm.connect.jobs import register_jobs as register_connect_jobs
-from prm.connect.routes import ConnectionController, SharingController, peer_inbox
+from prm.connect.routes import ConnectionController, SharingController, peer_batch_inbox, peer_inbox
 from prm.connect.service.sharing import on_record_updated
 from prm.core.auth import BearerTokenMiddleware
 from prm.core.clock import Clock, SystemClock
@@ -150,7 +150,7 @@ def create_app(
     )
     register_bench_routes(api, settings)
     return Litestar(
-        route_handlers=[api, AuthController, health, ready, peer_inbox, portal_router()],
+        route_handlers=[api, AuthController, health, ready, peer_inbox, peer_batch_inbox, portal_router()],
         dependencies=DEPENDENCIES,
         exception_handlers={**EXCEPTION_HANDLERS, **UNKNOWN_PAGE_HANDLERS},
         openapi_config=_openapi(),

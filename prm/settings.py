@@ -36,6 +36,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     run_scheduler: bool = True
     outbox_poll_seconds: float = 2.0
     outbox_max_attempts: int = 8
+    peer_retry_max_seconds: float = 30.0
+    peer_max_attempts: int = 120
     db_pool_size: int = 10
     cookie_secure: bool = False
     redis_url: str = ""

@@ -1,12 +1,21 @@
 """The one httpx client to peer instances: signs each message with the connection's key and
 POSTs it to the peer's inbox. Used by the outbox dispatcher (kind `peer`), so a message is
 sent only after the transaction that wrote it committed, retried with backoff while the peer
-is down, and dead-lettered (with the peer's answer as the reason) after the attempt limit."""
+is down, and dead-lettered (with the peer's answer as the reason) after the attempt limit.
+
+`PeerBatchDeliverer` is what the dispatcher uses: per connection, the due messages go in id
+order (the order they were written, so per record too), consecutive ones in one signed
+request to the peer's batch inbox that applies them in one transaction and answers per
+message; a handshake message goes alone through the single inbox. The first failed request
+to a peer stops that peer's round, so nothing overtakes a message still waiting."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import uuid
+from collections import defaultdict
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,11 +24,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.connect.models import Connection, ConnectionStatus
 from prm.connect.repository import ConnectRepository
+from prm.connect.schemas import PeerBatchReply
 from prm.core.db import Database, new_id
-from prm.core.outbox import Claimed, OutboxKind, enqueue
+from prm.core.outbox import REFUSED, Claimed, OutboxKind, enqueue
 from prm.core.tokens import issue_peer_token
 
 INBOX_PATH = "/peer/v1/messages"
+BATCH_INBOX_PATH = "/peer/v1/batches"
+# One request carries at most this many messages and (roughly) this many bytes of them.
+BATCH_MESSAGES = 200
+BATCH_BYTES = 2 * 1024 * 1024
 # Messages that must still go out while the connection is not (or no longer) accepted.
 HANDSHAKE_TYPES = frozenset({"invite", "accept", "decline", "cancel", "deactivate"})
 
@@ -91,3 +105,107 @@ def _may_send(connection: Connection, message_type: str) -> bool:
     if message_type in HANDSHAKE_TYPES:
         return True
     return connection.status in (ConnectionStatus.ACCEPTED, ConnectionStatus.SUSPENDED)
+
+
+class PeerBatchDeliverer:
+    """Delivers claimed peer messages: per connection in order, many per signed request."""
+
+    def __init__(self, db: Database, http: httpx.AsyncClient) -> None:
+        self._db = db
+        self._http = http
+        self._single = PeerDeliverer(db, http)
+
+    async def __call__(self, messages: list[Claimed]) -> dict[uuid.UUID, str | None]:
+        by_connection: dict[str, list[Claimed]] = defaultdict(list)
+        for message in sorted(messages, key=lambda m: m.id):
+            by_connection[str(message.payload["connection_id"])].append(message)
+        rounds = await asyncio.gather(*(self._to_peer(uuid.UUID(c), ms) for c, ms in by_connection.items()))
+        return {message_id: outcome for results in rounds for message_id, outcome in results.items()}
+
+    async def _to_peer(self, connection_id: uuid.UUID, messages: list[Claimed]) -> dict[uuid.UUID, str | None]:
+        results: dict[uuid.UUID, str | None] = {}
+        for group in _runs(messages):
+            try:
+                results.update(await self._send_group(connection_id, group))
+            except Exception as exc:  # unreachable or refused whole: this and every later one wait
+                error = f"{type(exc).__name__}: {exc}"[:2000]
+                results.update(dict.fromkeys((m.id for m in messages if m.id not in results), error))
+                break
+        return results
+
+    async def _send_group(self, connection_id: uuid.UUID, group: list[Claimed]) -> dict[uuid.UUID, str | None]:
+        if len(group) == 1 and group[0].payload["envelope"]["type"] in HANDSHAKE_TYPES:
+            await self._single(group[0])
+            return {group[0].id: None}
+        async with self._db.session() as session:
+            connection = await session.get(Connection, connection_id)
+            instance_id = await ConnectRepository(session).instance_id()
+            await session.commit()
+        if connection is None or connection.peer_connection_id is None:
+            return {m.id: None for m in group}  # gone, or never answered: nothing more is sent
+        if connection.status not in (ConnectionStatus.ACCEPTED, ConnectionStatus.SUSPENDED):
+            return {m.id: None for m in group}  # deactivated: later changes are no longer sent
+        return await self._post_batch(connection, str(instance_id), group)
+
+    async def _post_batch(
+        self, connection: Connection, instance_id: str, group: list[Claimed]
+    ) -> dict[uuid.UUID, str | None]:
+        envelopes = [
+            {**m.payload["envelope"], "receiver_connection_id": str(connection.peer_connection_id)} for m in group
+        ]
+        batch = {
+            "sender_connection_id": str(connection.id),
+            "receiver_connection_id": str(connection.peer_connection_id),
+            "messages": envelopes,
+        }
+        body = msgspec.json.encode(batch)
+        token = issue_peer_token(
+            connection.private_key_pem,
+            issuer=instance_id,
+            subject=str(connection.id),
+            audience=connection.peer_url,
+            now=self._db.clock.now().timestamp(),
+            claims={"bh": body_hash(body)},
+        )
+        response = await self._http.post(
+            connection.peer_url + BATCH_INBOX_PATH,
+            content=body,
+            headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+        )
+        if response.status_code >= 300:
+            raise PeerRefused(f"{response.status_code} from {connection.peer_url}: {response.text[:500]}")
+        return _outcomes(group, response.content)
+
+
+def _runs(messages: list[Claimed]) -> Iterator[list[Claimed]]:
+    """Consecutive messages that may share a request; a handshake message goes on its own."""
+    group: list[Claimed] = []
+    size = 0
+    for message in messages:
+        alone = message.payload["envelope"]["type"] in HANDSHAKE_TYPES
+        message_size = len(msgspec.json.encode(message.payload["envelope"]))
+        if group and (alone or len(group) >= BATCH_MESSAGES or size + message_size > BATCH_BYTES):
+            yield group
+            group, size = [], 0
+        group.append(message)
+        size += message_size
+        if alone:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _outcomes(group: list[Claimed], content: bytes) -> dict[uuid.UUID, str | None]:
+    """Per message: delivered (applied or already applied), or the peer's reason for refusing it."""
+    answered = {r.message_id: r for r in msgspec.json.decode(content, type=PeerBatchReply).results}
+    outcomes: dict[uuid.UUID, str | None] = {}
+    for message in group:
+        result = answered.get(uuid.UUID(message.payload["envelope"]["message_id"]))
+        if result is None:
+            outcomes[message.id] = "the peer did not answer for this message"
+        elif result.status in ("applied", "duplicate"):
+            outcomes[message.id] = None
+        else:
+            outcomes[message.id] = f"{REFUSED}{result.detail or result.status}"[:2000]
+    return outcomes

@@ -22,7 +22,7 @@ from prm.connect.models import (
     ShareStatus,
     Subscription,
 )
-from prm.core.db import new_id
+from prm.core.db import defer_insert, new_id
 from prm.core.errors import NotFound
 from prm.core.pagination import PageRequest, page_of, paginate_statement
 
@@ -128,6 +128,17 @@ class ConnectRepository:
         return await self._insert_once(
             InboundMessage(message_id=message_id, connection_id=connection_id, received_at=now)
         )
+
+    async def seen_message_ids(self, message_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these message ids were applied before (a batch's redeliveries)."""
+        stmt = select(InboundMessage.message_id).where(InboundMessage.message_id.in_(message_ids))
+        return set(await self.session.scalars(stmt))
+
+    def remember_message_at_commit(self, message_id: uuid.UUID, connection_id: uuid.UUID, now: datetime) -> None:
+        """Record an applied message id with the unit of work's other rows: a batch checks its
+        ids in one query first, and a concurrent redelivery fails the commit, so it applies once."""
+        row = {"message_id": message_id, "connection_id": connection_id, "received_at": now}
+        defer_insert(self.session, InboundMessage, row)
 
     async def _insert_once(self, row: Any) -> bool:
         try:

@@ -5,6 +5,11 @@ rows (SKIP LOCKED on PostgreSQL, so several instances never send the same row at
 delivers them, and on failure backs off exponentially until `max_attempts`, when the row is
 marked dead and shown to vendor admins. Delivery is at-least-once; webhook receivers dedupe
 on the `X-PRM-Delivery` id.
+
+A kind may have a batch deliverer (peer messages: one signed request per peer carrying many
+messages) and its own retry policy; a success to a destination releases that destination's
+messages still backing off, so a peer that comes back is caught up at once, not after the
+longest backoff.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String, Text, select
+from sqlalchemy import Index, String, Text, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,6 +33,8 @@ from prm.core.db import Base, Database, IdMixin, defer_insert, enum_column, inse
 log = logging.getLogger("prm.outbox")
 
 MAX_BACKOFF = timedelta(hours=1)
+# How a batch deliverer's reason starts when the far side answered but refused one message.
+REFUSED = "refused: "
 FIRST_BACKOFF = timedelta(seconds=10)
 
 
@@ -138,12 +145,27 @@ class Claimed:
 
 
 Deliverer = Callable[[Claimed], Awaitable[None]]
+# Delivers many messages of one kind at once; per message id, None (delivered) or why not.
+BatchDeliverer = Callable[[list[Claimed]], Awaitable[dict[uuid.UUID, str | None]]]
+Outcome = tuple[Claimed, str | None]
 LEASE = timedelta(minutes=5)
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a kind backs off: `first`, doubled per attempt up to `longest`; dead after `max_attempts`."""
+
+    max_attempts: int
+    first: timedelta = FIRST_BACKOFF
+    longest: timedelta = MAX_BACKOFF
+
+    def delay(self, attempts: int) -> timedelta:
+        delay: timedelta = self.first * (2 ** max(attempts - 1, 0))
+        return min(delay, self.longest)
+
+
 def backoff(attempts: int) -> timedelta:
-    delay: timedelta = FIRST_BACKOFF * (2 ** max(attempts - 1, 0))
-    return min(delay, MAX_BACKOFF)
+    return RetryPolicy(max_attempts=0).delay(attempts)
 
 
 class OutboxDispatcher:
@@ -155,11 +177,20 @@ class OutboxDispatcher:
     """
 
     def __init__(
-        self, db: Database, deliverers: dict[OutboxKind, Deliverer], *, max_attempts: int, concurrency: int = 8
+        self,
+        db: Database,
+        deliverers: dict[OutboxKind, Deliverer],
+        *,
+        max_attempts: int,
+        concurrency: int = 8,
+        batch_deliverers: dict[OutboxKind, BatchDeliverer] | None = None,
+        policies: dict[OutboxKind, RetryPolicy] | None = None,
     ) -> None:
         self._db = db
         self._deliverers = deliverers
-        self._max_attempts = max_attempts
+        self._batch_deliverers = batch_deliverers or {}
+        self._default_policy = RetryPolicy(max_attempts=max_attempts)
+        self._policies = policies or {}
         self._limit = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
         db.after_commit_hooks.append(self._after_commit)
@@ -168,14 +199,35 @@ class OutboxDispatcher:
         if session.info.pop("outbox_written", False):
             self._wakeup.set()
 
-    async def run_once(self, batch: int = 100) -> int:
+    async def run_once(self, batch: int = 500) -> int:
         """Deliver what is due now; returns how many messages were attempted."""
         claimed = await self._claim(batch)
         if not claimed:
             return 0
-        errors = await asyncio.gather(*(self._attempt(message) for message in claimed))
-        await self._record(list(zip(claimed, errors, strict=True)))
+        outcomes = await self._deliver(claimed)
+        await self._record(outcomes)
         return len(claimed)
+
+    async def _deliver(self, claimed: list[Claimed]) -> list[Outcome]:
+        singles = [m for m in claimed if m.kind not in self._batch_deliverers]
+        batches = {kind: [m for m in claimed if m.kind is kind] for kind in self._batch_deliverers}
+        single_errors, batch_outcomes = await asyncio.gather(
+            asyncio.gather(*(self._attempt(message) for message in singles)),
+            asyncio.gather(*(self._attempt_batch(kind, messages) for kind, messages in batches.items() if messages)),
+        )
+        outcomes = list(zip(singles, single_errors, strict=True))
+        return outcomes + [outcome for group in batch_outcomes for outcome in group]
+
+    async def _attempt_batch(self, kind: OutboxKind, messages: list[Claimed]) -> list[Outcome]:
+        try:
+            results = await self._batch_deliverers[kind](messages)
+        except Exception as exc:  # the whole batch failed; every message in it is retried
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            return [(message, error) for message in messages]
+        return [(message, results.get(message.id, "not attempted")) for message in messages]
+
+    def _policy(self, kind: OutboxKind) -> RetryPolicy:
+        return self._policies.get(kind, self._default_policy)
 
     async def _claim(self, batch: int) -> list[Claimed]:
         async with self._db.unit_of_work() as session:
@@ -183,7 +235,7 @@ class OutboxDispatcher:
             stmt = (
                 select(OutboxMessage)
                 .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-                .order_by(OutboxMessage.next_attempt_at)
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(batch)
             )
             if not self._db.is_sqlite:
@@ -202,20 +254,50 @@ class OutboxDispatcher:
                 return f"{type(exc).__name__}: {exc}"[:2000]
         return None
 
-    async def _record(self, results: list[tuple[Claimed, str | None]]) -> None:
+    async def _record(self, results: list[Outcome]) -> None:
         async with self._db.unit_of_work() as session:
             now = self._db.clock.now()
+            rows = await _pending_rows(session, [claimed.id for claimed, _ in results])
             for claimed, error in results:
-                row = await session.get(OutboxMessage, claimed.id)
-                if row is None or row.status is not OutboxStatus.PENDING:
+                row = rows.get(claimed.id)
+                if row is None:
                     continue
+                policy = self._policy(claimed.kind)
                 if error is None:
                     row.status, row.delivered_at, row.last_error = OutboxStatus.DELIVERED, now, None
-                elif claimed.attempts >= self._max_attempts:
+                elif claimed.attempts >= policy.max_attempts:
                     row.status, row.last_error = OutboxStatus.DEAD, error
                     log.warning("outbox message %s is dead after %s attempts", row.id, claimed.attempts)
                 else:
-                    row.next_attempt_at, row.last_error = now + backoff(claimed.attempts), error
+                    row.next_attempt_at, row.last_error = now + policy.delay(claimed.attempts), error
+            await self._release_reached(session, results, now)
+
+    async def _release_reached(self, session: AsyncSession, results: list[Outcome], now: datetime) -> None:
+        """A destination that just took a batch is up again: what waits for it goes now. Only
+        rows backing off after a failure to reach it are moved: not the ones it refused
+        (`REFUSED` reasons), not the ones just attempted, and never rows another dispatcher
+        holds (a policy's longest backoff is shorter than a claim's lease)."""
+        attempted = [c.id for c, _ in results]
+        for kind in self._batch_deliverers:
+            reached = {c.destination for c, error in results if c.kind is kind and error is None}
+            if not reached:
+                continue
+            released = await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.kind == kind,
+                    OutboxMessage.status == OutboxStatus.PENDING,
+                    OutboxMessage.destination.in_(reached),
+                    OutboxMessage.next_attempt_at > now,
+                    OutboxMessage.next_attempt_at <= now + min(self._policy(kind).longest, LEASE / 2),
+                    OutboxMessage.last_error.not_like(f"{REFUSED}%"),
+                    OutboxMessage.id.not_in(attempted),
+                )
+                .values(next_attempt_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(released, "rowcount", 0):
+                _mark_written(session)
 
     async def run_forever(self, poll_seconds: float) -> None:
         """Deliver soon after each commit that wrote to the outbox, and poll for retries."""
@@ -228,6 +310,16 @@ class OutboxDispatcher:
                     pass
             except Exception:  # keep the loop alive; the rows stay pending
                 log.exception("outbox dispatch failed")
+
+
+async def _pending_rows(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, OutboxMessage]:
+    rows: dict[uuid.UUID, OutboxMessage] = {}
+    for start in range(0, len(ids), 500):
+        stmt = select(OutboxMessage).where(
+            OutboxMessage.id.in_(ids[start : start + 500]), OutboxMessage.status == OutboxStatus.PENDING
+        )
+        rows.update((row.id, row) for row in await session.scalars(stmt))
+    return rows
 
 
 async def retry_message(session: AsyncSession, message_id: uuid.UUID) -> OutboxMessage | None:

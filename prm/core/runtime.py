@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import httpx
 
-from prm.connect.client import PeerDeliverer
+from prm.connect.client import PeerBatchDeliverer, PeerDeliverer
 from prm.core.clock import Clock
 from prm.core.db import Database
 from prm.core.idempotency import purge_expired_keys
 from prm.core.mail import SmtpDeliverer, keep_in_mailbox
-from prm.core.outbox import Deliverer, OutboxDispatcher, OutboxKind
+from prm.core.outbox import Deliverer, OutboxDispatcher, OutboxKind, RetryPolicy
 from prm.core.scheduler import JobRunner
 from prm.core.seeds import SeedSource
 from prm.core.throttle import DatabaseThrottle, RedisThrottle, Throttle, ThrottlePolicy
@@ -77,7 +78,13 @@ def build_runtime(settings: Settings, clock: Clock, seeds: SeedSource | None = N
         OutboxKind.WEBHOOK: WebhookDeliverer(db, http),
         OutboxKind.PEER: PeerDeliverer(db, http),
     }
-    outbox = OutboxDispatcher(db, deliverers, max_attempts=settings.outbox_max_attempts)
+    outbox = OutboxDispatcher(
+        db,
+        deliverers,
+        max_attempts=settings.outbox_max_attempts,
+        batch_deliverers={OutboxKind.PEER: PeerBatchDeliverer(db, http)},
+        policies={OutboxKind.PEER: _peer_retry(settings)},
+    )
     jobs = JobRunner(db)
     jobs.register("purge_idempotency_keys", purge_expired_keys, every_seconds=3600)
     return Runtime(
@@ -89,6 +96,16 @@ def build_runtime(settings: Settings, clock: Clock, seeds: SeedSource | None = N
         outbox=outbox,
         jobs=jobs,
         throttle=_throttle(settings, db, clock),
+    )
+
+
+def _peer_retry(settings: Settings) -> RetryPolicy:
+    """A peer that is down is tried again soon and often (a second, doubling up to
+    PRM_PEER_RETRY_MAX_SECONDS), so it is caught up quickly when it returns; it is given up on
+    (dead letters, replayable) only after PRM_PEER_MAX_ATTEMPTS tries."""
+    longest = timedelta(seconds=settings.peer_retry_max_seconds)
+    return RetryPolicy(
+        max_attempts=settings.peer_max_attempts, first=min(timedelta(seconds=1), longest), longest=longest
     )
 
 

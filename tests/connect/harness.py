@@ -73,7 +73,10 @@ class Instance:
             "PRM_JWT_PRIVATE_KEY_FILE": str(key_file),
             "PRM_SECRET_KEY": secrets.token_urlsafe(48),
             "PRM_BASE_URL": self.url,
-            "PRM_OUTBOX_POLL_SECONDS": "0.5",
+            # Delivery wakes on commit; the poll and the retries of a peer that was down are
+            # short here so a restarted peer is caught up within a second, not 30.
+            "PRM_OUTBOX_POLL_SECONDS": "0.2",
+            "PRM_PEER_RETRY_MAX_SECONDS": "1",
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(base_url=self.url, timeout=30)
