@@ -31,9 +31,13 @@ from prm.core.tokens import issue_peer_token
 
 INBOX_PATH = "/peer/v1/messages"
 BATCH_INBOX_PATH = "/peer/v1/batches"
-# One request carries at most this many messages and (roughly) this many bytes of them.
+# One request carries at most this many messages and records in them (a message forwarding many
+# records counts each), and roughly this many bytes: the peer applies it in one transaction, and
+# it should answer well within BATCH_TIMEOUT_SECONDS even when busy.
 BATCH_MESSAGES = 200
-BATCH_BYTES = 2 * 1024 * 1024
+BATCH_RECORDS = 200
+BATCH_BYTES = 1024 * 1024
+BATCH_TIMEOUT_SECONDS = 60.0
 # Messages that must still go out while the connection is not (or no longer) accepted.
 HANDSHAKE_TYPES = frozenset({"invite", "accept", "decline", "cancel", "deactivate"})
 
@@ -171,6 +175,7 @@ class PeerBatchDeliverer:
             connection.peer_url + BATCH_INBOX_PATH,
             content=body,
             headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+            timeout=BATCH_TIMEOUT_SECONDS,
         )
         if response.status_code >= 300:
             raise PeerRefused(f"{response.status_code} from {connection.peer_url}: {response.text[:500]}")
@@ -180,18 +185,25 @@ class PeerBatchDeliverer:
 def _runs(messages: list[Claimed]) -> Iterator[list[Claimed]]:
     """Consecutive messages that may share a request; a handshake message goes on its own."""
     group: list[Claimed] = []
-    size = 0
+    size = records = 0
     for message in messages:
-        alone = message.payload["envelope"]["type"] in HANDSHAKE_TYPES
-        message_size = len(msgspec.json.encode(message.payload["envelope"]))
-        if group and (alone or len(group) >= BATCH_MESSAGES or size + message_size > BATCH_BYTES):
+        envelope = message.payload["envelope"]
+        alone = envelope["type"] in HANDSHAKE_TYPES
+        message_size = len(msgspec.json.encode(envelope))
+        message_records = max(1, len(envelope["body"].get("items", ())))
+        full = (
+            len(group) >= BATCH_MESSAGES
+            or size + message_size > BATCH_BYTES
+            or records + message_records > BATCH_RECORDS
+        )
+        if group and (alone or full):
             yield group
-            group, size = [], 0
+            group, size, records = [], 0, 0
         group.append(message)
-        size += message_size
+        size, records = size + message_size, records + message_records
         if alone:
             yield group
-            group, size = [], 0
+            group, size, records = [], 0, 0
     if group:
         yield group
 

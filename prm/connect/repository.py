@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.connect.models import (
     LIVE_STATUSES,
     Connection,
+    ConnectionStatus,
     InboundMessage,
     InstanceIdentity,
     Publication,
@@ -128,6 +129,10 @@ class ConnectRepository:
         return await self._insert_once(
             InboundMessage(message_id=message_id, connection_id=connection_id, received_at=now)
         )
+
+    async def live_connections(self) -> list[Connection]:
+        stmt = select(Connection).where(Connection.status == ConnectionStatus.ACCEPTED).order_by(Connection.id)
+        return list((await self.session.scalars(stmt)).all())
 
     async def seen_message_ids(self, message_ids: list[uuid.UUID]) -> set[uuid.UUID]:
         """Which of these message ids were applied before (a batch's redeliveries)."""

@@ -149,6 +149,7 @@ Deliverer = Callable[[Claimed], Awaitable[None]]
 BatchDeliverer = Callable[[list[Claimed]], Awaitable[dict[uuid.UUID, str | None]]]
 Outcome = tuple[Claimed, str | None]
 LEASE = timedelta(minutes=5)
+RELEASE_WITHIN = LEASE / 2
 
 
 @dataclass(frozen=True)
@@ -273,31 +274,15 @@ class OutboxDispatcher:
             await self._release_reached(session, results, now)
 
     async def _release_reached(self, session: AsyncSession, results: list[Outcome], now: datetime) -> None:
-        """A destination that just took a batch is up again: what waits for it goes now. Only
-        rows backing off after a failure to reach it are moved: not the ones it refused
-        (`REFUSED` reasons), not the ones just attempted, and never rows another dispatcher
-        holds (a policy's longest backoff is shorter than a claim's lease)."""
+        """A destination that just took a batch is up again: what waits for it goes now (not
+        what was just attempted: a message refused in this very batch keeps its backoff)."""
         attempted = [c.id for c, _ in results]
         for kind in self._batch_deliverers:
             reached = {c.destination for c, error in results if c.kind is kind and error is None}
             if not reached:
                 continue
-            released = await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.kind == kind,
-                    OutboxMessage.status == OutboxStatus.PENDING,
-                    OutboxMessage.destination.in_(reached),
-                    OutboxMessage.next_attempt_at > now,
-                    OutboxMessage.next_attempt_at <= now + min(self._policy(kind).longest, LEASE / 2),
-                    OutboxMessage.last_error.not_like(f"{REFUSED}%"),
-                    OutboxMessage.id.not_in(attempted),
-                )
-                .values(next_attempt_at=now)
-                .execution_options(synchronize_session=False)
-            )
-            if getattr(released, "rowcount", 0):
-                _mark_written(session)
+            longest = min(self._policy(kind).longest, RELEASE_WITHIN)
+            await release_waiting(session, kind=kind, destinations=reached, now=now, within=longest, besides=attempted)
 
     async def run_forever(self, poll_seconds: float) -> None:
         """Deliver soon after each commit that wrote to the outbox, and poll for retries."""
@@ -310,6 +295,40 @@ class OutboxDispatcher:
                     pass
             except Exception:  # keep the loop alive; the rows stay pending
                 log.exception("outbox dispatch failed")
+
+
+async def release_waiting(
+    session: AsyncSession,
+    *,
+    kind: OutboxKind,
+    destinations: set[str],
+    now: datetime,
+    within: timedelta = RELEASE_WITHIN,
+    besides: list[uuid.UUID] | None = None,
+) -> int:
+    """Make due now the messages to these destinations that back off after failing to reach
+    them (due within `within`, which is shorter than a claim's lease, so a message another
+    dispatcher is sending stays with it); not the ones a destination refused."""
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == kind,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.destination.in_(destinations),
+            OutboxMessage.next_attempt_at > now,
+            OutboxMessage.next_attempt_at <= now + within,
+            OutboxMessage.last_error.not_like(f"{REFUSED}%"),
+        )
+        .values(next_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if besides:
+        stmt = stmt.where(OutboxMessage.id.not_in(besides))
+    result = await session.execute(stmt)
+    released = int(getattr(result, "rowcount", 0) or 0)
+    if released:
+        _mark_written(session)
+    return released
 
 
 async def _pending_rows(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, OutboxMessage]:

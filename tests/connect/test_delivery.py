@@ -3,7 +3,8 @@ by a small HTTP server (it answers the batch inbox as a prm instance would), and
 batches from a peer played by the test with its own key. Time moves by the injected clock.
 
 - Many changes travel in one signed request, in the order they were written, each once.
-- A peer that is down is retried with backoff; one that comes back gets what waits at once; after
+- A peer that is down is retried with backoff; one that comes back (reached again, or saying
+  hello after a restart) gets what waits at once; after
   the attempt limit a message is dead with the reason shown to vendor admins, and replayable.
 - A message the peer refuses is retried alone with its reason; the rest of its batch is delivered.
 - A received batch applies in order in one request, answers per message, applies a redelivered
@@ -263,6 +264,25 @@ async def test_a_message_the_peer_refuses_waits_with_its_reason_and_the_rest_is_
     assert await outbox.run_once() == 1
     assert [i["values"]["name"] for i in peer_server.records()] == ["Kept", "Refused", "Kept v2", "Refused"]
     assert await _peer_outbox(client, world, "pending") == []
+
+
+async def test_a_peer_that_restarts_says_hello_and_gets_what_waits_for_it_at_once(
+    client: Client, world: World, app: Litestar, peer_server: PeerServer, clock: ManualClock
+) -> None:
+    outbox = app.state.runtime.outbox
+    linked = await _linked(client, world, app, peer_server)
+    account = await _account(client, world, "Delta")
+    peer_server.down = True
+    await _share(client, world, linked, account)
+    for wait in (0, 1.5, 2.5):
+        clock.advance(timedelta(seconds=wait))
+        assert await outbox.run_once() == 1  # three failures: the next try is 4 s away
+    peer_server.down = False
+    assert await outbox.run_once() == 0
+
+    await linked.peer.send(client, world, "hello", {})  # what a restarted prm sends first
+    assert await outbox.run_once() == 1
+    assert [i["values"]["name"] for i in peer_server.records()] == ["Delta"]
 
 
 # The app receiving a batch

@@ -31,6 +31,7 @@ from prm.connect.schemas import PeerBatch, PeerEnvelope, PeerResult
 from prm.connect.service import connections, publishing, sharing
 from prm.core.db import savepoint
 from prm.core.errors import DomainError, Unauthenticated
+from prm.core.outbox import OutboxKind, release_waiting
 from prm.core.tokens import InvalidToken, verify_peer_token
 
 # An ending message may arrive again (a retry) after the connection already ended.
@@ -168,8 +169,16 @@ async def _dispatch(session: AsyncSession, connection: Connection, envelope: Pee
         await sharing.peer_accepted_record(session, connection, body)
     elif kind == "stop":
         await sharing.peer_stopped(session, connection, body)
+    elif kind == "hello":
+        await _peer_is_back(session, connection)
     else:
         raise _refuse(f"unknown message type {kind!r}")
+
+
+async def _peer_is_back(session: AsyncSession, connection: Connection) -> None:
+    """The peer (re)started: what waits for it after failed tries goes now."""
+    now = session.info["clock"].now()
+    await release_waiting(session, kind=OutboxKind.PEER, destinations={connection.peer_url}, now=now)
 
 
 # Batches
