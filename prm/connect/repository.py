@@ -27,19 +27,27 @@ from prm.core.db import defer_insert, new_id
 from prm.core.errors import NotFound
 from prm.core.pagination import PageRequest, page_of, paginate_statement
 
+_INSTANCE_ID = "connect_instance_id"  # session.info
+
 
 class ConnectRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def instance_id(self) -> uuid.UUID:
+        """This instance's id; asked per record sent or received, so read once per unit of work
+        (it never changes once written)."""
+        cached: uuid.UUID | None = self.session.info.get(_INSTANCE_ID)
+        if cached is not None:
+            return cached
         found = await self.session.scalar(select(InstanceIdentity.instance_id))
-        if found is not None:
-            return found
-        identity = InstanceIdentity(singleton=1, instance_id=new_id())
-        self.session.add(identity)
-        await self.session.flush()
-        return identity.instance_id
+        if found is None:  # the first ever: not cached, as a savepoint around it may yet roll back
+            identity = InstanceIdentity(singleton=1, instance_id=new_id())
+            self.session.add(identity)
+            await self.session.flush()
+            return identity.instance_id
+        self.session.info[_INSTANCE_ID] = found
+        return found
 
     async def connection(self, connection_id: uuid.UUID, *, for_update: bool = False) -> Connection:
         stmt = select(Connection).where(Connection.id == connection_id)

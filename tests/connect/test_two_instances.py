@@ -53,9 +53,11 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     vendor = Instance("vendor", tmp_path_factory.mktemp("vendor"))
     partner = Instance("partner", tmp_path_factory.mktemp("partner"))
     try:
-        # Both set up and start side by side: most of it is each process importing the app.
+        for instance in (vendor, partner):
+            instance.set_up()
+        # Both start side by side: most of it is each process importing the app.
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda instance: (instance.set_up(), instance.start()), (vendor, partner)))
+            list(pool.map(lambda instance: instance.start(), (vendor, partner)))
         yield Pair(vendor, partner)
     finally:
         for instance in (vendor, partner):
