@@ -236,10 +236,14 @@ def test_concurrent_edits_resolve_the_same_on_both_sides_and_keep_the_loser(link
     _account, _contact, opportunity = _shared_deal(linked, "Fabrikam")
     b_path = f"/api/v1/opportunities/{linked.b_copy('opportunity', opportunity['id'])['id']}"
     a_path = f"/api/v1/opportunities/{opportunity['id']}"
+    # Concurrent: each side edits before it can see the other's edit (a restarted peer is caught
+    # up at once, so each edit is made while the other side is down).
     b.kill()
     _patch(a, a_path, name="Fabrikam by A")  # earlier; cannot reach B yet
+    a.kill()  # its change waits in its outbox
     b.start()
     _patch(b, b_path, name="Fabrikam by B")  # later: wins on both sides
+    a.start()
     eventually(lambda: a.get(a_path)["name"] == "Fabrikam by B", what="B's later name on A")
 
     def loser_kept() -> list[dict[str, Any]]:
