@@ -149,7 +149,7 @@ def main() -> None:
     figures: dict[str, float] = {"load_avg_1m.before": os.getloadavg()[0]}
     try:
         for instance in (a, b):
-            for test_only in ("PRM_OUTBOX_POLL_SECONDS", "PRM_PEER_RETRY_MAX_SECONDS"):
+            for test_only in ("PRM_OUTBOX_POLL_SECONDS", "PRM_PEER_RETRY_MAX_SECONDS", "PRM_PEER_MAX_ATTEMPTS"):
                 instance.env.pop(test_only, None)  # the defaults a deployment runs with
             instance.set_up()
             instance.start()

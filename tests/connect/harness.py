@@ -82,6 +82,9 @@ class Instance:
             # short here so a restarted peer is caught up within a second, not 30.
             "PRM_OUTBOX_POLL_SECONDS": "0.2",
             "PRM_PEER_RETRY_MAX_SECONDS": "1",
+            # ... and with retries that often, a peer kept down for minutes on a busy machine must
+            # not see messages dead-lettered (tests/connect/test_delivery.py covers dead letters).
+            "PRM_PEER_MAX_ATTEMPTS": "100000",
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(base_url=self.url, timeout=30)
