@@ -17,7 +17,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecurityScheme
 
 from prm.connect.jobs import register_jobs as register_connect_jobs
-from prm.connect.routes import ConnectionController, SharingController, peer_inbox
+from prm.connect.routes import ConnectionController, SharingController, peer_batch_inbox, peer_inbox
 from prm.connect.service.registrations import on_state_changed as on_registration_step
 from prm.connect.service.sharing import on_record_updated
 from prm.connect.service.tombstones import on_record_ended
@@ -155,7 +155,7 @@ def create_app(
     )
     register_bench_routes(api, settings)
     return Litestar(
-        route_handlers=[api, AuthController, health, ready, metrics, peer_inbox, portal_router()],
+        route_handlers=[api, AuthController, health, ready, metrics, peer_inbox, peer_batch_inbox, portal_router()],
         middleware=[RequestContextMiddleware, HTTP_METRICS.middleware],
         dependencies=DEPENDENCIES,
         exception_handlers={**EXCEPTION_HANDLERS, **UNKNOWN_PAGE_HANDLERS},

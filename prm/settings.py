@@ -38,6 +38,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     outbox_max_attempts: int = 8
     connect_suspend_after_seconds: int = 3600
     job_interval_seconds: float = 0.0  # 0: each timer at its own interval
+    peer_retry_max_seconds: float = 30.0
+    peer_max_attempts: int = 120
     db_pool_size: int = 10
     cookie_secure: bool = False
     redis_url: str = ""

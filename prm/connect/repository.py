@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.connect.models import (
     LIVE_STATUSES,
     Connection,
+    ConnectionStatus,
     InboundMessage,
     InstanceIdentity,
     Publication,
@@ -23,10 +24,12 @@ from prm.connect.models import (
     ShareStatus,
     Subscription,
 )
-from prm.core.db import new_id
+from prm.core.db import defer_insert, new_id
 from prm.core.errors import NotFound
 from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from prm.core.pagination import PageRequest, page_of, paginate_statement
+
+_INSTANCE_ID = "connect_instance_id"  # session.info
 
 
 @dataclass(frozen=True)
@@ -43,13 +46,19 @@ class ConnectRepository:
         self.session = session
 
     async def instance_id(self) -> uuid.UUID:
+        """This instance's id; asked per record sent or received, so read once per unit of work
+        (it never changes once written)."""
+        cached: uuid.UUID | None = self.session.info.get(_INSTANCE_ID)
+        if cached is not None:
+            return cached
         found = await self.session.scalar(select(InstanceIdentity.instance_id))
-        if found is not None:
-            return found
-        identity = InstanceIdentity(singleton=1, instance_id=new_id())
-        self.session.add(identity)
-        await self.session.flush()
-        return identity.instance_id
+        if found is None:  # the first ever: not cached, as a savepoint around it may yet roll back
+            identity = InstanceIdentity(singleton=1, instance_id=new_id())
+            self.session.add(identity)
+            await self.session.flush()
+            return identity.instance_id
+        self.session.info[_INSTANCE_ID] = found
+        return found
 
     async def connection(self, connection_id: uuid.UUID, *, for_update: bool = False) -> Connection:
         stmt = select(Connection).where(Connection.id == connection_id)
@@ -150,6 +159,21 @@ class ConnectRepository:
         return await self._insert_once(
             InboundMessage(message_id=message_id, connection_id=connection_id, received_at=now)
         )
+
+    async def live_connections(self) -> list[Connection]:
+        stmt = select(Connection).where(Connection.status == ConnectionStatus.ACCEPTED).order_by(Connection.id)
+        return list((await self.session.scalars(stmt)).all())
+
+    async def seen_message_ids(self, message_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these message ids were applied before (a batch's redeliveries)."""
+        stmt = select(InboundMessage.message_id).where(InboundMessage.message_id.in_(message_ids))
+        return set(await self.session.scalars(stmt))
+
+    def remember_message_at_commit(self, message_id: uuid.UUID, connection_id: uuid.UUID, now: datetime) -> None:
+        """Record an applied message id with the unit of work's other rows: a batch checks its
+        ids in one query first, and a concurrent redelivery fails the commit, so it applies once."""
+        row = {"message_id": message_id, "connection_id": connection_id, "received_at": now}
+        defer_insert(self.session, InboundMessage, row)
 
     async def _insert_once(self, row: Any) -> bool:
         try:

@@ -17,6 +17,7 @@ from prm.connect.schemas import (
     ConnectionRead,
     DealRegistrationShare,
     ObjectName,
+    PeerBatchReply,
     PeerReply,
     PublicationRead,
     PublicationSet,
@@ -231,3 +232,19 @@ async def peer_inbox(request: Request[Any, Any, Any], db_session: AsyncSession) 
     except msgspec.ValidationError as exc:
         raise RuleViolation(f"The shared values are not valid here: {exc}") from exc
     return PeerReply(status=status)
+
+
+@post(
+    "/peer/v1/batches",
+    tags=["connect"],
+    status_code=200,
+    summary="A peer instance's messages, many under one signed JWT, applied in order",
+)
+async def peer_batch_inbox(request: Request[Any, Any, Any], db_session: AsyncSession) -> PeerBatchReply:
+    results = await inbound.receive_batch(
+        db_session,
+        authorization=request.headers.get("authorization", ""),
+        raw=await request.body(),
+        base_url=_base_url(request),
+    )
+    return PeerBatchReply(results=results)

@@ -122,3 +122,21 @@ class PeerEnvelope(msgspec.Struct, forbid_unknown_fields=True):
 
 class PeerReply(msgspec.Struct):
     status: str
+
+
+class PeerBatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Many messages of one connection in one signed request, applied in order."""
+
+    sender_connection_id: uuid.UUID
+    receiver_connection_id: uuid.UUID
+    messages: Annotated[list[PeerEnvelope], Meta(min_length=1, max_length=1000)]
+
+
+class PeerResult(msgspec.Struct):
+    message_id: uuid.UUID
+    status: Literal["applied", "duplicate", "refused"]
+    detail: str | None = None  # why it was refused; the sender retries it and shows the reason
+
+
+class PeerBatchReply(msgspec.Struct):
+    results: list[PeerResult]

@@ -115,6 +115,20 @@ async def abandon(session: AsyncSession) -> None:
     await session.rollback()
 
 
+@asynccontextmanager
+async def savepoint(session: AsyncSession) -> AsyncIterator[None]:
+    """A part of the unit of work that may fail alone: on an error its writes are undone, the
+    rows it queued with `defer_insert` included, and the error goes on to the caller."""
+    marks = {model: len(rows) for model, rows in session.info.get(_DEFERRED, {}).items()}
+    try:
+        async with session.begin_nested():
+            yield
+    except BaseException:
+        for model, rows in session.info.get(_DEFERRED, {}).items():
+            del rows[marks.get(model, 0) :]
+        raise
+
+
 async def insert_rows(session: AsyncSession, model: type[Base], rows: list[dict[str, Any]]) -> None:
     """Complete rows (ids and timestamps included) in multi-row INSERTs on the session's
     connection: the ORM's bulk path would only add cost to rows nothing reads back here."""

@@ -6,6 +6,11 @@ send the same row at once and a crashed one's rows are taken over at once), deli
 and on failure backs off exponentially until `max_attempts`, when the row is
 marked dead and shown to vendor admins. Delivery is at-least-once; webhook receivers dedupe
 on the `X-PRM-Delivery` id.
+
+A kind may have a batch deliverer (peer messages: one signed request per peer carrying many
+messages) and its own retry policy; a success to a destination releases that destination's
+messages still backing off, so a peer that comes back is caught up at once, not after the
+longest backoff.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, Select, String, Text, case, func, select
+from sqlalchemy import Index, Select, String, Text, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -30,6 +35,8 @@ from prm.core.request_id import bind_request_id, current_request_id
 log = logging.getLogger("prm.outbox")
 
 MAX_BACKOFF = timedelta(hours=1)
+# How a batch deliverer's reason starts when the far side answered but refused one message.
+REFUSED = "refused: "
 FIRST_BACKOFF = timedelta(seconds=10)
 
 
@@ -144,12 +151,28 @@ class Claimed:
 
 
 Deliverer = Callable[[Claimed], Awaitable[None]]
+# Delivers many messages of one kind at once; per message id, None (delivered) or why not.
+BatchDeliverer = Callable[[list[Claimed]], Awaitable[dict[uuid.UUID, str | None]]]
+Outcome = tuple[Claimed, str | None]
 LEASE = timedelta(minutes=5)
+RELEASE_WITHIN = LEASE / 2
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a kind backs off: `first`, doubled per attempt up to `longest`; dead after `max_attempts`."""
+
+    max_attempts: int
+    first: timedelta = FIRST_BACKOFF
+    longest: timedelta = MAX_BACKOFF
+
+    def delay(self, attempts: int) -> timedelta:
+        delay: timedelta = self.first * (2 ** max(attempts - 1, 0))
+        return min(delay, self.longest)
 
 
 def backoff(attempts: int) -> timedelta:
-    delay: timedelta = FIRST_BACKOFF * (2 ** max(attempts - 1, 0))
-    return min(delay, MAX_BACKOFF)
+    return RetryPolicy(max_attempts=0).delay(attempts)
 
 
 class OutboxDispatcher:
@@ -162,11 +185,20 @@ class OutboxDispatcher:
     """
 
     def __init__(
-        self, db: Database, deliverers: dict[OutboxKind, Deliverer], *, max_attempts: int, concurrency: int = 8
+        self,
+        db: Database,
+        deliverers: dict[OutboxKind, Deliverer],
+        *,
+        max_attempts: int,
+        concurrency: int = 8,
+        batch_deliverers: dict[OutboxKind, BatchDeliverer] | None = None,
+        policies: dict[OutboxKind, RetryPolicy] | None = None,
     ) -> None:
         self._db = db
         self._deliverers = deliverers
-        self._max_attempts = max_attempts
+        self._batch_deliverers = batch_deliverers or {}
+        self._default_policy = RetryPolicy(max_attempts=max_attempts)
+        self._policies = policies or {}
         self._limit = asyncio.Semaphore(concurrency)
         self._wakeup = asyncio.Event()
         self._stopping = False
@@ -176,15 +208,15 @@ class OutboxDispatcher:
         if session.info.pop("outbox_written", False):
             self._wakeup.set()
 
-    async def run_once(self, batch: int = 100) -> int:
+    async def run_once(self, batch: int = 500) -> int:
         """Deliver what is due now; returns how many messages were attempted."""
         if not self._db.is_sqlite:
             return await self._run_locked(batch)
         claimed = await self._claim(batch)
         if not claimed:
             return 0
-        errors = await asyncio.gather(*(self._attempt(message) for message in claimed))
-        await self._record(list(zip(claimed, errors, strict=True)))
+        outcomes = await self._deliver(claimed)
+        await self._record(outcomes)
         return len(claimed)
 
     async def _run_locked(self, batch: int) -> int:
@@ -192,7 +224,7 @@ class OutboxDispatcher:
         results written, in one transaction. An instance that dies mid-delivery loses its locks
         with its connection, so another instance sends those messages on its next poll instead
         of after a lease; a delivery the far side took just before the crash may come again
-        (at-least-once: receivers dedupe on the delivery id)."""
+        (at-least-once: receivers dedupe on the delivery id or message id)."""
         async with self._db.unit_of_work() as session:
             stmt = self._due(self._db.clock.now(), batch).with_for_update(skip_locked=True)
             rows = (await session.scalars(stmt)).all()
@@ -200,31 +232,55 @@ class OutboxDispatcher:
                 Claimed(r.id, r.kind, r.topic, r.destination, dict(r.payload), r.attempts + 1, r.request_id)
                 for r in rows
             ]
-            errors = await asyncio.gather(*(self._attempt(message) for message in claimed))
-            now = self._db.clock.now()
-            for row, message, error in zip(rows, claimed, errors, strict=True):
-                row.attempts = message.attempts
-                self._settle(row, message, error, now)
+            outcomes = await self._deliver(claimed)
+            now, by_id = self._db.clock.now(), {row.id: row for row in rows}
+            for message, error in outcomes:
+                by_id[message.id].attempts = message.attempts
+                self._settle(by_id[message.id], message, error, now)
+            await self._release_reached(session, outcomes, now)
         return len(claimed)
 
     @staticmethod
     def _due(now: datetime, batch: int) -> Select[tuple[OutboxMessage]]:
+        # By due time, then id: a peer's messages of one moment go in the order they were written.
         return (
             select(OutboxMessage)
             .where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.next_attempt_at)
+            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
             .limit(batch)
         )
 
     def _settle(self, row: OutboxMessage, claimed: Claimed, error: str | None, now: datetime) -> None:
+        policy = self._policy(claimed.kind)
         if error is None:
             row.status, row.delivered_at, row.last_error = OutboxStatus.DELIVERED, now, None
-        elif claimed.attempts >= self._max_attempts:
+        elif claimed.attempts >= policy.max_attempts:
             row.status, row.last_error = OutboxStatus.DEAD, error
             with bind_request_id(claimed.request_id):
                 log.warning("outbox message %s is dead after %s attempts", row.id, claimed.attempts)
         else:
-            row.next_attempt_at, row.last_error = now + backoff(claimed.attempts), error
+            row.next_attempt_at, row.last_error = now + policy.delay(claimed.attempts), error
+
+    async def _deliver(self, claimed: list[Claimed]) -> list[Outcome]:
+        singles = [m for m in claimed if m.kind not in self._batch_deliverers]
+        batches = {kind: [m for m in claimed if m.kind is kind] for kind in self._batch_deliverers}
+        single_errors, batch_outcomes = await asyncio.gather(
+            asyncio.gather(*(self._attempt(message) for message in singles)),
+            asyncio.gather(*(self._attempt_batch(kind, messages) for kind, messages in batches.items() if messages)),
+        )
+        outcomes = list(zip(singles, single_errors, strict=True))
+        return outcomes + [outcome for group in batch_outcomes for outcome in group]
+
+    async def _attempt_batch(self, kind: OutboxKind, messages: list[Claimed]) -> list[Outcome]:
+        try:
+            results = await self._batch_deliverers[kind](messages)
+        except Exception as exc:  # the whole batch failed; every message in it is retried
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            return [(message, error) for message in messages]
+        return [(message, results.get(message.id, "not attempted")) for message in messages]
+
+    def _policy(self, kind: OutboxKind) -> RetryPolicy:
+        return self._policies.get(kind, self._default_policy)
 
     async def _claim(self, batch: int) -> list[Claimed]:
         async with self._db.unit_of_work() as session:
@@ -249,13 +305,26 @@ class OutboxDispatcher:
                 log.info("outbox %s %s delivered (%s)", message.kind, message.id, message.topic)
         return None
 
-    async def _record(self, results: list[tuple[Claimed, str | None]]) -> None:
+    async def _record(self, results: list[Outcome]) -> None:
         async with self._db.unit_of_work() as session:
             now = self._db.clock.now()
+            rows = await _pending_rows(session, [claimed.id for claimed, _ in results])
             for claimed, error in results:
-                row = await session.get(OutboxMessage, claimed.id)
-                if row is not None and row.status is OutboxStatus.PENDING:
+                row = rows.get(claimed.id)
+                if row is not None:
                     self._settle(row, claimed, error, now)
+            await self._release_reached(session, results, now)
+
+    async def _release_reached(self, session: AsyncSession, results: list[Outcome], now: datetime) -> None:
+        """A destination that just took a batch is up again: what waits for it goes now (not
+        what was just attempted: a message refused in this very batch keeps its backoff)."""
+        attempted = [c.id for c, _ in results]
+        for kind in self._batch_deliverers:
+            reached = {c.destination for c, error in results if c.kind is kind and error is None}
+            if not reached:
+                continue
+            longest = min(self._policy(kind).longest, RELEASE_WITHIN)
+            await release_waiting(session, kind=kind, destinations=reached, now=now, within=longest, besides=attempted)
 
     async def run_forever(self, poll_seconds: float) -> None:
         """Deliver soon after each commit that wrote to the outbox, and poll for retries."""
@@ -273,6 +342,52 @@ class OutboxDispatcher:
         """Finish the batch in hand (its results recorded), then leave `run_forever`."""
         self._stopping = True
         self._wakeup.set()
+
+
+async def release_waiting(
+    session: AsyncSession,
+    *,
+    kind: OutboxKind,
+    destinations: set[str],
+    now: datetime,
+    within: timedelta = RELEASE_WITHIN,
+    besides: list[uuid.UUID] | None = None,
+) -> int:
+    """Make due now the messages to these destinations that back off after failing to reach
+    them (due within `within`, which is shorter than a claim's lease, so a message another
+    dispatcher is sending stays with it); not the ones a destination refused."""
+    waiting = [
+        OutboxMessage.kind == kind,
+        OutboxMessage.status == OutboxStatus.PENDING,
+        OutboxMessage.destination.in_(destinations),
+        OutboxMessage.next_attempt_at > now,
+        OutboxMessage.next_attempt_at <= now + within,
+        OutboxMessage.last_error.not_like(f"{REFUSED}%"),
+    ]
+    if besides:
+        waiting.append(OutboxMessage.id.not_in(besides))
+    if session.get_bind().dialect.name == "postgresql":
+        # Rows another instance holds while it delivers them are its business: skipping them
+        # (rather than waiting) keeps two dispatchers from waiting on each other's locks.
+        waiting = [OutboxMessage.id.in_(select(OutboxMessage.id).where(*waiting).with_for_update(skip_locked=True))]
+    stmt = (
+        update(OutboxMessage).where(*waiting).values(next_attempt_at=now).execution_options(synchronize_session=False)
+    )
+    result = await session.execute(stmt)
+    released = int(getattr(result, "rowcount", 0) or 0)
+    if released:
+        _mark_written(session)
+    return released
+
+
+async def _pending_rows(session: AsyncSession, ids: list[uuid.UUID]) -> dict[uuid.UUID, OutboxMessage]:
+    rows: dict[uuid.UUID, OutboxMessage] = {}
+    for start in range(0, len(ids), 500):
+        stmt = select(OutboxMessage).where(
+            OutboxMessage.id.in_(ids[start : start + 500]), OutboxMessage.status == OutboxStatus.PENDING
+        )
+        rows.update((row.id, row) for row in await session.scalars(stmt))
+    return rows
 
 
 async def retry_message(session: AsyncSession, message_id: uuid.UUID) -> OutboxMessage | None:

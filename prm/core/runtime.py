@@ -9,13 +9,13 @@ from datetime import timedelta
 
 import httpx
 
-from prm.connect.client import PeerDeliverer
+from prm.connect.client import PeerBatchDeliverer, PeerDeliverer
 from prm.core.clock import Clock
 from prm.core.db import Database
 from prm.core.idempotency import purge_expired_keys
 from prm.core.lifecycle import Lifecycle
 from prm.core.mail import SmtpDeliverer, keep_in_mailbox
-from prm.core.outbox import Deliverer, OutboxDispatcher, OutboxKind
+from prm.core.outbox import Deliverer, OutboxDispatcher, OutboxKind, RetryPolicy
 from prm.core.scheduler import JobRunner
 from prm.core.seeds import SeedSource
 from prm.core.throttle import DatabaseThrottle, RedisThrottle, Throttle, ThrottlePolicy, purge_rate_windows
@@ -89,7 +89,17 @@ def build_runtime(settings: Settings, clock: Clock, seeds: SeedSource | None = N
             db, http, suspend_after=timedelta(seconds=settings.connect_suspend_after_seconds)
         ),
     }
-    outbox = OutboxDispatcher(db, deliverers, max_attempts=settings.outbox_max_attempts)
+    outbox = OutboxDispatcher(
+        db,
+        deliverers,
+        max_attempts=settings.outbox_max_attempts,
+        batch_deliverers={
+            OutboxKind.PEER: PeerBatchDeliverer(
+                db, http, suspend_after=timedelta(seconds=settings.connect_suspend_after_seconds)
+            )
+        },
+        policies={OutboxKind.PEER: _peer_retry(settings)},
+    )
     jobs = JobRunner(db, every_seconds=settings.job_interval_seconds or None)
     jobs.register("purge_idempotency_keys", purge_expired_keys, every_seconds=3600)
     jobs.register("purge_rate_windows", purge_rate_windows, every_seconds=3600)
@@ -105,6 +115,16 @@ def build_runtime(settings: Settings, clock: Clock, seeds: SeedSource | None = N
         lifecycle=Lifecycle(
             drain_seconds=settings.shutdown_drain_seconds, timeout_seconds=settings.shutdown_timeout_seconds
         ),
+    )
+
+
+def _peer_retry(settings: Settings) -> RetryPolicy:
+    """A peer that is down is tried again soon and often (a second, doubling up to
+    PRM_PEER_RETRY_MAX_SECONDS), so it is caught up quickly when it returns; it is given up on
+    (dead letters, replayable) only after PRM_PEER_MAX_ATTEMPTS tries."""
+    longest = timedelta(seconds=settings.peer_retry_max_seconds)
+    return RetryPolicy(
+        max_attempts=settings.peer_max_attempts, first=min(timedelta(seconds=1), longest), longest=longest
     )
 
 

@@ -1,8 +1,10 @@
 """Two real `prm serve` processes, each with its own database, key and secret, driven over HTTP.
 
-Each instance is migrated with `prm db upgrade`, gets a vendor admin with `prm user create`,
-and serves on a free port with PRM_BASE_URL set to its own address (the audience of the peer
-tokens it accepts). `kill()` is SIGKILL: no shutdown hook runs, as in a crash.
+Each instance's database is migrated and given a vendor admin by the code behind `prm db upgrade`
+and `prm user create`, run in this process (a new process per command would import the whole
+app twice more per instance, most of the set-up time on a busy machine), and serves on a free
+port with PRM_BASE_URL set to its own address (the audience of the peer tokens it accepts).
+`kill()` is SIGKILL: no shutdown hook runs, as in a crash.
 """
 
 from __future__ import annotations
@@ -25,12 +27,15 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
+from prm.cli import upgrade_database
 from prm.core.tokens import generate_private_key_pem
+from prm.demo import create_operator_user
+from prm.settings import load_settings
 from tests.conftest import PG_URL, _asyncpg_dsn, _pg_admin
 
 T = TypeVar("T")
 PRM = str(Path(sys.executable).parent / "prm")
-START_DEADLINE_SECONDS = 60
+START_DEADLINE_SECONDS = 120  # a shared CI machine can be slow to import the app
 PASSWORD = "connect-test-password-1"
 
 
@@ -73,7 +78,13 @@ class Instance:
             "PRM_JWT_PRIVATE_KEY_FILE": str(key_file),
             "PRM_SECRET_KEY": secrets.token_urlsafe(48),
             "PRM_BASE_URL": self.url,
-            "PRM_OUTBOX_POLL_SECONDS": "0.5",
+            # Delivery wakes on commit; the poll and the retries of a peer that was down are
+            # short here so a restarted peer is caught up within a second, not 30.
+            "PRM_OUTBOX_POLL_SECONDS": "0.2",
+            "PRM_PEER_RETRY_MAX_SECONDS": "1",
+            # ... and with retries that often, a peer kept down for minutes on a busy machine must
+            # not see messages dead-lettered (tests/connect/test_delivery.py covers dead letters).
+            "PRM_PEER_MAX_ATTEMPTS": "100000",
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(base_url=self.url, timeout=30)
@@ -95,9 +106,9 @@ class Instance:
         subprocess.run([PRM, *args], env=self.env, check=True, capture_output=True)  # noqa: S603 - our own CLI
 
     def set_up(self) -> None:
-        self.prm("db", "upgrade")
-        self.prm("user", "create", "--email", self.admin_email, "--name", "Admin", "--role", "vendor_admin",
-                 "--password", PASSWORD)  # fmt: skip
+        upgrade_database(self.database_url)
+        settings = load_settings({k: v for k, v in self.env.items() if k.startswith("PRM_")})
+        asyncio.run(create_operator_user(settings, self.admin_email, "Admin", "vendor_admin", PASSWORD, None))
 
     def start(self) -> None:
         log = (self.folder / "server.log").open("ab")

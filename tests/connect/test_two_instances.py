@@ -55,9 +55,11 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
     vendor = Instance("vendor", tmp_path_factory.mktemp("vendor"))
     partner = Instance("partner", tmp_path_factory.mktemp("partner"))
     try:
-        # Both set up and start side by side: most of it is each process importing the app.
+        for instance in (vendor, partner):
+            instance.set_up()
+        # Both start side by side: most of it is each process importing the app.
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda instance: (instance.set_up(), instance.start()), (vendor, partner)))
+            list(pool.map(lambda instance: instance.start(), (vendor, partner)))
         yield Pair(vendor, partner)
     finally:
         for instance in (vendor, partner):
@@ -239,10 +241,14 @@ def test_concurrent_edits_resolve_the_same_on_both_sides_and_keep_the_loser(link
     _account, _contact, opportunity = _shared_deal(linked, "Fabrikam")
     b_path = f"/api/v1/opportunities/{linked.b_copy('opportunity', opportunity['id'])['id']}"
     a_path = f"/api/v1/opportunities/{opportunity['id']}"
+    # Concurrent: each side edits before it can see the other's edit (a restarted peer is caught
+    # up at once, so each edit is made while the other side is down).
     b.kill()
     _patch(a, a_path, name="Fabrikam by A")  # earlier; cannot reach B yet
+    a.kill()  # its change waits in its outbox
     b.start()
     _patch(b, b_path, name="Fabrikam by B")  # later: wins on both sides
+    a.start()
     eventually(lambda: a.get(a_path)["name"] == "Fabrikam by B", what="B's later name on A")
 
     def loser_kept() -> list[dict[str, Any]]:

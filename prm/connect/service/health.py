@@ -33,6 +33,14 @@ def shares_in(envelope: dict[str, Any]) -> list[tuple[str, uuid.UUID]]:
     ]
 
 
+def combined(envelopes: list[dict[str, Any]]) -> dict[str, Any]:
+    """One envelope standing for several (a batch) as far as `shares_in` reads it."""
+    items = [
+        {"object": name, "origin_id": str(origin)} for envelope in envelopes for name, origin in shares_in(envelope)
+    ]
+    return {"type": "records", "body": {"items": items}}
+
+
 def _share_rows(connection_id: uuid.UUID, keys: list[tuple[str, uuid.UUID]]) -> Any:
     return and_(Share.connection_id == connection_id, tuple_(Share.object, Share.origin_id).in_(keys))
 

@@ -6,6 +6,11 @@ this connection (ES256, audience = our base URL, key id = that key's, `jti` sing
 expired, reused `jti`, body changed, connection not live) is a 401 and nothing is written:
 the whole request is one unit of work. A message id seen before is acknowledged and skipped,
 so the sender's retries never apply a change twice.
+
+A batch (`receive_batch`) is many messages of one live connection under one token: verified
+once, applied in order in one unit of work, each in its own savepoint, so one the rules
+refuse is answered "refused" with the reason (the sender retries it) and the others still
+apply; redeliveries are found with one query and answered "duplicate".
 """
 
 from __future__ import annotations
@@ -17,14 +22,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.connect.client import HANDSHAKE_TYPES, body_hash
 from prm.connect.models import SYNCING, Connection, ConnectionStatus
 from prm.connect.repository import ConnectRepository
-from prm.connect.schemas import PeerEnvelope
+from prm.connect.schemas import PeerBatch, PeerEnvelope, PeerResult
 from prm.connect.service import connections, publishing, registrations, sharing, tombstones
-from prm.core.errors import Unauthenticated
+from prm.core.db import savepoint
+from prm.core.errors import DomainError, Unauthenticated
+from prm.core.outbox import OutboxKind, release_waiting
 from prm.core.tokens import InvalidToken, verify_peer_token
 
 # An ending message may arrive again (a retry) after the connection already ended.
@@ -117,22 +125,28 @@ def _verify(
     connection: Connection | None,
     base_url: str,
 ) -> dict[str, Any]:
+    claims = _decode(session, token, _signing_key(envelope, connection), base_url)
+    _check_binding(claims, raw, envelope.sender_connection_id, connection)
+    return claims
+
+
+def _decode(session: AsyncSession, token: str, key: str, base_url: str) -> dict[str, Any]:
     try:
-        claims = verify_peer_token(
-            token,
-            _signing_key(envelope, connection),
-            audience=base_url.rstrip("/"),
-            now=session.info["clock"].now().timestamp(),
-        )
+        return verify_peer_token(token, key, audience=base_url.rstrip("/"), now=session.info["clock"].now().timestamp())
     except (InvalidToken, ValueError) as exc:
         raise _refuse(str(exc)) from exc
+
+
+def _check_binding(
+    claims: dict[str, Any], raw: bytes, sender_connection_id: uuid.UUID, connection: Connection | None
+) -> None:
+    """The token covers exactly this body, from this connection of this instance."""
     if claims.get("bh") != body_hash(raw):
         raise _refuse("the body does not match the token")
-    if claims.get("sub") != str(envelope.sender_connection_id):
+    if claims.get("sub") != str(sender_connection_id):
         raise _refuse("the token is for another connection")
     if connection is not None and connection.peer_instance_id not in (None, _uuid(claims.get("iss"))):
         raise _refuse("the token is from another instance")
-    return claims
 
 
 def _uuid(value: Any) -> uuid.UUID | None:
@@ -166,5 +180,77 @@ async def _dispatch(session: AsyncSession, connection: Connection, envelope: Pee
         await sharing.peer_stopped(session, connection, body)
     elif kind in LIFE_HANDLERS:
         await LIFE_HANDLERS[kind](session, connection, body)
+    elif kind == "hello":
+        await _peer_is_back(session, connection)
     else:
         raise _refuse(f"unknown message type {kind!r}")
+
+
+async def _peer_is_back(session: AsyncSession, connection: Connection) -> None:
+    """The peer (re)started: what waits for it after failed tries goes now."""
+    now = session.info["clock"].now()
+    await release_waiting(session, kind=OutboxKind.PEER, destinations={connection.peer_url}, now=now)
+
+
+# Batches
+
+
+def parse_batch(raw: bytes) -> PeerBatch:
+    try:
+        return msgspec.json.decode(raw, type=PeerBatch)
+    except msgspec.DecodeError as exc:  # a ValidationError too: a batch is refused whole
+        raise _refuse("malformed batch") from exc
+
+
+async def receive_batch(session: AsyncSession, *, authorization: str, raw: bytes, base_url: str) -> list[PeerResult]:
+    """Apply a batch of one connection's messages in order; a result per message."""
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise _refuse("no bearer token")
+    batch = parse_batch(raw)
+    repo = ConnectRepository(session)
+    connection = await _live_connection(repo, batch)
+    claims = _decode(session, token, connection.peer_public_key_pem or "", base_url)
+    _check_binding(claims, raw, batch.sender_connection_id, connection)
+    if not await repo.remember_token(str(claims["jti"]), datetime.fromtimestamp(float(claims["exp"]) + 60, UTC)):
+        raise _refuse("token already used")
+    seen = await repo.seen_message_ids([m.message_id for m in batch.messages])
+    return [await _apply_in_batch(session, connection, batch, envelope, seen) for envelope in batch.messages]
+
+
+async def _live_connection(repo: ConnectRepository, batch: PeerBatch) -> Connection:
+    connection = await repo.find_connection(batch.receiver_connection_id)
+    if connection is None:
+        raise _refuse("unknown connection")
+    if connection.peer_connection_id != batch.sender_connection_id:
+        raise _refuse("another connection")
+    if connection.status is not ConnectionStatus.ACCEPTED or connection.peer_public_key_pem is None:
+        raise _refuse(f"connection {connection.status.value}")
+    return connection
+
+
+async def _apply_in_batch(
+    session: AsyncSession, connection: Connection, batch: PeerBatch, envelope: PeerEnvelope, seen: set[uuid.UUID]
+) -> PeerResult:
+    ids = (envelope.sender_connection_id, envelope.receiver_connection_id)
+    if ids != (batch.sender_connection_id, batch.receiver_connection_id):
+        return PeerResult(envelope.message_id, "refused", "the message belongs to another connection")
+    if envelope.type in HANDSHAKE_TYPES:
+        return PeerResult(envelope.message_id, "refused", f"a {envelope.type} message travels alone")
+    if envelope.message_id in seen:
+        return PeerResult(envelope.message_id, "duplicate")
+    try:
+        async with savepoint(session):
+            await _dispatch(session, connection, envelope)
+    except (DomainError, IntegrityError, msgspec.ValidationError, KeyError, TypeError, ValueError) as exc:
+        return PeerResult(envelope.message_id, "refused", _reason(exc))
+    seen.add(envelope.message_id)
+    ConnectRepository(session).remember_message_at_commit(
+        envelope.message_id, connection.id, session.info["clock"].now()
+    )
+    return PeerResult(envelope.message_id, "applied")
+
+
+def _reason(exc: Exception) -> str:
+    detail = exc.detail if isinstance(exc, DomainError) else f"{type(exc).__name__}: {exc}"
+    return detail[:500]
