@@ -313,7 +313,7 @@ async def _post_batch(
 
 async def _received_share(client: Client, world: World, peer: Peer, origin: str) -> dict[str, Any] | None:
     reply = await client.get(f"{CONNECTIONS}/{peer.ours}/shares", headers=world.admin.headers)
-    return next((s for s in reply.json() if s["origin_id"] == origin), None)
+    return next((s for s in reply.json()["items"] if s["origin_id"] == origin), None)
 
 
 async def test_a_received_batch_applies_in_order_answers_per_message_and_applies_a_redelivery_once(

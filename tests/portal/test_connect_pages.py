@@ -31,7 +31,7 @@ UNREACHABLE = "http://127.0.0.1:9"  # nothing listens on the discard port
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"outbox_max_attempts": 1}  # the first failed delivery is a dead letter
+    return {"outbox_max_attempts": 1, "peer_max_attempts": 1}  # the first failed delivery is a dead letter
 
 
 async def post_form(

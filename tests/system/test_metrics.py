@@ -24,7 +24,7 @@ ESCALATE = "deal_registration.escalate_overdue_reviews"
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
-    return {"metrics_token": TOKEN, "outbox_max_attempts": 1}
+    return {"metrics_token": TOKEN, "outbox_max_attempts": 1, "peer_max_attempts": 1}
 
 
 async def scrape(client: httpx.AsyncClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
