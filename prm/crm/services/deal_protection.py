@@ -78,7 +78,68 @@ async def open_opportunities_for(
     return found
 
 
-async def _account_for(session: AsyncSession, customer: Customer, partner_id: uuid.UUID, actor: Principal) -> uuid.UUID:
+@dataclass(frozen=True)
+class CustomerOpportunity:
+    """An open opportunity with the keys of its account, to match against many customers at once."""
+
+    opportunity_id: uuid.UUID
+    partner_id: uuid.UUID | None
+    customer_name: str
+    normalized_name: str
+    domain: str | None
+    amount_minor: int
+    currency: str
+    created_at: datetime
+
+
+_OPEN_FOR_CUSTOMERS = (
+    select(
+        Opportunity.id,
+        Opportunity.partner_id,
+        Opportunity.amount_minor,
+        Opportunity.currency,
+        Opportunity.created_at,
+        Account.name,
+        Account.normalized_name,
+        Account.domain,
+    )
+    .join(Account, Account.id == Opportunity.account_id)
+    .where(
+        or_(
+            Account.normalized_name.in_(bindparam("names", expanding=True)),
+            Account.domain.in_(bindparam("domains", expanding=True)),
+        ),
+        Opportunity.stage.in_(OPEN_STAGES),
+    )
+)
+
+
+async def open_opportunities_for_customers(
+    session: AsyncSession, *, names: set[str], domains: set[str]
+) -> list[CustomerOpportunity]:
+    """Open opportunities (any owner) whose account matches any of these names or domains: one
+    query for a page of registrations, each matched to its own customer by the caller."""
+    if not names and not domains:
+        return []
+    rows = await session.execute(_OPEN_FOR_CUSTOMERS, {"names": sorted(names), "domains": sorted(domains)})
+    return [
+        CustomerOpportunity(
+            opportunity_id=row.id,
+            partner_id=row.partner_id,
+            customer_name=row.name,
+            normalized_name=row.normalized_name,
+            domain=row.domain,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+            created_at=row.created_at,
+        )
+        for row in rows
+    ]
+
+
+async def _account_for(
+    session: AsyncSession, customer: Customer, partner_id: uuid.UUID, actor: Principal | None
+) -> uuid.UUID:
     """Reuse the customer's account (the vendor's or this partner's), else create one for the partner."""
     stmt = (
         select(Account.id)
@@ -111,7 +172,7 @@ async def _account_for(session: AsyncSession, customer: Customer, partner_id: uu
 async def open_protected_opportunity(
     session: AsyncSession,
     *,
-    actor: Principal,
+    actor: Principal | None,
     partner_id: uuid.UUID,
     customer: Customer,
     name: str,
