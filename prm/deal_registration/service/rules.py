@@ -169,10 +169,7 @@ def needs_second_approval(rules: ApprovalRules, amount: int | None) -> bool:
 def check_second_approver(rules: ApprovalRules, registration: DealRegistration, principal: Principal) -> None:
     """The second approval comes from another person, and a vendor admin when the program says so."""
     if registration.first_approved_by_id == principal.user_id:
-        raise RuleViolation(
-            f"{registration.number} needs a second approval from another person; you gave the first.",
-            field="expected_version",
-        )
+        raise RuleViolation(f"{registration.number} needs a second approval from another person; you gave the first.")
     second = rules.second_approval
     if second is not None and second.approver == "vendor_admin" and principal.role is not Role.VENDOR_ADMIN:
-        raise Forbidden(f"The second approval of {registration.number} is a vendor admin's.")
+        raise RuleViolation(f"The second approval of {registration.number} is a vendor admin's.")
