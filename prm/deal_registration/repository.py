@@ -3,12 +3,27 @@
 from __future__ import annotations
 
 import uuid
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BindParameter, ColumnElement, Row, String, and_, bindparam, cast, false, func, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    String,
+    and_,
+    bindparam,
+    cast,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -331,3 +346,23 @@ async def product_ids_of(session: AsyncSession, registration_ids: list[uuid.UUID
         for line in await session.execute(_LINES_OF, {"ids": registration_ids}):
             found[line.registration_id].add(str(line.product_id))
     return found
+
+
+def _lock_key(value: str) -> int:
+    return zlib.crc32(value.encode()) - 2**31
+
+
+_CUSTOMER_LOCKS = _lock_key("prm:deal-registration-customer")
+_LOCK = text("SELECT pg_advisory_xact_lock(:space, :key)")
+
+
+async def lock_customer(session: AsyncSession, *, normalized: str, domain: str | None) -> None:
+    """Serialise the decisions about one customer until this transaction ends, so two approvals
+    for it cannot both pass the exclusivity check unseen by each other. PostgreSQL takes an
+    advisory lock per key (name and domain, in one order everywhere: no deadlock); SQLite's
+    BEGIN IMMEDIATE already lets one writer in at a time."""
+    if session.bind is None or session.bind.dialect.name != "postgresql":
+        return
+    keys = sorted({f"name:{normalized}", *([f"domain:{domain}"] if domain else [])})
+    for key in keys:
+        await session.execute(_LOCK, {"space": _CUSTOMER_LOCKS, "key": _lock_key(key)})

@@ -3,6 +3,7 @@ and symmetric, a program's approval rules, close dates and the terms a registrat
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -89,6 +90,22 @@ async def test_a_second_partner_is_not_approved_while_another_holds_protection_u
         assert [h["changes"] for h in overrides] == [{"override_reason": [None, "co_sell"]}]
         assert holder["number"] in overrides[0]["note"]
         assert "Globex" not in overrides[0]["note"]
+
+
+async def test_two_approvals_for_one_customer_at_once_protect_one_partner(
+    client: httpx.AsyncClient, world: World, catalog: Catalog
+) -> None:
+    acme = await submit(client, world.pa_user, catalog)
+    globex = await submit(client, world.pb_user, catalog, customer_name="Umbrella Corp")
+    replies = await asyncio.gather(
+        client.post(
+            f"{API}/{acme['id']}/approve", json={"expected_version": acme["version"]}, headers=world.cm_a.headers
+        ),
+        client.post(
+            f"{API}/{globex['id']}/approve", json={"expected_version": globex["version"]}, headers=world.cm_b.headers
+        ),
+    )
+    assert sorted(r.status_code for r in replies) == [200, 409], [r.text for r in replies]
 
 
 async def test_no_override_without_a_holder_and_none_needed_for_other_products_or_an_ended_protection(

@@ -29,7 +29,7 @@ from prm.deal_registration.models import (
     RegistrationProduct,
     RegistrationState,
 )
-from prm.deal_registration.repository import RegistrationRepository
+from prm.deal_registration.repository import RegistrationRepository, lock_customer
 from prm.deal_registration.schemas import (
     ConflictCheckRequest,
     CustomerFields,
@@ -40,6 +40,7 @@ from prm.deal_registration.schemas import (
 )
 from prm.deal_registration.service import notify, review
 from prm.deal_registration.service.programs import program_of, programs_for
+from prm.deal_registration.service.rules import rules_of
 from prm.deal_registration.service.state import record_event, transition
 
 S = RegistrationState
@@ -214,6 +215,8 @@ async def _after_submit(
 ) -> list[FoundConflict]:
     """The auto-response, then the program's rules (which decide and email as a reviewer would),
     then, if no rule decided, the heads-up to the partner's channel managers."""
+    if rules_of(program).auto_approve is not None:  # a rule may approve: decide as a reviewer would
+        await lock_customer(session, normalized=registration.customer_normalized, domain=registration.customer_domain)
     conflicts = (await current_conflicts(session, [registration], {registration.id: product_ids}))[registration.id]
     await notify.received(session, registration, program.review_hours)
     decided = await review.decide_by_rules(

@@ -34,6 +34,7 @@ from prm.deal_registration.models import (
 from prm.deal_registration.repository import (
     RegistrationRepository,
     RegistrationSummary,
+    lock_customer,
     manager_may_review,
     product_ids_of,
 )
@@ -66,7 +67,9 @@ def _decided(registration: DealRegistration, principal: Principal | None, now: d
 
 
 async def conflicts_now(session: AsyncSession, registration: DealRegistration) -> list[FoundConflict]:
-    """The registration's conflicts as they stand at this decision."""
+    """The registration's conflicts as they stand at this decision (other decisions about the
+    same customer wait until this one commits)."""
+    await lock_customer(session, normalized=registration.customer_normalized, domain=registration.customer_domain)
     product_ids = await product_ids_of(session, [registration.id])
     return (await current_conflicts(session, [registration], product_ids))[registration.id]
 
