@@ -172,7 +172,9 @@ class ConflictKind(StrEnum):
 
 
 class RegistrationConflict(IdMixin, Base):
-    """A possible conflict found at submit time, kept so the reviewer sees why it matched."""
+    """A possible conflict found at submit time. No longer written nor read: conflicts are
+    computed when a registration is shown or decided (conflicts.py). Kept until a migration
+    drops it (the benchmark seed still fills it)."""
 
     __tablename__ = "deal_registration_conflicts"
 

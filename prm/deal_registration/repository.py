@@ -37,7 +37,6 @@ from prm.deal_registration.models import (
     DealRegistration,
     ExtensionRequest,
     ProtectionOverride,
-    RegistrationConflict,
     RegistrationProduct,
     RegistrationState,
     in_state,
@@ -109,7 +108,6 @@ class RegistrationSummary:
 _IDS: BindParameter[list[uuid.UUID]] = bindparam("ids", expanding=True)
 # Rows, not entities: a page's lines and conflicts are only read, and rows cost a fraction to load.
 _LINES_OF = select(*RegistrationProduct.__table__.columns).where(RegistrationProduct.registration_id.in_(_IDS))
-_CONFLICTS_OF = select(*RegistrationConflict.__table__.columns).where(RegistrationConflict.registration_id.in_(_IDS))
 _SUMMARIES = select(
     DealRegistration.id,
     DealRegistration.number,
@@ -149,14 +147,6 @@ class RegistrationRepository(ScopedRepository[DealRegistration]):
         if registration_ids:
             for line in await self.session.execute(_LINES_OF, {"ids": registration_ids}):
                 found[line.registration_id].append(line)
-        return found
-
-    async def conflicts_of(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Row[Any]]]:
-        """Stored conflicts (the conflict table's columns) per registration."""
-        found: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
-        if registration_ids:
-            for conflict in await self.session.execute(_CONFLICTS_OF, {"ids": registration_ids}):
-                found[conflict.registration_id].append(conflict)
         return found
 
     async def unscoped(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, RegistrationSummary]:
