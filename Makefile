@@ -56,7 +56,10 @@ test-postgres: install
 	bash scripts/ensure-postgres.sh
 	PRM_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -q
 
-test: lint typecheck test-sqlite test-postgres
+# The two databases' runs go side by side (each its own database and temporary files); each
+# run's output is printed whole when it ends, and the target fails if either does.
+test: lint typecheck
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 bench: install
 	bash scripts/ensure-postgres.sh

@@ -9,17 +9,16 @@ Every job runs once at start-up, which catches up on whatever fell due while we 
 from __future__ import annotations
 
 import logging
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.db import Database
+from prm.core.locks import try_lock
 
 log = logging.getLogger("prm.scheduler")
 
@@ -31,11 +30,6 @@ class Job:
     name: str
     fn: TransactionalJob
     interval_seconds: float
-
-
-def _lock_key(name: str) -> int:
-    # A stable signed 32-bit key per job name for pg_try_advisory_xact_lock.
-    return zlib.crc32(f"prm:{name}".encode()) - 2**31
 
 
 class JobRunner:
@@ -60,10 +54,7 @@ class JobRunner:
         return {name: await self.run(name) for name in self.jobs}
 
     async def _try_lock(self, session: AsyncSession, name: str) -> bool:
-        if self._db.is_sqlite:
-            return True  # one process owns an embedded database
-        result = await session.execute(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": _lock_key(name)})
-        return bool(result.scalar())
+        return await try_lock(session, name)
 
     async def _run_logged(self, name: str) -> None:
         try:

@@ -290,7 +290,7 @@ class LeadStore:
         return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
 
     async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-        """(id, tier, active) of each partner (routing asks about hundreds)."""
+        """(id, tier, active, name) of each partner (routing asks about hundreds)."""
         ids = list(partner_ids)
         if not ids:
             return {}
@@ -299,7 +299,7 @@ class LeadStore:
         return {row.id: row for row in rows}
 
     async def user_standing(self, user_id: uuid.UUID) -> Row[Any] | None:
-        stmt = select(User.id, User.email, User.role, User.partner_id, User.active).where(User.id == user_id)
+        stmt = select(User.id, User.email, User.role, User.partner_id, User.active, User.name).where(User.id == user_id)
         return (await self.session.execute(stmt)).first()
 
     async def won_opportunities(self, opportunity_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
@@ -333,7 +333,9 @@ def _among_ids(column: InstrumentedAttribute[Any], *, postgres: bool) -> ColumnE
 
 @cache
 def _partner_standing(*, postgres: bool) -> Select[Any]:
-    return select(Partner.id, Partner.tier, Partner.active).where(_among_ids(Partner.id, postgres=postgres))
+    return select(Partner.id, Partner.tier, Partner.active, Partner.name).where(
+        _among_ids(Partner.id, postgres=postgres)
+    )
 
 
 @cache

@@ -4,6 +4,7 @@ offers are recalled by the timer with one effect however often, late or doubly i
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -26,6 +27,8 @@ from tests.lead_distribution.conftest import (
     route,
     run_job,
 )
+
+UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 async def pool_rule(client: httpx.AsyncClient, world: World, setup: Setup) -> None:
@@ -104,7 +107,10 @@ async def test_declining_reroutes_never_back_to_the_decliner(
     decisions = await ok(await client.get(f"{API}/leads/{lead['id']}/decisions", headers=world.admin.headers))
     recall = decisions[-1]
     assert (recall["mode"], recall["partner_id"]) == ("recall", str(world.partner_b))
-    assert "declined by partner" in recall["explanation"]
+    # Names, never ids: the explanation is read by people.
+    assert "declined by partner Acme Resellers" in recall["explanation"]
+    assert "partner Globex Integrators" in recall["explanation"]
+    assert not UUID_TEXT.search(recall["explanation"])
     assert {"partner_id": str(world.partner_a), "reasons": ["already declined this lead or let it expire"]} in recall[
         "excluded"
     ]

@@ -3,6 +3,7 @@ ordered rules, the seeded weighted pick and its replay, and every decision's exp
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections import Counter
 
@@ -47,6 +48,8 @@ async def test_manual_routing_offers_a_partner_limited_details(
     assert decision["actor_id"] == str(world.cm_a.user_id)
     assert decision["program_id"] == setup.program["id"]  # the partner's program sets the terms
     assert "They won the last Initech deal" in decision["explanation"]
+    assert "offered to partner Acme Resellers" in decision["explanation"]
+    assert str(world.partner_a) not in decision["explanation"]
     routed = await lead_of(client, world.cm_a, lead)
     assert routed["status"] == "routed"
     assert routed["current_offer"]["partner_id"] == str(world.partner_a)
@@ -217,6 +220,59 @@ async def rule(client: httpx.AsyncClient, world: World, **body: object) -> dict[
     return dict(await ok(await client.post(f"{API}/routing-rules", json=body, headers=world.admin.headers), 201))
 
 
+async def positions(client: httpx.AsyncClient, world: World) -> list[tuple[int, str]]:
+    listed = await ok(await client.get(f"{API}/routing-rules", params={"limit": 200}, headers=world.admin.headers))
+    return [(r["position"], r["name"]) for r in listed["items"]]
+
+
+async def test_a_rule_inserted_at_a_position_moves_the_others_down_and_wins(
+    client: httpx.AsyncClient, world: World, setup: Setup
+) -> None:
+    pool = {"target_kind": "program_pool", "program_id": setup.program["id"]}
+    first, *_ = [await rule(client, world, name=name, **pool) for name in ("first", "second", "third")]
+    inserted = await rule(
+        client,
+        world,
+        name="Germany first",
+        position=1,
+        countries=["DE"],
+        target_kind="partner",
+        target_partner_id=str(world.partner_b),
+    )
+    assert inserted["position"] == 1
+    assert await positions(client, world) == [(1, "Germany first"), (2, "first"), (3, "second"), (4, "third")]
+    far = await rule(client, world, name="far past the end", position=99, **pool)
+    assert far["position"] == 5  # no gap: "rule #5" is the fifth rule tried
+
+    lead = await qualified_lead(client, world.cm_a, company="Berlin GmbH", country="DE")
+    fresh = await lead_of(client, world.cm_a, lead)
+    routed = await ok(
+        await client.post(
+            f"{API}/leads/{lead['id']}/auto-route",
+            json={"expected_version": fresh["version"]},
+            headers=world.cm_a.headers,
+        )
+    )
+    assert (routed["rule_id"], routed["partner_id"]) == (inserted["id"], str(world.partner_b))
+    moved = await ok(await client.get(f"{API}/routing-rules/{first['id']}/history", headers=world.admin.headers))
+    assert [(e["action"], e["changes"]) for e in moved["items"] if e["action"] == "reordered"] == [
+        ("reordered", {"position": [1, 2]})
+    ]
+
+
+async def test_concurrent_inserts_keep_one_rule_per_position(
+    client: httpx.AsyncClient, world: World, setup: Setup
+) -> None:
+    pool = {"target_kind": "program_pool", "program_id": setup.program["id"]}
+    for name in ("a", "b"):
+        await rule(client, world, name=name, **pool)
+    await asyncio.gather(*(rule(client, world, name=f"new {i}", position=1 + i % 2, **pool) for i in range(8)))
+    placed = await positions(client, world)
+    assert [p for p, _ in placed] == list(range(1, 11))
+    assert {n for _, n in placed} == {"a", "b"} | {f"new {i}" for i in range(8)}
+    assert [n for _, n in placed][-2:] == ["a", "b"]  # every insert landed before the old rules
+
+
 async def test_ordered_rules_route_and_explain_themselves(
     client: httpx.AsyncClient, world: World, setup: Setup
 ) -> None:
@@ -333,6 +389,8 @@ async def test_the_weighted_pick_is_seeded_recorded_and_replayable(
     )
     await rule(client, world, name="Pool", target_kind="program_pool", program_id=program_id)
     expected_seeds = SeededSeeds(TEST_SEED)  # the app's injected seeds, drawn in the same order
+    names = {str(world.partner_a): "Acme Resellers", str(world.partner_b): "Globex Integrators"}
+    names[partner_c] = "Initrode Partners"
     picked: Counter[str] = Counter()
     for index in range(24):
         lead = await qualified_lead(client, world.admin, company=f"Company {index}")
@@ -352,6 +410,8 @@ async def test_the_weighted_pick_is_seeded_recorded_and_replayable(
         assert replay["matches"] is True
         assert replay["replayed_partner_id"] == decision["partner_id"]
         assert f"seed {decision['seed']}" in decision["explanation"]
+        assert f"partner {names[decision['partner_id']]} with weight" in decision["explanation"]
+        assert decision["partner_id"] not in decision["explanation"]  # named, not by its id
         picked[decision["partner_id"]] += 1
     assert dict(zip(ids, weights, strict=True))[partner_c] == 225  # base 300 x 75 % for no history yet
     # Exact under TEST_SEED: the candidates are drawn in partner-id order, and ids are random, but

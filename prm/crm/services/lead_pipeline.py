@@ -306,12 +306,12 @@ async def product_ids_by_sku(session: AsyncSession) -> dict[str, uuid.UUID]:
 
 
 async def partner_standing(session: AsyncSession, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    """(id, tier, active) of each partner: eligibility for routed leads."""
+    """(id, tier, active, name) of each partner: eligibility for routed leads, named in explanations."""
     return await LeadStore(session).partner_standing(partner_ids)
 
 
 async def user_standing(session: AsyncSession, user_id: uuid.UUID) -> Any | None:
-    """(id, email, role, partner_id, active) of a routing target."""
+    """(id, email, role, partner_id, active, name) of a routing target."""
     return await LeadStore(session).user_standing(user_id)
 
 

@@ -9,7 +9,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.repository import ScopedRepository
@@ -70,9 +70,6 @@ class RuleRepository(ScopedRepository[RoutingRule]):
     model = RoutingRule
     label = "Routing rule"
     sortable: ClassVar[dict[str, str]] = {"created_at": "created_at", "position": "position"}
-
-    async def last_position(self) -> int:
-        return int(await self.session.scalar(select(func.coalesce(func.max(RoutingRule.position), 0))) or 0)
 
 
 class WebFormRepository(ScopedRepository[WebForm]):

@@ -118,7 +118,18 @@ class Lookups:
             self._users[user_id] = await lead_pipeline.user_standing(self.session, user_id)
         return self._users[user_id]
 
+    async def user_name(self, user_id: uuid.UUID | None) -> str:
+        """How an explanation names a user: their name, never their id."""
+        user = await self.user(user_id) if user_id is not None else None
+        return str(user.name) if user is not None else "a user who is not there"
+
     # Partners --------------------------------------------------------------------------------
+
+    async def partner_name(self, partner_id: uuid.UUID | str) -> str:
+        """How an explanation names a partner: its name, never its id (read with its standing)."""
+        key = uuid.UUID(str(partner_id))
+        standing = (await self._standing_of([key])).get(key)
+        return str(standing.name) if standing is not None else "a partner that is not there"
 
     async def roster(self, circle: Circle, program: ProgramTerms | None, lead: Lead) -> list[Row[Any]]:
         """The circle's partners with their terms in `program` (see RoutingStore.roster)."""

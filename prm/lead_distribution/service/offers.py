@@ -162,7 +162,9 @@ async def decline(session: AsyncSession, *, principal: Principal, offer_id: uuid
     if not await OfferStore(session).transition(offer.id, still_open, values, before=(partner_id, OfferStatus.OPEN)):
         raise await _refusal(session, offer, now)
     lead = await lead_pipeline.load(session, offer.lead_id)
-    await reroute(session, lead, why=f"declined by partner {partner_id}: {data.reason.value}", now=now)
+    standing = (await lead_pipeline.partner_standing(session, [partner_id])).get(partner_id)
+    who = standing.name if standing is not None else "the partner"
+    await reroute(session, lead, why=f"declined by partner {who}: {data.reason.value}", now=now)
     await session.refresh(offer)
     return view(offer, lead, principal=principal, now=now)
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.activity import record_activity
 from prm.core.auth import PARTNER_ROLES, Principal
 from prm.core.errors import RuleViolation
+from prm.core.locks import hold_lock
 from prm.core.pagination import PageRequest
 from prm.core.records import record_created, record_updated
 from prm.crm.services import lead_pipeline
@@ -21,6 +22,8 @@ from prm.lead_distribution.repository import ConfigStore, GroupRepository, RuleR
 from prm.lead_distribution.schemas import RuleCreate, RuleOrder, RuleUpdate
 from prm.lead_distribution.service.setup import check_program, partner_exists, products_exist
 from prm.lead_distribution.service.targets import VENDOR_REPS
+
+ROUTING_RULES_LOCK = "routing_rules"
 
 RULE_FIELDS = (
     "name",
@@ -101,10 +104,9 @@ async def _check_rule_target(session: AsyncSession, principal: Principal, rule: 
 
 
 async def create_rule(session: AsyncSession, *, principal: Principal, data: RuleCreate) -> RoutingRule:
-    repo = RuleRepository(session, principal)
     rule = RoutingRule(
         name=data.name,
-        position=data.position or await repo.last_position() + 1,
+        position=0,  # placed below, once the rule is known to be valid
         active=data.active,
         countries=list(data.countries),
         regions=list(data.regions),
@@ -119,9 +121,37 @@ async def create_rule(session: AsyncSession, *, principal: Principal, data: Rule
         program_id=data.program_id,
     )
     await _check_rule_target(session, principal, RuleTarget.of(rule))
+    rule.position = await _make_room(session, principal, data.position)
     session.add(rule)
     await record_created(session, rule, entity="routing_rule", principal=principal, fields=RULE_FIELDS)
     return rule
+
+
+async def _make_room(session: AsyncSession, principal: Principal, position: int | None) -> int:
+    """The position a new rule takes; the rules at or after it move down one.
+
+    Positions stay 1..n with no ties, so "rule #2" means one rule. The lock keeps two admins
+    inserting at once from both counting the same rules."""
+    await hold_lock(session, ROUTING_RULES_LOCK)
+    current = await ConfigStore(session).rules(active_only=False)
+    place = min(position or len(current) + 1, len(current) + 1)
+    for index, rule in enumerate(current, start=1):
+        _move(session, principal, rule, index if index < place else index + 1)
+    return place
+
+
+def _move(session: AsyncSession, principal: Principal, rule: RoutingRule, position: int) -> None:
+    if rule.position == position:
+        return
+    record_activity(
+        session,
+        entity_type="routing_rule",
+        entity_id=rule.id,
+        action="reordered",
+        actor=principal,
+        changes={"position": [rule.position, position]},
+    )
+    rule.position = position
 
 
 async def update_rule(
@@ -154,21 +184,12 @@ async def page_rules(
 
 async def reorder_rules(session: AsyncSession, *, principal: Principal, data: RuleOrder) -> list[RoutingRule]:
     """Positions 1..n in the order given; the list must name every rule exactly once."""
+    await hold_lock(session, ROUTING_RULES_LOCK)
     current = await ConfigStore(session).rules(active_only=False)
     if sorted(map(str, data.rule_ids)) != sorted(str(r.id) for r in current):
         raise RuleViolation("List every routing rule exactly once.", field="rule_ids")
     by_id = {r.id: r for r in current}
     for position, rule_id in enumerate(data.rule_ids, start=1):
-        rule = by_id[rule_id]
-        if rule.position != position:
-            record_activity(
-                session,
-                entity_type="routing_rule",
-                entity_id=rule.id,
-                action="reordered",
-                actor=principal,
-                changes={"position": [rule.position, position]},
-            )
-            rule.position = position
+        _move(session, principal, by_id[rule_id], position)
     await session.flush()
     return sorted(current, key=lambda r: r.position)

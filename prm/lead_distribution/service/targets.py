@@ -74,8 +74,11 @@ async def _to_partner(look: Lookups, lead: Lead, target: Target, partner_id: uui
     reasons = rules.ineligibility(profile, facts_of(lead), pool.terms)
     excluded = [{"partner_id": profile.partner_id, "reasons": reasons}] if reasons else []
     if reasons and not (override and overridable(reasons)):
-        return Placement(target, f"partner {partner_id} is not eligible: {'; '.join(reasons)}", excluded=excluded)
-    why = f"offered to partner {partner_id}" + (" (rep " + str(target.user_id) + ")" if target.user_id else "")
+        why = f"partner {await look.partner_name(partner_id)} is not eligible: {'; '.join(reasons)}"
+        return Placement(target, why, excluded=excluded)
+    why = f"offered to partner {await look.partner_name(partner_id)}"
+    if target.user_id:
+        why += f" (rep {await look.user_name(target.user_id)})"
     if reasons:
         why += f", overriding: {'; '.join(reasons)}"
     return Placement(
@@ -94,14 +97,14 @@ async def _to_partner(look: Lookups, lead: Lead, target: Target, partner_id: uui
 async def _to_partner_user(look: Lookups, lead: Lead, target: Target, *, override: bool) -> Placement:
     user = await look.user(target.user_id) if target.user_id else None
     if user is None or not user.active or user.role not in PARTNER_ROLES or user.partner_id is None:
-        return Placement(target, f"user {target.user_id} is not an active partner rep")
+        return Placement(target, f"user {await look.user_name(target.user_id)} is not an active partner rep")
     return await _to_partner(look, lead, target, user.partner_id, override=override)
 
 
 async def _to_pool(look: Lookups, lead: Lead, target: Target) -> Placement:
     pool = Pool(await look.program(target.program_id))
     if pool.program is None:
-        return Placement(target, f"program {target.program_id} does not exist or is inactive")
+        return Placement(target, "the rule's program does not exist or is inactive")
     found = await look.profiles(Circle(program_id=pool.program.id), pool, lead=lead)
     eligible, excluded = split(found, facts_of(lead), pool.terms)
     if not eligible:
@@ -112,7 +115,8 @@ async def _to_pool(look: Lookups, lead: Lead, target: Target) -> Placement:
     chosen = eligible[rules.pick(seed, weights)]
     why = (
         f"weighted pick among {len(eligible)} eligible partners of program {pool.program.name} "
-        f"(seed {seed}): partner {chosen.partner_id} with weight {rules.weight(chosen)} of {sum(weights)}"
+        f"(seed {seed}): partner {await look.partner_name(chosen.partner_id)} "
+        f"with weight {rules.weight(chosen)} of {sum(weights)}"
     )
     return Placement(
         target,
@@ -129,7 +133,7 @@ async def _to_pool(look: Lookups, lead: Lead, target: Target) -> Placement:
 async def _to_group(look: Lookups, lead: Lead, target: Target) -> Placement:
     group = await look.group(target.group_id) if target.group_id else None
     if group is None or not group.active:
-        return Placement(target, f"group {target.group_id} does not exist or is inactive")
+        return Placement(target, "the shark-tank group does not exist or is inactive")
     pool = Pool(await look.program(group.program_id))
     # Group membership is the membership here: the program only lends its terms.
     found = await look.profiles(Circle(group_id=group.id), pool, lead=lead, group=group)
@@ -154,10 +158,10 @@ async def _to_group(look: Lookups, lead: Lead, target: Target) -> Placement:
 async def _to_internal(look: Lookups, target: Target) -> Placement:
     user = await look.user(target.user_id) if target.user_id else None
     if user is None or not user.active or user.role not in VENDOR_REPS:
-        return Placement(target, f"user {target.user_id} is not an active internal rep")
+        return Placement(target, f"user {await look.user_name(target.user_id)} is not an active internal rep")
     return Placement(
         target,
-        f"assigned to internal rep {user.email} (direct sale)",
+        f"assigned to internal rep {user.name} (direct sale)",
         RoutingOutcome.ASSIGNED_INTERNAL,
         user_id=user.id,
     )
