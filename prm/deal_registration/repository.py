@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-import zlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,13 +20,13 @@ from sqlalchemy import (
     func,
     or_,
     select,
-    text,
     true,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from prm.core.auth import Principal, Role
+from prm.core.locks import hold_lock
 from prm.core.pagination import PageRequest, page_of, paginate_statement
 from prm.core.repository import ScopedRepository
 from prm.core.tenancy import partner_scope
@@ -338,21 +337,10 @@ async def product_ids_of(session: AsyncSession, registration_ids: list[uuid.UUID
     return found
 
 
-def _lock_key(value: str) -> int:
-    return zlib.crc32(value.encode()) - 2**31
-
-
-_CUSTOMER_LOCKS = _lock_key("prm:deal-registration-customer")
-_LOCK = text("SELECT pg_advisory_xact_lock(:space, :key)")
-
-
 async def lock_customer(session: AsyncSession, *, normalized: str, domain: str | None) -> None:
     """Serialise the decisions about one customer until this transaction ends, so two approvals
-    for it cannot both pass the exclusivity check unseen by each other. PostgreSQL takes an
-    advisory lock per key (name and domain, in one order everywhere: no deadlock); SQLite's
-    BEGIN IMMEDIATE already lets one writer in at a time."""
-    if session.bind is None or session.bind.dialect.name != "postgresql":
-        return
+    for it cannot both pass the exclusivity check unseen by each other: a named lock per key
+    (name and domain), taken in one order everywhere so two of them never deadlock."""
     keys = sorted({f"name:{normalized}", *([f"domain:{domain}"] if domain else [])})
     for key in keys:
-        await session.execute(_LOCK, {"space": _CUSTOMER_LOCKS, "key": _lock_key(key)})
+        await hold_lock(session, f"deal-registration-customer:{key}")
