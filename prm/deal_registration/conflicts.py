@@ -29,6 +29,7 @@ from prm.crm.services.deal_protection import (
 )
 from prm.deal_registration.models import ConflictKind, DealRegistration, RegistrationState
 from prm.deal_registration.repository import (
+    MATCHES_SHOWN,
     RegistrationSummary,
     current_matches,
     live_registrations_matching,
@@ -162,6 +163,8 @@ async def _add_opportunities(
         for opportunity in candidates:
             if opportunity.opportunity_id in seen or opportunity.opportunity_id == me.opportunity_id:
                 continue
+            if len(seen) == MATCHES_SHOWN:
+                break
             seen.add(opportunity.opportunity_id)
             kind = ConflictKind.OPPORTUNITY if opportunity.partner_id else ConflictKind.DIRECT_OPPORTUNITY
             found[me.id].append(

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     cast,
     false,
     func,
@@ -247,7 +248,9 @@ _me, _other = aliased(DealRegistration), aliased(DealRegistration)
 # One statement for a whole page: each registration joined to the live registrations that match
 # its customer by name or domain (a NULL domain equals nothing). A chain's own submissions never
 # conflict with one another, whichever side is asked about: so the pair is seen from both ends.
-_CURRENT_MATCHES = (
+# Each registration shows its first MATCHES_SHOWN matches, protected (approved) ones first, so a
+# popular customer costs a page no more than that and the exclusivity check still sees the holder.
+_ranked = (
     select(
         _me.id.label("registration_id"),
         _other.id,
@@ -261,6 +264,12 @@ _CURRENT_MATCHES = (
         _other.expires_at,
         _other.customer_normalized,
         _other.submitted_at,
+        func.row_number()
+        .over(
+            partition_by=_me.id,
+            order_by=(case((_other.state == RegistrationState.APPROVED, 0), else_=1), _other.submitted_at, _other.id),
+        )
+        .label("rank"),
     )
     .join(
         _other,
@@ -270,7 +279,10 @@ _CURRENT_MATCHES = (
         ),
     )
     .where(_me.id.in_(_IDS), is_live(_other, bindparam("now")))
-    .order_by(_me.id, _other.submitted_at, _other.id)
+    .subquery()
+)
+_CURRENT_MATCHES = (
+    select(_ranked).where(_ranked.c.rank <= MATCHES_SHOWN).order_by(_ranked.c.registration_id, _ranked.c.rank)
 )
 
 
