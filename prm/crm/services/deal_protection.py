@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, false, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, false, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import record_activity
@@ -92,25 +93,36 @@ class CustomerOpportunity:
     created_at: datetime
 
 
-_OPEN_FOR_CUSTOMERS = (
-    select(
-        Opportunity.id,
-        Opportunity.partner_id,
-        Opportunity.amount_minor,
-        Opportunity.currency,
-        Opportunity.created_at,
-        Account.name,
-        Account.normalized_name,
-        Account.domain,
+CUSTOMER_MATCHES = 20  # open opportunities per name and per domain, the oldest first
+
+
+def _open_ranked_by(key: Any, names: str) -> Any:
+    """Open opportunities whose account's `key` is one of `:names`, numbered per key value."""
+    return (
+        select(
+            Opportunity.id,
+            Opportunity.partner_id,
+            Opportunity.amount_minor,
+            Opportunity.currency,
+            Opportunity.created_at,
+            Account.name,
+            Account.normalized_name,
+            Account.domain,
+            func.row_number().over(partition_by=key, order_by=(Opportunity.created_at, Opportunity.id)).label("rank"),
+        )
+        .join(Account, Account.id == Opportunity.account_id)
+        .where(key.in_(bindparam(names, expanding=True)), Opportunity.stage.in_(OPEN_STAGES))
+        .subquery()
     )
-    .join(Account, Account.id == Opportunity.account_id)
-    .where(
-        or_(
-            Account.normalized_name.in_(bindparam("names", expanding=True)),
-            Account.domain.in_(bindparam("domains", expanding=True)),
-        ),
-        Opportunity.stage.in_(OPEN_STAGES),
-    )
+
+
+_by_name = _open_ranked_by(Account.normalized_name, "names")
+_by_domain = _open_ranked_by(Account.domain, "domains")
+# A popular customer's hundreds of open deals would cost a page of registrations that many rows:
+# the first CUSTOMER_MATCHES per name and per domain say enough (the caller drops the overlap).
+_OPEN_FOR_CUSTOMERS = union_all(
+    select(_by_name).where(_by_name.c.rank <= CUSTOMER_MATCHES),
+    select(_by_domain).where(_by_domain.c.rank <= CUSTOMER_MATCHES),
 )
 
 
