@@ -37,6 +37,8 @@ class DealProgram(IdMixin, TimestampMixin, VersionMixin, Base):
     extension_days: Mapped[int] = mapped_column(default=30)
     max_extensions: Mapped[int] = mapped_column(default=1)
     max_resubmissions: Mapped[int] = mapped_column(default=2)
+    # How the program decides by itself (see service/rules.py); {} decides nothing automatically.
+    approval_rules: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
 class RegistrationState(StrEnum):
@@ -123,7 +125,14 @@ class DealRegistration(IdMixin, TimestampMixin, VersionMixin, Base):
     reminder_sent_at: Mapped[datetime | None]
     expired_at: Mapped[datetime | None]
     extensions_used: Mapped[int] = mapped_column(default=0)
+    # The program's protection terms as they stood at approval: later program edits do not move them.
+    approved_terms: Mapped[dict[str, Any] | None]
     # Decisions
+    # The rule that decided automatically (auto_approve, auto_reject_...); None for a person's decision.
+    decided_by_rule: Mapped[str | None] = mapped_column(String(40))
+    # The first of two approvals, for a registration above the program's second-approval amount.
+    first_approved_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    first_approved_at: Mapped[datetime | None]
     rejection_reason: Mapped[RejectionReason | None] = enum_column(RejectionReason, nullable=True)
     decision_note: Mapped[str | None] = mapped_column(Text)
     duplicate_of_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("deal_registrations.id"))
@@ -163,7 +172,9 @@ class ConflictKind(StrEnum):
 
 
 class RegistrationConflict(IdMixin, Base):
-    """A possible conflict found at submit time, kept so the reviewer sees why it matched."""
+    """A possible conflict found at submit time. No longer written nor read: conflicts are
+    computed when a registration is shown or decided (conflicts.py). Kept until a migration
+    drops it (the benchmark seed still fills it)."""
 
     __tablename__ = "deal_registration_conflicts"
 
@@ -176,6 +187,33 @@ class RegistrationConflict(IdMixin, Base):
     matched_on: Mapped[list[str]]
     overlapping_product_ids: Mapped[list[str]]
     detected_at: Mapped[datetime]
+
+
+class OverrideReason(StrEnum):
+    """Why a channel manager approved a second partner while another holds protection (a fixed list)."""
+
+    CO_SELL = "co_sell"
+    DIFFERENT_SCOPE = "different_scope"
+    CUSTOMER_REQUEST = "customer_request"
+    HOLDER_INACTIVE = "holder_inactive"
+
+
+class ProtectionOverride(IdMixin, Base):
+    """A registration approved although another partner's registration held protection for the
+    same customer: kept so both registrations show it, with who decided and why."""
+
+    __tablename__ = "deal_protection_overrides"
+
+    registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deal_registrations.id", ondelete="CASCADE"), index=True
+    )
+    holder_registration_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("deal_registrations.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[OverrideReason] = enum_column(OverrideReason)
+    note: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime]
 
 
 class ExtensionStatus(StrEnum):

@@ -5,22 +5,38 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import BindParameter, ColumnElement, Row, String, and_, bindparam, cast, false, or_, select, true
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Row,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from prm.core.auth import Principal, Role
+from prm.core.locks import hold_lock
 from prm.core.pagination import PageRequest, page_of, paginate_statement
 from prm.core.repository import ScopedRepository
 from prm.core.tenancy import partner_scope
 from prm.deal_registration.models import (
-    LIVE_STATES,
     DealDocument,
     DealProgram,
     DealRegistration,
     ExtensionRequest,
-    RegistrationConflict,
+    ProtectionOverride,
     RegistrationProduct,
     RegistrationState,
     in_state,
@@ -85,13 +101,13 @@ class RegistrationSummary:
     customer_domain: str | None
     estimated_amount_minor: int | None
     currency: str
+    expires_at: datetime | None = None
 
 
 # The read side's statements, built once (a page of 50 runs each of them).
 _IDS: BindParameter[list[uuid.UUID]] = bindparam("ids", expanding=True)
 # Rows, not entities: a page's lines and conflicts are only read, and rows cost a fraction to load.
 _LINES_OF = select(*RegistrationProduct.__table__.columns).where(RegistrationProduct.registration_id.in_(_IDS))
-_CONFLICTS_OF = select(*RegistrationConflict.__table__.columns).where(RegistrationConflict.registration_id.in_(_IDS))
 _SUMMARIES = select(
     DealRegistration.id,
     DealRegistration.number,
@@ -133,14 +149,6 @@ class RegistrationRepository(ScopedRepository[DealRegistration]):
                 found[line.registration_id].append(line)
         return found
 
-    async def conflicts_of(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Row[Any]]]:
-        """Stored conflicts (the conflict table's columns) per registration."""
-        found: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
-        if registration_ids:
-            for conflict in await self.session.execute(_CONFLICTS_OF, {"ids": registration_ids}):
-                found[conflict.registration_id].append(conflict)
-        return found
-
     async def unscoped(self, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, RegistrationSummary]:
         """Other partners' registrations, only for showing conflicts to staff who may see them."""
         if not registration_ids:
@@ -175,12 +183,23 @@ class LiveMatch:
 
 MATCHES_SHOWN = 20
 _R = DealRegistration
+
+
+def is_live(row: type[DealRegistration], now: BindParameter[datetime]) -> ColumnElement[bool]:
+    """Still claims the customer: submitted, or approved with its protection running (an
+    approval whose protection ended counts no more, even before the expiry timer has run)."""
+    return or_(
+        row.state == RegistrationState.SUBMITTED,
+        and_(row.state == RegistrationState.APPROVED, row.expires_at > now),
+    )
+
+
 _matches = (
     select(_R.id, _R.partner_id, _R.customer_normalized, _R.customer_domain)
     .where(
         # A NULL :domain matches nothing, as a customer without a domain should.
         or_(_R.customer_normalized == bindparam("normalized"), _R.customer_domain == bindparam("domain")),
-        _R.state.in_(LIVE_STATES),
+        is_live(_R, bindparam("now")),
         _R.id.not_in(bindparam("exclude", expanding=True)),
     )
     .limit(MATCHES_SHOWN)
@@ -193,11 +212,11 @@ _LIVE_MATCHES = select(_matches, RegistrationProduct.product_id).outerjoin(
 
 
 async def live_registrations_matching(
-    session: AsyncSession, *, normalized: str, domain: str | None, exclude: list[uuid.UUID]
+    session: AsyncSession, *, normalized: str, domain: str | None, exclude: list[uuid.UUID], now: datetime
 ) -> list[LiveMatch]:
-    """Submitted or approved registrations (any partner) for the same customer, with their
-    products: one round trip (the first MATCHES_SHOWN matches, joined to their product lines)."""
-    params = {"normalized": normalized, "domain": domain, "exclude": exclude}
+    """Live registrations (any partner) for the same customer, with their products: one round
+    trip (the first MATCHES_SHOWN matches, joined to their product lines)."""
+    params = {"normalized": normalized, "domain": domain, "exclude": exclude, "now": now}
     products: dict[uuid.UUID, set[str]] = defaultdict(set)
     rows: dict[uuid.UUID, Any] = {}
     for row in await session.execute(_LIVE_MATCHES, params):
@@ -212,3 +231,128 @@ async def live_registrations_matching(
 
 def manager_may_review(principal: Principal) -> bool:
     return principal.role in (Role.CHANNEL_MANAGER, Role.VENDOR_ADMIN)
+
+
+@dataclass(frozen=True)
+class CurrentMatch:
+    """A live registration of the same customer as one of a page's registrations (outside its
+    resubmission chain), read by column name."""
+
+    registration_id: uuid.UUID
+    other: RegistrationSummary
+    customer_normalized: str
+    submitted_at: datetime | None
+
+
+_me, _other = aliased(DealRegistration), aliased(DealRegistration)
+# One statement for a whole page: each registration joined to the live registrations that match
+# its customer by name or domain (a NULL domain equals nothing). A chain's own submissions never
+# conflict with one another, whichever side is asked about: so the pair is seen from both ends.
+# Each registration shows its first MATCHES_SHOWN matches, protected (approved) ones first, so a
+# popular customer costs a page no more than that and the exclusivity check still sees the holder.
+_ranked = (
+    select(
+        _me.id.label("registration_id"),
+        _other.id,
+        _other.number,
+        _other.partner_id,
+        _other.state,
+        _other.customer_name,
+        _other.customer_domain,
+        _other.estimated_amount_minor,
+        _other.currency,
+        _other.expires_at,
+        _other.customer_normalized,
+        _other.submitted_at,
+        func.row_number()
+        .over(
+            partition_by=_me.id,
+            order_by=(case((_other.state == RegistrationState.APPROVED, 0), else_=1), _other.submitted_at, _other.id),
+        )
+        .label("rank"),
+    )
+    .join(
+        _other,
+        and_(
+            or_(_other.customer_normalized == _me.customer_normalized, _other.customer_domain == _me.customer_domain),
+            func.coalesce(_other.original_id, _other.id) != func.coalesce(_me.original_id, _me.id),
+        ),
+    )
+    .where(_me.id.in_(_IDS), is_live(_other, bindparam("now")))
+    .subquery()
+)
+_CURRENT_MATCHES = (
+    select(_ranked).where(_ranked.c.rank <= MATCHES_SHOWN).order_by(_ranked.c.registration_id, _ranked.c.rank)
+)
+
+
+async def current_matches(
+    session: AsyncSession, registration_ids: list[uuid.UUID], now: datetime
+) -> list[CurrentMatch]:
+    if not registration_ids:
+        return []
+    rows = await session.execute(_CURRENT_MATCHES, {"ids": registration_ids, "now": now})
+    return [
+        CurrentMatch(
+            registration_id=row.registration_id,
+            other=RegistrationSummary(
+                id=row.id,
+                number=row.number,
+                partner_id=row.partner_id,
+                state=row.state,
+                customer_name=row.customer_name,
+                customer_domain=row.customer_domain,
+                estimated_amount_minor=row.estimated_amount_minor,
+                currency=row.currency,
+                expires_at=row.expires_at,
+            ),
+            customer_normalized=row.customer_normalized,
+            submitted_at=row.submitted_at,
+        )
+        for row in rows
+    ]
+
+
+_OVERRIDES_OF = (
+    select(
+        ProtectionOverride,
+        _me.number.label("registration_number"),
+        _other.number.label("holder_number"),
+    )
+    .join(_me, _me.id == ProtectionOverride.registration_id)
+    .join(_other, _other.id == ProtectionOverride.holder_registration_id)
+    .where(or_(ProtectionOverride.registration_id.in_(_IDS), ProtectionOverride.holder_registration_id.in_(_IDS)))
+)
+
+
+@dataclass(frozen=True)
+class OverrideRow:
+    override: ProtectionOverride
+    registration_number: str
+    holder_number: str
+
+
+async def overrides_of(session: AsyncSession, registration_ids: list[uuid.UUID]) -> list[OverrideRow]:
+    """Protection overrides either side of which is one of these registrations (one query)."""
+    if not registration_ids:
+        return []
+    rows = await session.execute(_OVERRIDES_OF.order_by(ProtectionOverride.decided_at), {"ids": registration_ids})
+    return [OverrideRow(row.ProtectionOverride, row.registration_number, row.holder_number) for row in rows]
+
+
+async def product_ids_of(session: AsyncSession, registration_ids: list[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+    """The products each registration names (any partner's: for matching, never shown as such)."""
+    found: dict[uuid.UUID, set[str]] = defaultdict(set)
+    if registration_ids:
+        for line in await session.execute(_LINES_OF, {"ids": registration_ids}):
+            found[line.registration_id].add(str(line.product_id))
+    return found
+
+
+async def lock_customer(session: AsyncSession, *, normalized: str, domain: str | None) -> None:
+    """Serialise the decisions about one customer until this transaction ends, so two approvals
+    for it cannot both pass the exclusivity check unseen by each other: a named lock per key
+    (name and domain), taken in one order everywhere so two of them never deadlock."""
+    keys = sorted({f"name:{normalized}", *([f"domain:{domain}"] if domain else [])})
+    for key in keys:
+        await hold_lock(session, f"deal-registration-customer:{key}")

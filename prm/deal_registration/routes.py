@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, QueryParameter
@@ -24,6 +24,8 @@ from prm.deal_registration import views
 from prm.deal_registration.models import RegistrationState
 from prm.deal_registration.repository import RegistrationRepository
 from prm.deal_registration.schemas import (
+    ApprovalRulesRead,
+    ApprovalRulesUpdate,
     Approve,
     Cancel,
     CloseLost,
@@ -44,7 +46,7 @@ from prm.deal_registration.schemas import (
     Reject,
     Transition,
 )
-from prm.deal_registration.service import closing, programs, protection, registrations, review
+from prm.deal_registration.service import closing, programs, protection, registrations, review, rules
 
 RegistrationId = uuid.UUID
 
@@ -80,6 +82,22 @@ class ProgramController(Controller):
     ) -> ProgramRead:
         program = await programs.update_program(db_session, principal=principal, program_id=program_id, data=data)
         return to_read(program, ProgramRead)
+
+    @get("/{program_id:uuid}/approval-rules", guards=[allow(*STAFF)], summary="How the program decides by itself")
+    async def get_approval_rules(
+        self, db_session: AsyncSession, principal: Principal, program_id: uuid.UUID
+    ) -> ApprovalRulesRead:
+        return await rules.get_rules(db_session, principal=principal, program_id=program_id)
+
+    @put(
+        "/{program_id:uuid}/approval-rules",
+        guards=[allow(Role.VENDOR_ADMIN)],
+        summary="Set the program's approval rules as a whole (left out: off)",
+    )
+    async def set_approval_rules(
+        self, db_session: AsyncSession, principal: Principal, program_id: uuid.UUID, data: ApprovalRulesUpdate
+    ) -> ApprovalRulesRead:
+        return await rules.set_rules(db_session, principal=principal, program_id=program_id, data=data)
 
     @get("/{program_id:uuid}/history", summary="Every change: who, when (UTC), what")
     async def program_history(

@@ -14,6 +14,7 @@ from prm.crm.schemas import Country, Currency, Email, MinorUnits, Name, Phone, R
 from prm.deal_registration.models import (
     ConflictKind,
     ExtensionStatus,
+    OverrideReason,
     ProofStatus,
     RegistrationState,
     RejectionReason,
@@ -94,6 +95,61 @@ class ProgramRead(ReadStruct):
     created_at: datetime
 
 
+class AutoApprove(Struct):
+    """Approve at submit when the partner's tier is listed, the amount is at most
+    `max_amount_minor`, the registration has no conflict and every field is filled."""
+
+    tiers: Annotated[list[PartnerTier], Meta(min_length=1)]
+    max_amount_minor: MinorUnits
+
+
+class AutoReject(Struct):
+    """Reject at submit, with the reason, what the program does not take: a customer outside
+    `countries` (when listed), or one the vendor already sells to directly."""
+
+    countries: Annotated[list[str], Meta(max_length=250)] | None = None
+    existing_direct_opportunity: bool = False
+
+
+SecondApprover = Literal["channel_manager", "vendor_admin"]
+
+
+class SecondApproval(Struct):
+    """Above `above_minor`, an approval needs a second, different person: another channel
+    manager (or a vendor admin), or a vendor admin only."""
+
+    above_minor: MinorUnits
+    approver: SecondApprover = "channel_manager"
+
+
+class ApprovalRules(Struct):
+    auto_approve: AutoApprove | None = None
+    auto_reject: AutoReject | None = None
+    second_approval: SecondApproval | None = None
+
+
+class ApprovalRulesUpdate(ApprovalRules, kw_only=True):
+    expected_version: Version
+
+
+class ApprovalRulesRead(ReadStruct):
+    program_id: uuid.UUID
+    version: int
+    auto_approve: AutoApprove | None = None
+    auto_reject: AutoReject | None = None
+    second_approval: SecondApproval | None = None
+
+
+class ProtectionTerms(ReadStruct):
+    """The program's terms a registration was approved under (a snapshot taken at approval)."""
+
+    protection_days: int
+    reminder_days: int
+    extension_days: int
+    max_extensions: int
+    margin_bps: int
+
+
 class ProductLine(Struct):
     product_id: uuid.UUID
     quantity: Annotated[int, Meta(ge=1, le=1_000_000)] = 1
@@ -150,6 +206,8 @@ class Transition(Struct):
 
 class Approve(Transition, kw_only=True):
     note: Annotated[str, Meta(max_length=2000)] | None = None
+    # Approving while another partner holds protection for this customer takes one of these.
+    override_reason: OverrideReason | None = None
 
 
 class Reject(Transition, kw_only=True):
@@ -212,6 +270,18 @@ class ConflictRead(ReadStruct):
     detected_at: datetime | None = None
 
 
+class OverrideRead(ReadStruct):
+    """A protection override this registration is part of (approved despite, or overridden).
+    Partners see the reason, when, and the other registration's number; never whose it is."""
+
+    role: Literal["approved_despite", "overridden"]
+    reason: OverrideReason
+    decided_at: datetime
+    other_registration_number: str
+    other_registration_id: uuid.UUID | None = None
+    note: str | None = None
+
+
 class ConflictHint(ReadStruct):
     """What a partner may know: that a possible conflict exists, and its kind. Never whose."""
 
@@ -247,6 +317,12 @@ class RegistrationRead(ReadStruct, kw_only=True):
     expires_at: datetime | None
     remind_at: datetime | None
     extensions_used: int
+    terms: ProtectionTerms | None = None
+    decided_by_rule: str | None = None
+    first_approved_at: datetime | None = None
+    first_approved_by_id: uuid.UUID | None = None
+    awaiting_second_approval: bool = False
+    overrides: list[OverrideRead] = msgspec.field(default_factory=list)
     rejection_reason: RejectionReason | None
     decision_note: str | None
     duplicate_of_id: uuid.UUID | None

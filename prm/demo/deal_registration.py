@@ -15,8 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.auth import Principal
 from prm.crm.models import PartnerTier, Product
 from prm.deal_registration.models import RejectionReason
-from prm.deal_registration.schemas import Approve, ProductLine, ProgramCreate, RegistrationCreate, Reject
-from prm.deal_registration.service import programs, registrations, review
+from prm.deal_registration.schemas import (
+    ApprovalRulesUpdate,
+    Approve,
+    AutoApprove,
+    ProductLine,
+    ProgramCreate,
+    RegistrationCreate,
+    Reject,
+    SecondApproval,
+)
+from prm.deal_registration.service import programs, registrations, review, rules
 
 PROGRAM = ProgramCreate(
     name="Northwind Deal Registration",
@@ -61,6 +70,12 @@ REGISTRATIONS = [
         "globex", "Fabrikam Logistics", "https://fabrikam.example", "DE", ("NW-SUPPORT-PREM",), 900_000,
         "Support renewal for the fleet platform.", 21, "rejected",
     ),
+    # Globex found the same ski resort after Acme's protection began: the reviewer sees the
+    # conflict on both, and approving it is refused unless overridden with a listed reason.
+    DemoRegistration(
+        "globex", "Alpine Ski House", "https://alpineskihouse.example", "DE", ("NW-PLAT-STD",), 1_100_000,
+        "The resort's German subsidiary asked Globex for a booking platform.", 75, "submitted",
+    ),
     DemoRegistration(
         "globex", "Humongous Insurance", "https://humongousinsurance.example", "DE", ("NW-PLAT-STD",), 1_200_000,
         "First meeting held; sizing the platform.", 90, "draft",
@@ -101,3 +116,15 @@ async def seed_deal_registration(
                 explanation="Another partner already works this renewal with the customer.",
             )
             await review.reject(session, principal=manager, registration_id=registration.id, data=rejection)
+    # Set after the registrations above, so they keep the fates the demo gives them: from now on
+    # small, clean deals of gold partners are approved at once, and large ones need a vendor admin too.
+    await session.flush()
+    await rules.set_rules(session, principal=admin, program_id=program.id, data=DEMO_RULES(program.version))
+
+
+def DEMO_RULES(version: int) -> ApprovalRulesUpdate:  # noqa: N802 - reads as the constant it stands for
+    return ApprovalRulesUpdate(
+        expected_version=version,
+        auto_approve=AutoApprove(tiers=[PartnerTier.GOLD, PartnerTier.PLATINUM], max_amount_minor=2_000_000),
+        second_approval=SecondApproval(above_minor=5_000_000, approver="vendor_admin"),
+    )

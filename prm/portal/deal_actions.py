@@ -25,7 +25,7 @@ from prm.deal_registration.schemas import Cancel, CloseLost, ExtensionCreate, Tr
 from prm.deal_registration.service import closing, protection, registrations
 from prm.portal.attempts import GENERAL, Refusal, Refuse, attempt, field_messages, run_form, text_of, version_of
 from prm.portal.deal_forms import friendly_errors
-from prm.portal.deal_views import REJECTION_REASONS, hint_text, partner_actions, registration_view
+from prm.portal.deal_views import OVERRIDE_REASONS, REJECTION_REASONS, hint_text, partner_actions, registration_view
 from prm.portal.deals import PARTNER_PAGES
 from prm.portal.money import AmountError, parse_amount
 from prm.portal.templating import page
@@ -73,6 +73,7 @@ async def detail_page(
         first_error=next((k for k in errors if k != GENERAL), None),
         values=values or {},
         reasons=REJECTION_REASONS,
+        override_reasons=OVERRIDE_REASONS,
     )
 
 

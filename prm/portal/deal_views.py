@@ -27,7 +27,7 @@ from prm.deal_registration.models import (
     RegistrationState,
 )
 from prm.deal_registration.repository import RegistrationRepository
-from prm.deal_registration.schemas import ConflictHint, RegistrationRead
+from prm.deal_registration.schemas import ConflictHint, ProtectionTerms, RegistrationRead
 from prm.deal_registration.service.state import ENTITY
 from prm.portal.deal_queries import chain_links, credits_for, product_names
 
@@ -39,6 +39,8 @@ ACTIONS = {
     "submit": "Submitted for review",
     "resubmitted": "Resubmitted",
     "approve": "Approved",
+    "first_approval": "First of two approvals",
+    "protection_override": "Protection overridden",
     "reject": "Not approved",
     "cancel": "Cancelled",
     "review_overdue": "Review overdue, escalated",
@@ -59,6 +61,12 @@ HINT_KINDS = {
     "direct_opportunity": "an open direct opportunity of the vendor",
 }
 MATCHED_ON = {"name": "company name", "domain": "web domain"}
+OVERRIDE_REASONS = {
+    "co_sell": "Co-sell: both partners work the deal together",
+    "different_scope": "Different scope: another part of the customer",
+    "customer_request": "The customer asked for this partner",
+    "holder_inactive": "The protected partner is not working the deal",
+}
 REJECTION_REASONS = {
     "duplicate": "Duplicate",
     "incomplete": "Incomplete",
@@ -169,8 +177,22 @@ class RegistrationView:
         return next((e for e in self.extensions if e.status is ExtensionStatus.PENDING), None)
 
     @property
+    def terms(self) -> ProtectionTerms:
+        """The terms the registration was approved under; the program's own until it is approved."""
+        if self.read.terms is not None:
+            return self.read.terms
+        program = self.program
+        return ProtectionTerms(
+            protection_days=program.protection_days,
+            reminder_days=program.reminder_days,
+            extension_days=program.extension_days,
+            max_extensions=program.max_extensions,
+            margin_bps=program.margin_bps,
+        )
+
+    @property
     def extensions_left(self) -> int:
-        return max(0, self.program.max_extensions - self.read.extensions_used)
+        return max(0, self.terms.max_extensions - self.read.extensions_used)
 
     @property
     def proof_waiting(self) -> bool:

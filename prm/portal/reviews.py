@@ -22,7 +22,7 @@ from prm.core.pagination import PageRequest
 from prm.crm.models import Opportunity
 from prm.crm.services.directory import partner_names
 from prm.deal_registration import views
-from prm.deal_registration.models import ConflictKind, DealRegistration, ExtensionRequest
+from prm.deal_registration.models import ConflictKind, DealRegistration, ExtensionRequest, RegistrationState
 from prm.deal_registration.repository import RegistrationRepository
 from prm.deal_registration.schemas import (
     Approve,
@@ -39,6 +39,7 @@ from prm.portal.deal_actions import document_response
 from prm.portal.deal_queries import pending_extensions, product_names, proof_to_verify, visible_opportunity
 from prm.portal.deal_views import (
     MATCHED_ON,
+    OVERRIDE_REASONS,
     REJECTION_REASONS,
     RegistrationView,
     now_of,
@@ -62,6 +63,7 @@ KIND_LABELS = {
 REJECT_REASONS = {k: v for k, v in REJECTION_REASONS.items() if k != "duplicate"}
 NOTICES = {
     "approved": "Approved. The partner is told, and the protection clock has started.",
+    "first_approved": "First approval recorded. A second, different approver completes it.",
     "rejected": "Not approved. The partner reads your reason and explanation.",
     "duplicate": "Marked as a duplicate. The partner is told which reason applies.",
     "extension_approved": "Extension approved: the protection now ends later.",
@@ -186,6 +188,7 @@ async def _review_page(
         actions=reviewer_actions(view),
         reasons=REJECT_REASONS,
         reasons_text=REJECTION_REASONS,
+        override_reasons=OVERRIDE_REASONS,
         notice=NOTICES.get(done or ""),
         action=action,
         errors=errors,
@@ -238,20 +241,27 @@ async def approve(
     request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID
 ) -> Response[Any]:
     raw = await request.form()
-    values = {"note": text_of(raw, "note")}
+    values = {"note": text_of(raw, "note"), "override_reason": text_of(raw, "override_reason")}
     refuse, worked = _answers(db_session, principal, registration_id, "approve", values)
 
     async def call(data: Approve) -> DealRegistration:
         return await review.approve(db_session, principal=principal, registration_id=registration_id, data=data)
 
+    def done(registration: DealRegistration) -> Response[Any]:
+        return worked("approved" if registration.state is RegistrationState.APPROVED else "first_approved")
+
     return await run_form(
         db_session,
         Approve,
-        {"expected_version": version_of(raw), "note": values["note"] or None},
-        messages={"note": NOTE_MESSAGE},
+        {
+            "expected_version": version_of(raw),
+            "note": values["note"] or None,
+            "override_reason": values["override_reason"] or None,
+        },
+        messages={"note": NOTE_MESSAGE, "override_reason": "Choose a reason from the list."},
         call=call,
         refuse=refuse,
-        worked=lambda _: worked("approved"),
+        worked=done,
     )
 
 

@@ -62,15 +62,32 @@ async def test_demo_leaves_registrations_to_review_and_leads_to_take(client: Cli
     alex = await _headers(client, "cm.alex@northwind.example")
     queue = await _all(client, "/api/v1/deal-registrations/review-queue", alex)
     by_customer = {r["customer_name"]: r for r in queue}
-    assert set(by_customer) == {"Wingtip Hotels", "Woodgrove Bank"}
-    [wingtip_conflict] = by_customer["Wingtip Hotels"]["conflicts"]
-    assert wingtip_conflict["kind"] == "direct_opportunity"
+    assert set(by_customer) == {"Wingtip Hotels", "Woodgrove Bank", "Alpine Ski House"}
+    # The vendor's own Wingtip deals, as they stand now (the year of history opened more since).
+    wingtip_conflicts = by_customer["Wingtip Hotels"]["conflicts"]
+    assert wingtip_conflicts
+    assert {c["kind"] for c in wingtip_conflicts} == {"direct_opportunity"}
     assert by_customer["Woodgrove Bank"]["conflicts"] == []
+    # Globex's Alpine Ski House meets Acme's protected one: refused unless overridden, seen from both sides.
+    alpine = by_customer["Alpine Ski House"]
+    holder = next(c for c in alpine["conflicts"] if c["kind"] == "registration")
+    assert (holder["other_partner_name"], holder["other_state"]) == ("Acme Resellers", "approved")
+    refused = await client.post(
+        f"/api/v1/deal-registrations/{alpine['id']}/approve", json={"expected_version": alpine["version"]}, headers=alex
+    )
+    assert refused.status_code == 409
+    assert holder["other_registration_number"] in refused.json()["detail"]
+    protected = await client.get(f"/api/v1/deal-registrations/{holder['other_registration_id']}", headers=alex)
+    assert [c["other_registration_number"] for c in protected.json()["conflicts"]] == [alpine["number"]]
+    assert protected.json()["terms"]["protection_days"] == 90
+    rules = await client.get(f"/api/v1/deal-programs/{alpine['program_id']}/approval-rules", headers=alex)
+    assert rules.json()["second_approval"] == {"above_minor": 5_000_000, "approver": "vendor_admin"}
 
     globex = await _headers(client, "seller@globex.example")
     own = {r["customer_name"]: r for r in await _all(client, "/api/v1/deal-registrations", globex)}
     assert {name: r["state"] for name, r in own.items()} == {
         "Woodgrove Bank": "submitted",
+        "Alpine Ski House": "submitted",
         "Fabrikam Logistics": "rejected",
         "Humongous Insurance": "draft",
     }

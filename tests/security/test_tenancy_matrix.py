@@ -382,6 +382,14 @@ RESOURCES: tuple[Resource, ...] = (
             Op("GET", f"{API}/deal-programs/{{id}}", (*VENDOR_STAFF, *PEOPLE_OF_A)),
             Op("GET", f"{API}/deal-programs/{{id}}/history", (*VENDOR_STAFF, *PEOPLE_OF_A)),
             Op("PATCH", f"{API}/deal-programs/{{id}}", ADMIN, change(description="Now with more margin")),
+            # The rules are the vendor's: channel managers read them, vendor admins set them.
+            Op("GET", f"{API}/deal-programs/{{id}}/approval-rules", STAFF),
+            Op(
+                "PUT",
+                f"{API}/deal-programs/{{id}}/approval-rules",
+                ADMIN,
+                change(second_approval={"above_minor": 1_000}),
+            ),
         ),
     ),
     Resource(

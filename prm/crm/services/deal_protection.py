@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, false, or_, select, update
+from sqlalchemy import ColumnElement, bindparam, false, func, or_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import record_activity
@@ -78,7 +79,79 @@ async def open_opportunities_for(
     return found
 
 
-async def _account_for(session: AsyncSession, customer: Customer, partner_id: uuid.UUID, actor: Principal) -> uuid.UUID:
+@dataclass(frozen=True)
+class CustomerOpportunity:
+    """An open opportunity with the keys of its account, to match against many customers at once."""
+
+    opportunity_id: uuid.UUID
+    partner_id: uuid.UUID | None
+    customer_name: str
+    normalized_name: str
+    domain: str | None
+    amount_minor: int
+    currency: str
+    created_at: datetime
+
+
+CUSTOMER_MATCHES = 20  # open opportunities per name and per domain, the oldest first
+
+
+def _open_ranked_by(key: Any, names: str) -> Any:
+    """Open opportunities whose account's `key` is one of `:names`, numbered per key value."""
+    return (
+        select(
+            Opportunity.id,
+            Opportunity.partner_id,
+            Opportunity.amount_minor,
+            Opportunity.currency,
+            Opportunity.created_at,
+            Account.name,
+            Account.normalized_name,
+            Account.domain,
+            func.row_number().over(partition_by=key, order_by=(Opportunity.created_at, Opportunity.id)).label("rank"),
+        )
+        .join(Account, Account.id == Opportunity.account_id)
+        .where(key.in_(bindparam(names, expanding=True)), Opportunity.stage.in_(OPEN_STAGES))
+        .subquery()
+    )
+
+
+_by_name = _open_ranked_by(Account.normalized_name, "names")
+_by_domain = _open_ranked_by(Account.domain, "domains")
+# A popular customer's hundreds of open deals would cost a page of registrations that many rows:
+# the first CUSTOMER_MATCHES per name and per domain say enough (the caller drops the overlap).
+_OPEN_FOR_CUSTOMERS = union_all(
+    select(_by_name).where(_by_name.c.rank <= CUSTOMER_MATCHES),
+    select(_by_domain).where(_by_domain.c.rank <= CUSTOMER_MATCHES),
+)
+
+
+async def open_opportunities_for_customers(
+    session: AsyncSession, *, names: set[str], domains: set[str]
+) -> list[CustomerOpportunity]:
+    """Open opportunities (any owner) whose account matches any of these names or domains: one
+    query for a page of registrations, each matched to its own customer by the caller."""
+    if not names and not domains:
+        return []
+    rows = await session.execute(_OPEN_FOR_CUSTOMERS, {"names": sorted(names), "domains": sorted(domains)})
+    return [
+        CustomerOpportunity(
+            opportunity_id=row.id,
+            partner_id=row.partner_id,
+            customer_name=row.name,
+            normalized_name=row.normalized_name,
+            domain=row.domain,
+            amount_minor=row.amount_minor,
+            currency=row.currency,
+            created_at=row.created_at,
+        )
+        for row in rows
+    ]
+
+
+async def _account_for(
+    session: AsyncSession, customer: Customer, partner_id: uuid.UUID, actor: Principal | None
+) -> uuid.UUID:
     """Reuse the customer's account (the vendor's or this partner's), else create one for the partner."""
     stmt = (
         select(Account.id)
@@ -111,7 +184,7 @@ async def _account_for(session: AsyncSession, customer: Customer, partner_id: uu
 async def open_protected_opportunity(
     session: AsyncSession,
     *,
-    actor: Principal,
+    actor: Principal | None,
     partner_id: uuid.UUID,
     customer: Customer,
     name: str,

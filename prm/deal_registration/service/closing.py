@@ -24,7 +24,7 @@ from prm.deal_registration.models import (
 from prm.deal_registration.repository import RegistrationRepository, manager_may_review
 from prm.deal_registration.schemas import CloseLost, ProofDecision
 from prm.deal_registration.service import notify
-from prm.deal_registration.service.programs import program_of
+from prm.deal_registration.service.programs import program_of, terms_of
 from prm.deal_registration.service.state import ENTITY, ensure_state, record_event, transition
 
 MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
@@ -181,18 +181,19 @@ async def decide_proof(
 
 
 async def _credit_for(session: AsyncSession, registration: DealRegistration) -> int:
-    program = await program_of(session, registration)
+    # The margin the registration was approved under, whatever the program says today.
+    margin_bps: int = terms_of(registration, await program_of(session, registration))["margin_bps"]
     if registration.won_amount_minor is None:
         raise Conflict("won_amount_minor is not set.")
-    amount = margin_credit(registration.won_amount_minor, program.margin_bps)
+    amount = margin_credit(registration.won_amount_minor, margin_bps)
     await record_credit(
         session,
         partner_id=registration.partner_id,
         source_type=ENTITY,
         source_id=registration.id,
-        description=f"Margin credit for {registration.number} ({program.margin_bps} bps of the won amount)",
+        description=f"Margin credit for {registration.number} ({margin_bps} bps of the won amount)",
         basis_minor=registration.won_amount_minor,
-        rate_bps=program.margin_bps,
+        rate_bps=margin_bps,
         amount_minor=amount,
         currency=registration.currency,
     )

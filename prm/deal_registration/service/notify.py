@@ -26,9 +26,14 @@ async def _to_submitter(
 
 async def submitted(session: AsyncSession, registration: DealRegistration, review_hours: int) -> None:
     """The auto-response to the partner, and the heads-up to its channel managers."""
-    own, managers = await user_and_channel_manager_emails(
-        session, user_id=registration.submitted_by_id, partner_id=registration.partner_id
-    )
+    await received(session, registration, review_hours)
+    await to_review(session, registration)
+
+
+async def received(session: AsyncSession, registration: DealRegistration, review_hours: int) -> None:
+    """The auto-response to the partner: received, and when it hears back."""
+    emails = await emails_of(session, [registration.submitted_by_id])
+    own = emails.get(registration.submitted_by_id)
     if own:
         enqueue_email(
             session,
@@ -38,6 +43,13 @@ async def submitted(session: AsyncSession, registration: DealRegistration, revie
             text=f"We received your deal registration {registration.number} for {registration.customer_name}.\n"
             f"You will hear back within {review_hours} hours (by {_when(registration.review_due_at)}).\n",
         )
+
+
+async def to_review(session: AsyncSession, registration: DealRegistration) -> None:
+    """The heads-up to the partner's channel managers: a registration waits for them."""
+    _, managers = await user_and_channel_manager_emails(
+        session, user_id=registration.submitted_by_id, partner_id=registration.partner_id
+    )
     for address in managers:
         enqueue_email(
             session,

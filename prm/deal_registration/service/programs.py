@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -86,3 +87,17 @@ async def program_of(session: AsyncSession, registration: DealRegistration) -> D
     if program is None:  # pragma: no cover - the foreign key forbids it
         raise LookupError(f"program {registration.program_id} of {registration.number} is missing")
     return program
+
+
+TERMS = ("protection_days", "reminder_days", "extension_days", "max_extensions", "margin_bps")
+
+
+def terms_snapshot(program: DealProgram) -> dict[str, Any]:
+    """The program's protection terms now, kept with a registration at its approval."""
+    return {name: getattr(program, name) for name in TERMS}
+
+
+def terms_of(registration: DealRegistration, program: DealProgram) -> dict[str, Any]:
+    """The terms a registration was approved under; the program's current ones for a registration
+    approved before the terms were kept (or not approved yet)."""
+    return {**terms_snapshot(program), **(registration.approved_terms or {})}

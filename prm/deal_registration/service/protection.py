@@ -34,7 +34,7 @@ from prm.deal_registration.models import (
 from prm.deal_registration.repository import RegistrationRepository, manager_may_review
 from prm.deal_registration.schemas import ExtensionCreate, ExtensionDecision
 from prm.deal_registration.service import notify
-from prm.deal_registration.service.programs import program_of
+from prm.deal_registration.service.programs import program_of, terms_of
 from prm.deal_registration.service.state import ENTITY, ensure_state
 
 BATCH = 5_000
@@ -49,10 +49,11 @@ async def request_extension(
         raise Forbidden("Extensions are requested by the partner.")
     expect_version(registration, data.expected_version)
     ensure_state(registration, "extend", frozenset({RegistrationState.APPROVED}))
-    program = await program_of(session, registration)
-    if registration.extensions_used >= program.max_extensions:
+    terms = terms_of(registration, await program_of(session, registration))
+    if registration.extensions_used >= terms["max_extensions"]:
         raise RuleViolation(
-            f"The program allows {program.max_extensions} extensions; all are used.", field="registration_id"
+            f"The registration's terms allow {terms['max_extensions']} extensions; all are used.",
+            field="registration_id",
         )
     if any(e.status is ExtensionStatus.PENDING for e in await _extensions(session, registration.id)):
         raise Conflict("An extension request is already waiting for a decision.")
@@ -123,11 +124,11 @@ async def decide_extension(
 
 async def _extend(session: AsyncSession, registration: DealRegistration, extension: ExtensionRequest) -> None:
     ensure_state(registration, "extend", frozenset({RegistrationState.APPROVED}))
-    program = await program_of(session, registration)
+    terms = terms_of(registration, await program_of(session, registration))
     if registration.expires_at is None:
         raise Conflict("expires_at is not set.")
-    registration.expires_at += timedelta(days=program.extension_days)
-    registration.remind_at = registration.expires_at - timedelta(days=program.reminder_days)
+    registration.expires_at += timedelta(days=terms["extension_days"])
+    registration.remind_at = registration.expires_at - timedelta(days=terms["reminder_days"])
     registration.reminder_sent_at = None
     registration.extensions_used += 1
     extension.new_expires_at = registration.expires_at

@@ -7,7 +7,7 @@ import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import msgspec
@@ -16,21 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
 from prm.core.changes import apply_changes, expect_version
-from prm.core.db import insert_rows, new_id
+from prm.core.db import insert_rows
 from prm.core.errors import Forbidden, RuleViolation
 from prm.core.pagination import PageRequest
 from prm.crm.models import Product
 from prm.crm.normalize import normalize_company, normalize_domain
 from prm.crm.services.directory import partner_tier
-from prm.deal_registration.conflicts import FoundConflict, find_conflicts
+from prm.deal_registration.conflicts import FoundConflict, current_conflicts, find_conflicts
 from prm.deal_registration.models import (
     DealProgram,
     DealRegistration,
-    RegistrationConflict,
     RegistrationProduct,
     RegistrationState,
 )
-from prm.deal_registration.repository import RegistrationRepository
+from prm.deal_registration.repository import RegistrationRepository, lock_customer
 from prm.deal_registration.schemas import (
     ConflictCheckRequest,
     CustomerFields,
@@ -39,8 +38,9 @@ from prm.deal_registration.schemas import (
     RegistrationDetails,
     RegistrationUpdate,
 )
-from prm.deal_registration.service import notify
+from prm.deal_registration.service import notify, review
 from prm.deal_registration.service.programs import program_of, programs_for
+from prm.deal_registration.service.rules import rules_of
 from prm.deal_registration.service.state import record_event, transition
 
 S = RegistrationState
@@ -86,10 +86,13 @@ def missing_required(program: DealProgram, registration: DealRegistration, produ
     return missing
 
 
-def _check_requirements(program: DealProgram, registration: DealRegistration, product_count: int) -> None:
+def _check_requirements(program: DealProgram, registration: DealRegistration, product_count: int, today: date) -> None:
     """Every program requirement at once, so the partner fixes them in one go (422 names each)."""
     missing = missing_required(program, registration, product_count)
     errors = [{"field": name, "message": "required by the program"} for name in missing]
+    close = registration.expected_close_date
+    if close is not None and close < today:
+        errors.append({"field": "expected_close_date", "message": f"{close} is in the past (today is {today}, UTC)"})
     amount = registration.estimated_amount_minor
     if program.min_deal_minor and (amount is None or amount < program.min_deal_minor):
         errors.append(
@@ -188,7 +191,7 @@ async def _write_new(
     both steps: created as a draft, then submitted.
     """
     if submit:
-        _check_requirements(program, registration, len(lines))
+        _check_requirements(program, registration, len(lines), _today(session))
         registration.state = S.SUBMITTED
         _start_review_clock(session, registration, program)
     session.add(registration)
@@ -198,9 +201,30 @@ async def _write_new(
     if not submit:
         return Registered(registration, lines, [])
     await record_event(session, registration, "submit", actor=principal, before=S.DRAFT)
-    conflicts = await store_conflicts(session, registration, _product_ids(lines))
-    await notify.submitted(session, registration, program.review_hours)
+    conflicts = await _after_submit(session, registration, program, _product_ids(lines))
     return Registered(registration, lines, conflicts)
+
+
+def _today(session: AsyncSession) -> date:
+    today: date = session.info["clock"].now().date()
+    return today
+
+
+async def _after_submit(
+    session: AsyncSession, registration: DealRegistration, program: DealProgram, product_ids: set[str]
+) -> list[FoundConflict]:
+    """The auto-response, then the program's rules (which decide and email as a reviewer would),
+    then, if no rule decided, the heads-up to the partner's channel managers."""
+    if rules_of(program).auto_approve is not None:  # a rule may approve: decide as a reviewer would
+        await lock_customer(session, normalized=registration.customer_normalized, domain=registration.customer_domain)
+    conflicts = (await current_conflicts(session, [registration], {registration.id: product_ids}))[registration.id]
+    await notify.received(session, registration, program.review_hours)
+    decided = await review.decide_by_rules(
+        session, registration, program, product_count=len(product_ids), conflicts=conflicts
+    )
+    if not decided:
+        await notify.to_review(session, registration)
+    return conflicts
 
 
 def _start_review_clock(session: AsyncSession, registration: DealRegistration, program: DealProgram) -> None:
@@ -252,11 +276,10 @@ async def submit_registration(
     program = await program_of(session, registration)
     await _check_eligibility(session, program, registration.partner_id)
     lines = (await repo.products_of([registration.id])).get(registration.id, [])
-    _check_requirements(program, registration, len(lines))
+    _check_requirements(program, registration, len(lines), _today(session))
     _start_review_clock(session, registration, program)
     await transition(session, registration, "submit", actor=principal, expected_version=expected_version)
-    await store_conflicts(session, registration, _product_ids(lines))
-    await notify.submitted(session, registration, program.review_hours)
+    await _after_submit(session, registration, program, _product_ids(lines))
     return registration
 
 
@@ -264,36 +287,6 @@ async def _check_eligibility(session: AsyncSession, program: DealProgram, partne
     tier = await partner_tier(session, partner_id)
     if not program.active or tier not in program.eligible_tiers:
         raise RuleViolation("Your organisation is not eligible for this program.", field="program_id")
-
-
-async def store_conflicts(
-    session: AsyncSession, registration: DealRegistration, product_ids: set[str]
-) -> list[FoundConflict]:
-    """Find the registration's possible conflicts and keep them (one INSERT) for the reviewer."""
-    exclude = [registration.id] + [i for i in (registration.original_id, registration.resubmission_of_id) if i]
-    found = await find_conflicts(
-        session,
-        normalized=registration.customer_normalized,
-        domain=registration.customer_domain,
-        product_ids=product_ids,
-        exclude=exclude,
-    )
-    now = session.info["clock"].now()
-    rows = [
-        {
-            "id": new_id(),
-            "registration_id": registration.id,
-            "kind": c.kind,
-            "matched_on": c.matched_on,
-            "overlapping_product_ids": c.overlapping_product_ids,
-            "other_registration_id": c.other_registration_id,
-            "other_opportunity_id": c.other_opportunity_id,
-            "detected_at": now,
-        }
-        for c in found
-    ]
-    await insert_rows(session, RegistrationConflict, rows)
-    return found
 
 
 async def check_conflicts(

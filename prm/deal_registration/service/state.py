@@ -42,7 +42,7 @@ async def transition(
     registration: DealRegistration,
     action: str,
     *,
-    actor: Principal,
+    actor: Principal | None,
     expected_version: int | None,
     reason: str | None = None,
 ) -> None:
