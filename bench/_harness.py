@@ -157,7 +157,7 @@ def running_service(
             process.wait()
 
 
-def _wait_until_healthy(service: Service, timeout: float = 60.0) -> None:
+def _wait_until_healthy(service: Service, timeout: float = 180.0) -> None:  # start-up took > 60 s at load 20
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if service.process.poll() is not None:

@@ -17,6 +17,12 @@ with concurrent keep-alive clients, after a warm-up:
 
 Goals (from the issue): create >= 60% of the floor's requests/s; list p99 <= 20 ms.
 
+`--live-check` measures instead what the live-user check (the session-epoch read every
+authenticated request makes, prm.crm.sessions) costs: create and list (page 1 then next_cursor)
+with the check and without it (the bench-only X-PRM-Bench-Skip-Live-Check header, honoured only
+with PRM_BENCH_ENDPOINTS), all four in turns on one service so other load weighs on each alike;
+p50/p99, service CPU per request, and the ratios checked / unchecked.
+
 Processes: the service runs in its own process (one uvicorn worker unless --workers), the
 load generator (httpx AsyncClient workers) in this one, so they never share an interpreter.
 On a 2-core machine the client is not free (about half a core per busy service core here), so
@@ -57,7 +63,7 @@ from bench._harness import (
     token_for,
     workdir,
 )
-from prm.core.auth import Role
+from prm.core.auth import BENCH_SKIP_LIVE_CHECK, Role
 from prm.crm.models import Account, AccountKind, Opportunity, OpportunityStage
 
 PAGE = 50
@@ -260,7 +266,39 @@ async def drive(
             report.stats(f"{kind}.{name}", stats)
 
 
-def run_database(kind: str, rows: int, load: Load, rounds: int, workers: int, report: Report) -> None:
+async def live_check(
+    kind: str, service: Service, meter: CpuMeter, load: Load, rounds: int, world: World, report: Report
+) -> None:
+    """Create and list with and without the live-user check, interleaved."""
+    token = await token_for(service.base_url, world.seller)
+    async with (
+        api_client(service.base_url, token, load.concurrency) as checked,
+        api_client(service.base_url, token, load.concurrency) as unchecked,
+    ):
+        unchecked.headers[BENCH_SKIP_LIVE_CHECK] = "1"
+        scenarios = [
+            ("create", checked, create_worker(world)),
+            ("create_unchecked", unchecked, create_worker(world)),
+            ("list", checked, walk_worker),
+            ("list_unchecked", unchecked, walk_worker),
+        ]
+        measured = await measure_interleaved(scenarios, load, meter, rounds)
+    for name, stats in measured.items():
+        report.stats(f"{kind}.live_check.{name}", stats)
+    for what in ("create", "list"):
+        with_check, without = measured[what], measured[f"{what}_unchecked"]
+        for label, fraction in (("p50", 0.50), ("p99", 0.99)):
+            base = without.percentile(fraction)
+            ratio = with_check.percentile(fraction) / base if base else 0.0
+            report.figure(f"{kind}.live_check.{what}.{label}_ratio", ratio, "x without the check")
+        if with_check.requests and without.requests:
+            extra = 1000 * (with_check.cpu.server / with_check.rps - without.cpu.server / without.rps)
+            report.figure(f"{kind}.live_check.{what}.service_cpu_per_request_added", extra, "ms")
+
+
+def run_database(
+    kind: str, rows: int, load: Load, rounds: int, workers: int, report: Report, *, live: bool = False
+) -> None:
     with workdir() as folder, fresh_database(kind, folder) as database_url:
         env = service_env(database_url, folder)
         migrate(env)
@@ -269,7 +307,10 @@ def run_database(kind: str, rows: int, load: Load, rounds: int, workers: int, re
         with running_service(env, folder, workers=workers) as service:
             database_name = None if kind == "sqlite" else make_url(database_url).database
             meter = CpuMeter(service.pid, database_name)
-            asyncio.run(drive(kind, service, meter, world, load, rounds, report))
+            if live:
+                asyncio.run(live_check(kind, service, meter, load, rounds, world, report))
+            else:
+                asyncio.run(drive(kind, service, meter, world, load, rounds, report))
 
 
 def _arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -283,6 +324,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="floor and create measured in turns (default 3)")
     parser.add_argument("--max-requests", type=int, default=1_000_000, help="request budget per figure")
     parser.add_argument("--workers", type=int, default=1, help="service worker processes (PostgreSQL only)")
+    parser.add_argument("--live-check", action="store_true", help="the live-user check's cost, with vs without")
     args = parser.parse_args(argv)
     args.rows = args.rows or (5_000 if args.quick else 100_000)
     args.seconds = args.seconds or (3.0 if args.quick else 10.0)
@@ -308,10 +350,12 @@ def main(argv: list[str] | None = None) -> None:
             "workers": args.workers,
             "page": PAGE,
             "databases": databases,
+            "live_check": args.live_check,
         },
     )
     for kind in databases:
-        run_database(kind, args.rows, load, args.rounds, args.workers if kind != "sqlite" else 1, report)
+        workers = args.workers if kind != "sqlite" else 1
+        run_database(kind, args.rows, load, args.rounds, workers, report, live=args.live_check)
     report.finish()
 
 

@@ -91,10 +91,18 @@ class SessionCheck(Protocol):
     async def is_live(self, principal: Principal) -> bool: ...
 
 
+# Benchmarks only (PRM_BENCH_ENDPOINTS=true, never in production): a request carrying this header
+# skips the live-user check, so bench.opportunities --live-check measures what the check costs on
+# one service, in turns with requests that make it.
+BENCH_SKIP_LIVE_CHECK = "x-prm-bench-skip-live-check"
+
+
 async def live_principal(connection: ASGIConnection[Any, Any, Any, Any], token: str) -> Principal:
     """The token's principal if its signature, times and user are all good right now."""
     tokens: TokenService = connection.app.state.tokens
     principal = principal_from_token(tokens, token)
+    if connection.app.state.settings.bench_endpoints and connection.headers.get(BENCH_SKIP_LIVE_CHECK) == "1":
+        return principal
     sessions: SessionCheck = connection.app.state.sessions
     if not await sessions.is_live(principal):
         raise InvalidToken("the user is unknown, inactive or signed out since the token was issued")

@@ -114,11 +114,14 @@ def paginate_statement(
     return stmt.limit(page.limit + 1)
 
 
-def page_of(rows: Sequence[Any], page: PageRequest, sort_attr: str | None = None) -> tuple[list[Any], str | None]:
-    """Cut the extra row off and make the cursor for the next page, if there is one."""
+def page_of(
+    rows: Sequence[Any], page: PageRequest, sort_attr: str | None = None, id_attr: str = "id"
+) -> tuple[list[Any], str | None]:
+    """Cut the extra row off and make the cursor for the next page, if there is one (`id_attr`:
+    the tie-breaking unique column, for a row whose key is not `id`)."""
     items = list(rows[: page.limit])
     if len(rows) <= page.limit or not items:
         return items, None
     last = items[-1]
     value = getattr(last, sort_attr or page.sort_key)
-    return items, _encode_cursor(page.sort, msgspec.to_builtins(value), last.id)
+    return items, _encode_cursor(page.sort, msgspec.to_builtins(value), getattr(last, id_attr))

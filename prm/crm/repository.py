@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from prm.core.auth import PARTNER_ROLES, Role
+from prm.core.db import insert_rows
 from prm.core.errors import NotFound
 from prm.core.repository import M, ScopedRepository
 from prm.core.tenancy import channel_manager_partners, managed_partner_ids, partner_scope
@@ -257,12 +258,11 @@ class LeadStore:
         return found
 
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
-        """A few thousand rows per INSERT. With render_nulls, a None is sent as NULL: otherwise the
-        ORM drops it and groups the rows by which columns they left empty, one INSERT per group
-        (an import of 20k varied rows made ~19k of them)."""
-        stmt = insert(Lead).execution_options(render_nulls=True)
-        for start in range(0, len(rows), 2000):
-            await self.session.execute(stmt, rows[start : start + 2000])
+        """Complete rows (every column, None where empty) as Core multi-row INSERTs of 250: the
+        ORM's bulk path costs twice the CPU per row, and the rows are turned into parameters on
+        the event loop, so a smaller INSERT holds up other requests for less time at once."""
+        for start in range(0, len(rows), 250):
+            await insert_rows(self.session, Lead, rows[start : start + 250])
 
     async def move_campaign_memberships(self, from_lead: uuid.UUID, to_lead: uuid.UUID) -> int:
         """Re-point a merged duplicate's campaign memberships, except where the survivor is already a member."""

@@ -166,6 +166,13 @@ class RegistrationRepository(ScopedRepository[DealRegistration]):
         stmt = select(ExtensionRequest).where(ExtensionRequest.registration_id == registration_id)
         return list((await self.session.scalars(stmt.order_by(ExtensionRequest.created_at))).all())
 
+    async def extension_page(
+        self, registration_id: uuid.UUID, page: PageRequest
+    ) -> tuple[list[ExtensionRequest], str | None]:
+        stmt = select(ExtensionRequest).where(ExtensionRequest.registration_id == registration_id)
+        stmt = paginate_statement(stmt, page, {"created_at": ExtensionRequest.created_at}, ExtensionRequest.id)
+        return page_of((await self.session.scalars(stmt)).all(), page)
+
     async def document(self, document_id: uuid.UUID) -> DealDocument | None:
         return await self.session.get(DealDocument, document_id)
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, patch, post, put
 from litestar.datastructures import UploadFile
+from litestar.di import Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from prm.core.convert import to_page, to_read
 from prm.core.history import history_of
 from prm.core.http import attachment_disposition
 from prm.core.idempotency import idempotent_create
-from prm.core.pagination import Page, PageRequest
+from prm.core.pagination import Page, PageRequest, page_request_sorted_by
 from prm.deal_registration import views
 from prm.deal_registration.models import RegistrationState
 from prm.deal_registration.repository import RegistrationRepository
@@ -250,13 +251,18 @@ class RegistrationController(Controller):
         )
         return await views.read_one(db_session, principal, registration)
 
-    @get("/{registration_id:uuid}/extensions")
+    @get(
+        "/{registration_id:uuid}/extensions",
+        summary="The registration's extension requests, oldest first (sort=created_at)",
+        dependencies={"page": Provide(page_request_sorted_by("created_at"), sync_to_thread=False)},
+    )
     async def list_extensions(
-        self, db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID
-    ) -> list[ExtensionRead]:
+        self, db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID, page: PageRequest
+    ) -> Page[ExtensionRead]:
         repo = RegistrationRepository(db_session, principal)
         await repo.get(registration_id)
-        return [to_read(e, ExtensionRead) for e in await repo.extensions(registration_id)]
+        rows, cursor = await repo.extension_page(registration_id, page)
+        return to_page(rows, cursor, ExtensionRead)
 
     @post("/{registration_id:uuid}/extensions", guards=[allow(*PARTNERS)], summary="Request an extension")
     async def request_extension(

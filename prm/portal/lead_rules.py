@@ -12,12 +12,14 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response, get, post
-from litestar.datastructures import FormMultiDict, UploadFile
+from litestar.datastructures import FormMultiDict
 from litestar.exceptions import PermissionDeniedException
 from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal, Role
+from prm.core.nul import STREAMED_BODY
+from prm.core.uploads import BadUpload, TooLarge, Upload, read_multipart
 from prm.crm.models import LeadSource
 from prm.lead_distribution.models import RoutingRule
 from prm.lead_distribution.rules import Band
@@ -25,11 +27,10 @@ from prm.lead_distribution.schemas import ImportMode, ImportReport, RowError, Ru
 from prm.lead_distribution.service import imports, routing_rules
 from prm.portal.attempts import GENERAL, Refusal, attempt, field_messages, text_of, version_of
 from prm.portal.lead_views import SIZE_BANDS, SOURCES, parse_target, product_choices, routing_targets, target_names
-from prm.portal.session import page_allow
+from prm.portal.session import check_streamed_csrf, page_allow
 from prm.portal.templating import page
 
 CONSOLE_PAGES = [page_allow(Role.CHANNEL_MANAGER, Role.VENDOR_ADMIN)]
-MAX_IMPORT_BYTES = 64 * 1024 * 1024
 RULE_NOTICES = {
     "added": "Rule added.",
     "moved": "Order saved.",
@@ -244,26 +245,44 @@ def _refusal_page(principal: Principal, refusal: Refusal, mode: str) -> Response
     return _import_page(principal, errors={field: refusal.detail}, mode=mode, status_code=refusal.status)
 
 
-@post("/lead-import", guards=CONSOLE_PAGES, request_max_body_size=MAX_IMPORT_BYTES)
+@post(
+    "/lead-import",
+    guards=CONSOLE_PAGES,
+    request_max_body_size=None,  # PRM_MAX_IMPORT_BYTES, counted by read_multipart as the body streams in
+    # The body is read here as a stream (spooled to disk), never whole: no hook, and neither CSRF
+    # check, reads the form first; the form's token is checked once the stream is read.
+    opt={STREAMED_BODY: True, "exclude_from_csrf": True},
+)
 async def import_leads(
     request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
 ) -> Response[Any]:
-    raw = await request.form()
-    mode = text_of(raw, "mode")
+    try:
+        upload = await read_multipart(request, max_bytes=request.app.state.settings.max_import_bytes)
+    except (TooLarge, BadUpload) as exc:
+        return _import_page(principal, errors={"file": exc.detail}, status_code=exc.status_code)
+    try:
+        check_streamed_csrf(request, upload.fields.get("_csrf_token"))
+        return await _import_upload(db_session, principal, upload)
+    finally:
+        upload.close()
+
+
+async def _import_upload(session: AsyncSession, principal: Principal, upload: Upload) -> Response[Any]:
+    mode = upload.fields.get("mode", "")
     mode = mode if mode in {m.value for m in ImportMode} else ImportMode.ALL_OR_NOTHING.value
-    upload = raw.get("file")
-    if not isinstance(upload, UploadFile) or not await upload.read(1):
+    filename, content = upload.files.get("file", ("", None))
+    if content is None or not content.read(1):
         return _import_page(principal, errors={"file": "Choose a CSV file to import."}, mode=mode, status_code=400)
-    await upload.seek(0)
+    content.seek(0)
     csv_upload = imports.CsvUpload(
-        filename=upload.filename or "leads.csv",
-        file=upload.file,  # spooled to disk by the form parser; the import reads it as a stream
+        filename=filename or "leads.csv",
+        file=content,  # spooled to disk as it streamed in; the import reads it as a stream
         mode=ImportMode(mode),
         mapping=None,
         source=LeadSource.IMPORT,
         campaign_id=None,
     )
-    outcome = await attempt(db_session, lambda: imports.import_csv(db_session, principal=principal, upload=csv_upload))
+    outcome = await attempt(session, lambda: imports.import_csv(session, principal=principal, upload=csv_upload))
     if isinstance(outcome, Refusal):
         return _refusal_page(principal, outcome, mode)
     return _import_page(principal, report=outcome, mode=mode)

@@ -21,6 +21,7 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
 
 from prm.core.auth import Principal, Role, live_principal, principal_from_token
+from prm.core.nul import STREAMED_BODY
 from prm.core.tokens import InvalidToken
 from prm.settings import Settings
 
@@ -87,11 +88,13 @@ def session_csrf_cookie(session_token: str, csrf: CSRFConfig) -> Cookie:
     )
 
 
-async def csrf_bound_to_session(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def csrf_bound_to_session(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """A guard for every page: a signed-in visitor's unsafe request carries its session's token."""
     csrf = connection.app.csrf_config
     if csrf is None or connection.scope.get("method") in csrf.safe_methods:
         return
+    if handler.opt.get(STREAMED_BODY):
+        return  # a streamed upload's handler checks its form's token itself: check_streamed_csrf
     session_token = connection.cookies.get(SESSION_COOKIE)
     if not session_token or await viewer_of(connection) is None:
         return  # signed out (the login form): Litestar's double submit is the check
@@ -99,6 +102,21 @@ async def csrf_bound_to_session(connection: ASGIConnection[Any, Any, Any, Any], 
     if not sent and isinstance(connection, Request):
         sent = (await connection.form()).get("_csrf_token")
     if not isinstance(sent, str) or not hmac.compare_digest(sent, session_csrf_token(csrf.secret, session_token)):
+        raise PermissionDeniedException("CSRF token verification failed")
+
+
+def check_streamed_csrf(request: Request[Any, Any, Any], form_token: str | None) -> None:
+    """The CSRF check of a page whose body the handler streams itself (marked STREAMED_BODY and
+    `exclude_from_csrf`, so neither Litestar's middleware nor `csrf_bound_to_session` reads the
+    whole body first): the form's token, or the header, must be the signed-in session's own.
+    Such pages are for signed-in users only, so the session-bound token is the only one taken."""
+    csrf = request.app.csrf_config
+    if csrf is None:
+        return
+    session_token = request.cookies.get(SESSION_COOKIE, "")
+    sent = request.headers.get(csrf.header_name) or form_token
+    expected = session_csrf_token(csrf.secret, session_token)
+    if not session_token or not sent or not hmac.compare_digest(sent, expected):
         raise PermissionDeniedException("CSRF token verification failed")
 
 

@@ -35,7 +35,7 @@ from tests.conftest import PG_URL, _asyncpg_dsn, _pg_admin
 
 T = TypeVar("T")
 PRM = str(Path(sys.executable).parent / "prm")
-START_DEADLINE_SECONDS = 120  # a shared CI machine can be slow to import the app
+START_DEADLINE_SECONDS = 180  # start-up alone took over 60 s on a 2-core machine at load 20
 PASSWORD = "connect-test-password-1"
 
 
@@ -63,20 +63,24 @@ def eventually(check: Callable[[], T], *, within: float = 45.0, what: str = "con
 
 
 class Instance:
-    def __init__(self, name: str, folder: Path) -> None:
+    """One prm deployment's process; `twin_of` makes a second process of the same deployment
+    (its database, key and secret: what two `prm serve` behind one load balancer share)."""
+
+    def __init__(self, name: str, folder: Path, *, twin_of: Instance | None = None, **settings: str) -> None:
         self.name = name
         self.folder = folder
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.admin_email = f"admin@{name}.example"
-        self.database_url = self._new_database()
-        key_file = folder / "jwt.pem"
-        key_file.write_text(generate_private_key_pem())
+        self.admin_email = twin_of.admin_email if twin_of else f"admin@{name}.example"
+        self.database_url = twin_of.database_url if twin_of else self._new_database()
+        key_file = Path(twin_of.env["PRM_JWT_PRIVATE_KEY_FILE"]) if twin_of else folder / "jwt.pem"
+        if twin_of is None:
+            key_file.write_text(generate_private_key_pem())
         self.env = {
             **os.environ,
             "PRM_DATABASE_URL": self.database_url,
             "PRM_JWT_PRIVATE_KEY_FILE": str(key_file),
-            "PRM_SECRET_KEY": secrets.token_urlsafe(48),
+            "PRM_SECRET_KEY": twin_of.env["PRM_SECRET_KEY"] if twin_of else secrets.token_urlsafe(48),
             "PRM_BASE_URL": self.url,
             # Delivery wakes on commit; the poll and the retries of a peer that was down are
             # short here so a restarted peer is caught up within a second, not 30.
@@ -85,6 +89,7 @@ class Instance:
             # ... and with retries that often, a peer kept down for minutes on a busy machine must
             # not see messages dead-lettered (tests/connect/test_delivery.py covers dead letters).
             "PRM_PEER_MAX_ATTEMPTS": "100000",
+            **settings,
         }
         self.process: subprocess.Popen[bytes] | None = None
         self.http = httpx.Client(base_url=self.url, timeout=30)

@@ -337,6 +337,10 @@ async def test_extension_request_and_decision(
         headers=world.pa_user.headers,
     )
     assert requested.status_code == 201, requested.text
+    listed = await client.get(f"{API}/{registration['id']}/extensions", headers=world.pa_user.headers)
+    assert listed.status_code == 200, listed.text
+    assert [e["id"] for e in listed.json()["items"]] == [requested.json()["id"]]
+    assert listed.json()["next_cursor"] is None
     decided = await client.post(
         f"{API}/{registration['id']}/extensions/{requested.json()['id']}/decision",
         json={"approve": True, "note": "ok"},

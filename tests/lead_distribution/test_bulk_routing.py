@@ -43,7 +43,7 @@ async def test_each_lead_gets_its_own_decision_and_capacity_counts_earlier_picks
     assert "no rule routed it" in items[2]["explanation"]
     for lead, item in zip(leads, items, strict=True):
         decisions = await ok(await client.get(f"{API}/leads/{lead['id']}/decisions", headers=world.admin.headers))
-        [decision] = decisions
+        [decision] = decisions["items"]
         assert (decision["id"], decision["mode"], decision["explanation"]) == (
             item["decision_id"],
             "rules",
@@ -77,7 +77,10 @@ async def test_all_or_nothing_with_the_error_naming_the_lead(
     assert reply.headers["content-type"].startswith("application/problem+json")
     assert reply.json()["errors"][0]["field"] == "leads[1].expected_version"
     assert (await lead_of(client, world.cm_a, first))["status"] == "sales_qualified"  # nothing routed
-    assert await ok(await client.get(f"{API}/leads/{first['id']}/decisions", headers=world.admin.headers)) == []
+    assert await ok(await client.get(f"{API}/leads/{first['id']}/decisions", headers=world.admin.headers)) == {
+        "items": [],
+        "next_cursor": None,
+    }
 
     twice = await client.post(ROUTE_MANY, json={"leads": entries(first, first)}, headers=world.cm_a.headers)
     assert (twice.status_code, twice.json()["errors"][0]["field"]) == (422, "leads[1].id")

@@ -183,3 +183,22 @@ async def test_thousands_of_rows_import_quickly(client: httpx.AsyncClient, world
     elapsed = time.perf_counter() - started
     assert report["created"] == 5000
     assert elapsed < 20, elapsed  # 100k rows, measured separately, take well under a minute
+
+
+async def test_duplicates_of_rows_in_earlier_batches_name_their_lines(client: httpx.AsyncClient, world: World) -> None:
+    """The file is read 500 rows at a time: a row duplicating one of an earlier batch (matched in
+    the database, already inserted) names its line as one duplicating a row of its own batch does."""
+    rows = [[f"First{i}", f"Last{i}", f"Company {i}", f"lead{i}@corp.example"] for i in range(1200)]
+    rows[1100][3] = "lead0@corp.example"  # line 1102: the email of line 2, two batches back
+    rows[1101][:3] = ["first5", "LAST5", "Company 5"]  # line 1103: the person of line 7
+    rows[1102][3] = "LEAD0@corp.example"  # line 1104: line 2 and line 1102 (its own batch)
+    content = "first_name,last_name,company,email\n" + "".join(",".join(row) + "\n" for row in rows)
+    report = await ok(await upload(client, world, content), 201)
+    assert report["created"] == 1200
+    assert [(d["line"], d["matched_on"], d["duplicate_of_line"]) for d in report["duplicates"]] == [
+        (1102, ["in_file"], 2),
+        (1103, ["in_file"], 7),
+        (1104, ["in_file"], 2),
+        (1104, ["in_file"], 1102),
+    ]
+    assert report["duplicates_flagged"] == 3

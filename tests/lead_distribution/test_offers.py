@@ -104,7 +104,9 @@ async def test_declining_reroutes_never_back_to_the_decliner(
     # Straight to the only other eligible partner, by the rules.
     [b_offer] = await offers_for(client, world.pb_user, status="open")
     assert b_offer["lead_id"] == lead["id"]
-    decisions = await ok(await client.get(f"{API}/leads/{lead['id']}/decisions", headers=world.admin.headers))
+    decisions = (await ok(await client.get(f"{API}/leads/{lead['id']}/decisions", headers=world.admin.headers)))[
+        "items"
+    ]
     recall = decisions[-1]
     assert (recall["mode"], recall["partner_id"]) == ("recall", str(world.partner_b))
     # Names, never ids: the explanation is read by people.
@@ -164,11 +166,13 @@ async def test_unanswered_offers_are_recalled_once_and_rerouted(
     assert await run_job(app, "expire_offers") == 1
     back = await lead_of(client, world.cm_a, lead)
     assert back["status"] == "sales_qualified"
-    modes = [
-        d["mode"]
-        for d in await ok(await client.get(f"{API}/leads/{lead['id']}/decisions", headers=world.admin.headers))
-    ]
-    assert modes == ["manual", "recall", "recall"]
+    url = f"{API}/leads/{lead['id']}/decisions"
+    first = await ok(await client.get(url, params={"limit": 2}, headers=world.admin.headers))
+    rest = await ok(
+        await client.get(url, params={"limit": 2, "cursor": first["next_cursor"]}, headers=world.admin.headers)
+    )
+    assert rest["next_cursor"] is None
+    assert [d["mode"] for d in first["items"] + rest["items"]] == ["manual", "recall", "recall"]  # oldest first
 
 
 async def test_hot_leads_get_a_shorter_response_time(client: httpx.AsyncClient, world: World, setup: Setup) -> None:
@@ -198,7 +202,9 @@ async def test_two_timer_runners_at_once_recall_each_offer_once(
     finally:
         await other_db.dispose()
     for lead in leads:
-        decisions = await ok(await client.get(f"{API}/leads/{lead['id']}/decisions", headers=world.admin.headers))
+        decisions = (await ok(await client.get(f"{API}/leads/{lead['id']}/decisions", headers=world.admin.headers)))[
+            "items"
+        ]
         assert [d["mode"] for d in decisions] == ["manual", "recall"]
         assert decisions[-1]["outcome"] == "returned_to_queue"  # no rules: back to the channel manager
         history = (await ok(await client.get(f"/api/v1/leads/{lead['id']}/history", headers=world.cm_a.headers)))[

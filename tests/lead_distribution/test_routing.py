@@ -367,7 +367,7 @@ async def test_ordered_rules_route_and_explain_themselves(
     assert "back to the channel manager's queue" in unrouted["explanation"]
     assert (await lead_of(client, world.cm_a, nowhere))["status"] == "sales_qualified"
     decisions = await ok(await client.get(f"{API}/leads/{nowhere['id']}/decisions", headers=world.leader.headers))
-    assert [d["id"] for d in decisions] == [unrouted["id"]]
+    assert [d["id"] for d in decisions["items"]] == [unrouted["id"]]
 
 
 async def test_the_weighted_pick_is_seeded_recorded_and_replayable(

@@ -46,7 +46,9 @@ async def test_first_claim_wins_and_the_rest_get_409(
     partner_c, c_admin = await make_partner(client, world, app, "Uncertified Co")
     tank = await group(client, world, [str(world.partner_a), str(world.partner_b), partner_c])
     lead = await offered(client, world, tank, facts={"product_id": setup.products["FW-100"]})
-    decision = (await ok(await client.get(f"{API}/leads/{lead['id']}/decisions", headers=world.admin.headers)))[-1]
+    decision = (await ok(await client.get(f"{API}/leads/{lead['id']}/decisions", headers=world.admin.headers)))[
+        "items"
+    ][-1]
     assert {"partner_id": partner_c, "reasons": ["not certified for the product of interest"]} in decision["excluded"]
     [on_board] = await offers_for(client, world.pb_user, kind="shark_tank", status="open")
     assert on_board["contact"] is None
@@ -107,7 +109,9 @@ async def test_an_unclaimed_lead_goes_back_to_the_channel_manager(
     assert (back["status"], back["current_offer"]) == ("sales_qualified", None)
     assert await offers_for(client, world.pa_user) == []
     assert [m for m in await emails_to(app, world.cm_b.email) if "back in your queue" in m["subject"]]
-    decision = (await ok(await client.get(f"{API}/leads/{lead['id']}/decisions", headers=world.admin.headers)))[-1]
+    decision = (await ok(await client.get(f"{API}/leads/{lead['id']}/decisions", headers=world.admin.headers)))[
+        "items"
+    ][-1]
     assert decision["outcome"] == "returned_to_queue"
     assert "claim window" in decision["explanation"]
     # The channel manager decides again: straight to a partner this time.

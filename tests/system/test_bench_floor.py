@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from prm.core.activity import ActivityEntry
+from prm.core.auth import BENCH_SKIP_LIVE_CHECK
 from tests.conftest import World
 
 FLOOR = "/api/v1/bench/floor"
@@ -40,3 +41,22 @@ async def test_the_floor_needs_a_token_and_a_known_body(client: httpx.AsyncClien
     assert (await client.post(FLOOR, json={"note": "x"})).status_code == 401
     reply = await client.post(FLOOR, json={"nope": 1}, headers=world.admin.headers)
     assert reply.status_code == 400
+
+
+async def _signed_out_token_with_the_skip_header(client: httpx.AsyncClient, world: World) -> int:
+    token = world.pa_user.token
+    assert (await client.post("/api/v1/users/me/sign-out", headers=world.pa_user.headers)).status_code in (200, 204)
+    headers = {"Authorization": f"Bearer {token}", BENCH_SKIP_LIVE_CHECK: "1"}
+    return (await client.get("/api/v1/users/me", headers=headers)).status_code
+
+
+async def test_the_live_check_skip_header_is_ignored_unless_bench_endpoints_are_on(
+    client: httpx.AsyncClient, world: World
+) -> None:
+    assert await _signed_out_token_with_the_skip_header(client, world) == 401
+
+
+@pytest.mark.parametrize("settings_overrides", [ON])
+async def test_with_bench_endpoints_on_the_header_skips_the_live_check(client: httpx.AsyncClient, world: World) -> None:
+    """What bench.opportunities --live-check compares against: the claims alone (a signed-out token works)."""
+    assert await _signed_out_token_with_the_skip_header(client, world) == 200

@@ -12,6 +12,7 @@ from typing import ClassVar
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prm.core.pagination import PageRequest, page_of, paginate_statement
 from prm.core.repository import ScopedRepository
 from prm.lead_distribution.models import (
     CertifiedProduct,
@@ -125,6 +126,15 @@ class ConfigStore:
     async def program_members(self, program_id: uuid.UUID) -> list[ProgramMember]:
         stmt = select(ProgramMember).where(ProgramMember.program_id == program_id).order_by(ProgramMember.partner_id)
         return list((await self.session.scalars(stmt)).all())
+
+    async def program_member_page(
+        self, program_id: uuid.UUID, page: PageRequest
+    ) -> tuple[list[ProgramMember], str | None]:
+        """A member's key within its program is its partner_id, which also breaks ties."""
+        sortable = {"partner_id": ProgramMember.partner_id, "joined_at": ProgramMember.joined_at}
+        stmt = select(ProgramMember).where(ProgramMember.program_id == program_id)
+        stmt = paginate_statement(stmt, page, sortable, ProgramMember.partner_id)
+        return page_of((await self.session.scalars(stmt)).all(), page, id_attr="partner_id")
 
     async def group_member_ids(self, group_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
         found: dict[uuid.UUID, list[uuid.UUID]] = defaultdict(list)

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, Row, and_, exists, false, insert, or_, sel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Role
+from prm.core.pagination import PageRequest
 from prm.core.repository import ScopedRepository
 from prm.core.tenancy import managed_partner_ids, partner_scope
 from prm.lead_distribution.models import (
@@ -42,6 +43,9 @@ class DecisionRepository(ScopedRepository[RoutingDecision]):
     async def for_lead(self, lead_id: uuid.UUID) -> list[RoutingDecision]:
         stmt = self.select().where(RoutingDecision.lead_id == lead_id).order_by(RoutingDecision.decided_at)
         return list((await self.session.scalars(stmt)).all())
+
+    async def page_for_lead(self, lead_id: uuid.UUID, page: PageRequest) -> tuple[list[RoutingDecision], str | None]:
+        return await self.page(page, RoutingDecision.lead_id == lead_id)
 
 
 class OfferRepository(ScopedRepository[LeadOffer]):

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.di import Provide
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.spec import OpenAPIFormat, OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
 from litestar.params import Parameter, QueryParameter
@@ -16,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import ActivityRead
 from prm.core.auth import EVERYONE, STAFF, VENDOR_READERS, Principal, allow
-from prm.core.convert import to_read
+from prm.core.convert import to_page, to_read
 from prm.core.errors import RuleViolation
 from prm.core.history import history_of
 from prm.core.idempotency import idempotent_create
 from prm.core.nul import STREAMED_BODY
 from prm.core.openapi import Problem
-from prm.core.pagination import Page, PageRequest
+from prm.core.pagination import Page, PageRequest, page_request_sorted_by
 from prm.core.problems import PROBLEM_JSON
 from prm.core.uploads import BadUpload, Upload, read_multipart
 from prm.crm.models import Lead, LeadSource, LeadStatus
@@ -187,10 +188,17 @@ class DistributionLeadController(Controller):
         routed = await routing.route_many_by_rules(db_session, principal=principal, wanted=data.leads)
         return RoutedLeads(items=[routed_lead(lead, decision) for lead, decision in routed])
 
-    @get("/{lead_id:uuid}/decisions", guards=[allow(*VENDOR_READERS)], summary="Every routing decision, oldest first")
-    async def decisions(self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID) -> list[DecisionRead]:
-        rows = await routing.decisions_of(db_session, principal=principal, lead_id=lead_id)
-        return [to_read(d, DecisionRead) for d in rows]
+    @get(
+        "/{lead_id:uuid}/decisions",
+        guards=[allow(*VENDOR_READERS)],
+        summary="The lead's routing decisions, oldest first (sort=decided_at)",
+        dependencies={"page": Provide(page_request_sorted_by("decided_at"), sync_to_thread=False)},
+    )
+    async def decisions(
+        self, db_session: AsyncSession, principal: Principal, lead_id: uuid.UUID, page: PageRequest
+    ) -> Page[DecisionRead]:
+        rows, cursor = await routing.decision_page(db_session, principal=principal, lead_id=lead_id, page=page)
+        return to_page(rows, cursor, DecisionRead)
 
     @post(
         "/{lead_id:uuid}/convert",

@@ -117,12 +117,16 @@ class LeadProgramController(Controller):
             db_session, ProgramRepository(db_session, principal), program_id, page, entity="lead_program"
         )
 
-    @get("/{program_id:uuid}/members")
+    @get(
+        "/{program_id:uuid}/members",
+        summary="The program's members, by partner id (sort=partner_id, or joined_at)",
+        dependencies={"page": Provide(page_request_sorted_by("partner_id"), sync_to_thread=False)},
+    )
     async def list_members(
-        self, db_session: AsyncSession, principal: Principal, program_id: uuid.UUID
-    ) -> list[MemberRead]:
-        rows = await setup.members(db_session, principal=principal, program_id=program_id)
-        return [to_read(m, MemberRead) for m in rows]
+        self, db_session: AsyncSession, principal: Principal, program_id: uuid.UUID, page: PageRequest
+    ) -> Page[MemberRead]:
+        rows, cursor = await setup.member_page(db_session, principal=principal, program_id=program_id, page=page)
+        return to_page(rows, cursor, MemberRead)
 
     @put(
         "/{program_id:uuid}/members/{partner_id:uuid}",

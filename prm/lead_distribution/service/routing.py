@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.auth import Principal
 from prm.core.changes import expect_version
 from prm.core.errors import Conflict, NotFound, RuleViolation
+from prm.core.pagination import PageRequest
 from prm.crm.models import Lead, LeadStatus
 from prm.crm.services import lead_pipeline
 from prm.crm.services import leads as crm_leads
@@ -203,6 +204,13 @@ async def return_to_queue(session: AsyncSession, returned: Sequence[tuple[Lead, 
 async def decisions_of(session: AsyncSession, *, principal: Principal, lead_id: uuid.UUID) -> list[RoutingDecision]:
     await crm_leads.get_lead(session, principal=principal, lead_id=lead_id)
     return await DecisionRepository(session, principal).for_lead(lead_id)
+
+
+async def decision_page(
+    session: AsyncSession, *, principal: Principal, lead_id: uuid.UUID, page: PageRequest
+) -> tuple[list[RoutingDecision], str | None]:
+    await crm_leads.get_lead(session, principal=principal, lead_id=lead_id)
+    return await DecisionRepository(session, principal).page_for_lead(lead_id, page)
 
 
 async def replay(session: AsyncSession, *, principal: Principal, decision_id: uuid.UUID) -> ReplayRead:

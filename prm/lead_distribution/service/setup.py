@@ -157,6 +157,13 @@ async def members(session: AsyncSession, *, principal: Principal, program_id: uu
     return await ConfigStore(session).program_members(program_id)
 
 
+async def member_page(
+    session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, page: PageRequest
+) -> tuple[list[ProgramMember], str | None]:
+    await ProgramRepository(session, principal).get(program_id)
+    return await ConfigStore(session).program_member_page(program_id, page)
+
+
 async def remove_member(
     session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, partner_id: uuid.UUID
 ) -> None:
