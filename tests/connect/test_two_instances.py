@@ -72,7 +72,13 @@ def linked(pair: Pair) -> Pair:
     """Invited by the vendor, accepted by the partner, accounts/contacts/opportunities published
     and subscribed (nothing auto-accepted)."""
     a, b = pair.vendor, pair.partner
-    invited = a.call("POST", CONNECTIONS, {"peer_url": b.url, "contact_email": "owner@partner.example"}, expect=201)
+    # On the vendor, the partner organisation B is (its registrations belong to it), with an admin.
+    partner = a.call("POST", "/api/v1/partners", {"name": "Partner B", "tier": "gold"}, expect=201)
+    b_admin = {"email": "admin@partner-b.example", "name": "B admin", "role": "partner_admin",
+               "partner_id": partner["id"], "password": "correct horse battery"}  # fmt: skip
+    a.call("POST", "/api/v1/users", b_admin, expect=201)
+    invitation = {"peer_url": b.url, "contact_email": "owner@partner.example", "partner_id": partner["id"]}
+    invited = a.call("POST", CONNECTIONS, invitation, expect=201)
     assert invited["status"] == "sent"
     pair.a_connection = invited["id"]
     received = eventually(lambda: b.get(CONNECTIONS)["items"], what="the invitation on the partner")
@@ -374,6 +380,55 @@ def test_stop_sharing_keeps_both_copies_and_ends_updates(linked: Pair) -> None:
     assert marker
     eventually(lambda: linked.b_copy("account", _account["id"])["name"] == "Adatum Corp renamed", what="account sync")
     assert linked.b_copy("opportunity", opportunity["id"])["name"] == "Adatum deal"
+
+
+def test_a_deleted_record_sends_a_tombstone_and_a_deleted_copy_shows_on_the_sender(linked: Pair) -> None:
+    a, b = linked.vendor, linked.partner
+    gone, _c, _o = _create_deal(a, "Gone")
+    kept, _c2, _o2 = _create_deal(a, "Kept")
+    _share(linked, ("account", gone), ("account", kept))
+    for account in (gone, kept):
+        share = eventually(lambda account=account: linked.b_share("account", account["id"]), what="the account on B")
+        b.call("POST", f"/api/v1/connect/shares/{share['id']}/accept", {})
+    eventually(lambda: linked.b_copy("account", kept["id"]), what="accepted on B")
+    a.call("DELETE", f"/api/v1/contacts/{_c['id']}", expect=204)
+    a.call("DELETE", f"/api/v1/opportunities/{_o['id']}", expect=204)
+    a.call("DELETE", f"/api/v1/accounts/{gone['id']}", expect=204)
+    eventually(lambda: linked.b_share("account", gone["id"])["status"] == "inactive_deleted", what="tombstone on B")
+    assert linked.b_copy("account", gone["id"])["name"] == "Gone Corp"  # marked deleted, kept
+    copy = linked.b_copy("account", kept["id"])
+    b.call("DELETE", f"/api/v1/accounts/{copy['id']}", expect=204)
+    eventually(
+        lambda: a.get(f"/api/v1/connect/records/accounts/{kept['id']}/sharing")[0]["status"] == "inactive_deleted",
+        what="inactive (deleted) on A",
+    )
+
+
+def test_a_deal_registered_from_the_partners_instance_round_trips(linked: Pair) -> None:
+    a, b = linked.vendor, linked.partner
+    program = a.call("POST", "/api/v1/deal-programs", {"name": "Via Connect", "margin_bps": 500, "currency": "EUR",
+                     "eligible_tiers": ["gold"], "required_fields": []}, expect=201)  # fmt: skip
+    account = b.call("POST", "/api/v1/accounts", {"name": "Skynet Systems"}, expect=201)
+    opportunity = b.call("POST", "/api/v1/opportunities", {"name": "Skynet rollout", "account_id": account["id"],
+                         "amount_minor": 900_000, "currency": "EUR"}, expect=201)  # fmt: skip
+    body = {"connection_id": linked.b_connection, "opportunity_id": opportunity["id"], "program_id": program["id"]}
+    b.call("POST", "/api/v1/connect/deal-registrations", body, expect=201)
+    sharing = f"/api/v1/connect/records/opportunities/{opportunity['id']}/sharing"
+
+    def registration_state() -> str | None:
+        return (b.get(sharing)[0].get("registration") or {}).get("state")
+
+    eventually(lambda: registration_state() == "submitted", what="the submitted registration on B")
+    told = b.get(sharing)
+    registration = a.get(f"/api/v1/deal-registrations/{told[0]['partner_record_id']}")
+    assert (registration["state"], registration["customer_name"]) == ("submitted", "Skynet Systems")
+    a.call(
+        "POST",
+        f"/api/v1/deal-registrations/{registration['id']}/approve",
+        {"expected_version": registration["version"]},
+    )
+    eventually(lambda: registration_state() == "approved", what="the approval on B")
+    assert b.get(sharing)[0]["registration"]["expires_at"]
 
 
 def test_deactivation_ends_sync_and_removes_pending_records_on_the_other_side(linked: Pair) -> None:
