@@ -276,8 +276,16 @@ class OutboxDispatcher:
             results = await self._batch_deliverers[kind](messages)
         except Exception as exc:  # the whole batch failed; every message in it is retried
             error = f"{type(exc).__name__}: {exc}"[:2000]
-            return [(message, error) for message in messages]
-        return [(message, results.get(message.id, "not attempted")) for message in messages]
+            outcomes: list[Outcome] = [(message, error) for message in messages]
+        else:
+            outcomes = [(message, results.get(message.id, "not attempted")) for message in messages]
+        for message, failure in outcomes:  # one line each, under the request id that wrote it
+            with bind_request_id(message.request_id):
+                if failure is None:
+                    log.info("outbox %s %s delivered (%s)", message.kind, message.id, message.topic)
+                else:
+                    log.warning("outbox %s %s attempt %s failed: %s", kind, message.id, message.attempts, failure)
+        return outcomes
 
     def _policy(self, kind: OutboxKind) -> RetryPolicy:
         return self._policies.get(kind, self._default_policy)

@@ -19,6 +19,7 @@ from litestar.datastructures import Cookie
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware.csrf import CSRF_SECRET_LENGTH, generate_csrf_hash
+from litestar.utils.scope.state import ScopeState
 
 from prm.core.auth import Principal, Role, live_principal, principal_from_token
 from prm.core.nul import STREAMED_BODY
@@ -118,6 +119,9 @@ def check_streamed_csrf(request: Request[Any, Any, Any], form_token: str | None)
     expected = session_csrf_token(csrf.secret, session_token)
     if not session_token or not sent or not hmac.compare_digest(sent, expected):
         raise PermissionDeniedException("CSRF token verification failed")
+    # What Litestar's middleware does after a good check: the page this request renders carries
+    # the token in its forms (without it, the next submit from that page is refused).
+    ScopeState.from_scope(request.scope).csrf_token = sent
 
 
 async def viewer_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal | None:

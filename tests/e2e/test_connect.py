@@ -42,8 +42,10 @@ def instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Instan
     vendor = Instance("vendor", tmp_path_factory.mktemp("vendor"))
     partner = Instance("partner", tmp_path_factory.mktemp("partner"))
     try:
+        for instance in (vendor, partner):  # one at a time: alembic's migration context is process-global
+            instance.set_up()
         with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda instance: (instance.set_up(), instance.start()), (vendor, partner)))
+            list(pool.map(lambda instance: instance.start(), (vendor, partner)))
         yield vendor, partner
     finally:
         for instance in (vendor, partner):

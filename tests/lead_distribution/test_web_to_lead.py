@@ -127,7 +127,9 @@ async def test_a_program_qualifies_web_leads_of_its_bands_and_routes_them_at_onc
     qualified = next(e for e in history if e["action"] == "qualified")
     assert qualified["actor_id"] is None
     assert "program Northwind Leads qualifies cold, warm, hot web leads" in qualified["note"]
-    [decision] = await ok(await client.get(f"{API}/leads/{fresh['id']}/decisions", headers=world.admin.headers))
+    [decision] = (await ok(await client.get(f"{API}/leads/{fresh['id']}/decisions", headers=world.admin.headers)))[
+        "items"
+    ]
     assert (decision["mode"], decision["partner_id"]) == ("rules", str(world.partner_a))
     assert "qualified automatically" in decision["explanation"]
     [offer] = await offers_for(client, world.pa_user)
