@@ -49,7 +49,6 @@ typecheck: install
 	$(BIN)/mypy
 
 test-sqlite: install
-	bash scripts/ensure-postgres.sh  # the CLI's own PostgreSQL tests run in both passes
 	$(BIN)/pytest -q -p no:randomly
 
 test-postgres: install

@@ -125,9 +125,22 @@ def _cors(settings: Settings) -> CORSConfig | None:
     )
 
 
-def create_app(
-    settings: Settings, *, clock: Clock | None = None, seeds: SeedSource | None = None, runtime: Runtime | None = None
-) -> Litestar:
+def app_shape(settings: Settings) -> tuple[object, ...]:
+    """The settings that shape the Litestar app itself: its routes, middleware and limits.
+    Everything else reaches handlers through `app.state`, read on each request."""
+    return (
+        settings.bench_endpoints,
+        tuple(settings.cors_origin_list),
+        settings.secret_key,
+        settings.secure_cookies,
+        settings.max_request_body_bytes,
+        settings.debug,
+    )
+
+
+def _ready_runtime(
+    settings: Settings, clock: Clock | None, seeds: SeedSource | None, runtime: Runtime | None
+) -> Runtime:
     runtime = runtime or build_runtime(settings, clock or SystemClock(), seeds)
     register_deal_registration_jobs(runtime.jobs)
     register_lead_distribution_jobs(runtime.jobs)
@@ -135,18 +148,51 @@ def create_app(
     listen_to_updates(on_record_updated)
     listen_to_ends(on_record_ended)
     listen_to_states(on_registration_step)
+    return runtime
 
-    @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await to_thread.run_sync(warm_country_index)
-        runtime.lifecycle.install()  # SIGTERM: not ready first, then stop (prm/core/lifecycle.py)
-        if settings.run_scheduler:
-            await runtime.start_background()
-        try:
-            yield
-        finally:
-            await runtime.close()
 
+def _state(settings: Settings, runtime: Runtime) -> State:
+    return State(
+        {
+            "settings": settings,
+            "clock": runtime.clock,
+            "db": runtime.db,
+            "tokens": runtime.tokens,
+            "sessions": LiveSessions(runtime.db),
+            "runtime": runtime,
+        }
+    )
+
+
+@asynccontextmanager
+async def _lifespan(app: Litestar) -> AsyncIterator[None]:
+    runtime: Runtime = app.state.runtime
+    await to_thread.run_sync(warm_country_index)
+    runtime.lifecycle.install()  # SIGTERM: not ready first, then stop (prm/core/lifecycle.py)
+    if app.state.settings.run_scheduler:
+        await runtime.start_background()
+    try:
+        yield
+    finally:
+        await runtime.close()
+
+
+def rebind_app(
+    app: Litestar, settings: Settings, *, clock: Clock | None = None, seeds: SeedSource | None = None
+) -> Litestar:
+    """The same app serving a new runtime (database, clock, seeds) under settings of the same shape.
+    Building Litestar's routes costs about half a second; the test suite builds one app per shape."""
+    if app_shape(app.state.settings) != app_shape(settings):
+        msg = "these settings need an app of another shape: call create_app"
+        raise ValueError(msg)
+    app.state = _state(settings, _ready_runtime(settings, clock, seeds, None))
+    return app
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, seeds: SeedSource | None = None, runtime: Runtime | None = None
+) -> Litestar:
+    runtime = _ready_runtime(settings, clock, seeds, runtime)
     api = Router(
         path="/api/v1",
         route_handlers=API_CONTROLLERS,
@@ -179,16 +225,7 @@ def create_app(
         # `prm serve` configures logging for the whole process (prm/core/logs.py: JSON lines
         # with the request id); Litestar's own config would put a queue in front of it.
         logging_config=None,
-        lifespan=[lifespan],
-        state=State(
-            {
-                "settings": settings,
-                "clock": runtime.clock,
-                "db": runtime.db,
-                "tokens": runtime.tokens,
-                "sessions": LiveSessions(runtime.db),
-                "runtime": runtime,
-            }
-        ),
+        lifespan=[_lifespan],
+        state=_state(settings, runtime),
         debug=settings.debug,
     )

@@ -23,7 +23,6 @@ import pytest
 from litestar import Litestar
 from sqlalchemy.engine import make_url
 
-from prm.app import create_app
 from prm.cli import upgrade_database
 from prm.connect.client import PeerDeliverer
 from prm.core.auth import Role
@@ -32,9 +31,8 @@ from prm.core.mail import keep_in_mailbox
 from prm.core.outbox import OutboxDispatcher, OutboxKind
 from prm.core.seeds import SeededSeeds
 from prm.crm.models import User
-from prm.models import metadata
 from prm.settings import Settings, load_settings
-from tests.conftest import PG_URL, TEST_SEED, Actor, World, _pg_admin
+from tests.conftest import EMPTY_EVERY_TABLE, PG_URL, TEST_SEED, Actor, World, _pg_admin, app_of
 
 A_URL, B_URL = "http://a.test", "http://b.test"
 CONNECTIONS = "/api/v1/connect/connections"
@@ -127,8 +125,7 @@ def b_template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 async def _b_database(template: str, tmp_path: Path) -> str:
     if PG_URL:
-        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-        await _pg_admin(template, f"TRUNCATE {tables} CASCADE")
+        await _pg_admin(template, EMPTY_EVERY_TABLE)
         return template
     target = tmp_path / "b.db"
     shutil.copyfile(template, target)
@@ -167,7 +164,7 @@ async def linked(
     b_settings = load_settings(
         {}, **{**_settings_values(settings), "database_url": await _b_database(b_template, tmp_path), "base_url": B_URL}
     )
-    b_app = create_app(b_settings, clock=clock, seeds=SeededSeeds(TEST_SEED + 1))
+    b_app = app_of("peer", b_settings, clock, SeededSeeds(TEST_SEED + 1))
     network = Network({"a.test": app, "b.test": b_app})
     b_admin = await _admin_of(b_app, password_hash)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=b_app), base_url=B_URL) as b_client:

@@ -25,6 +25,8 @@ from sqlalchemy.engine import make_url
 
 from tests.conftest import _pg_admin
 
+# PostgreSQL only: once, in the PostgreSQL pass of `make test`.
+pytestmark = pytest.mark.postgres_pass
 ROOT = Path(__file__).resolve().parents[2]
 SERVER_URL = make_url(os.environ.get("PRM_TEST_DATABASE_URL") or "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 VENV = Path(sys.executable).parent.parent

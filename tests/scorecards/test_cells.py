@@ -22,13 +22,14 @@ from sqlalchemy.engine import make_url
 
 from prm.cli import upgrade_database
 from prm.core.clock import ManualClock
-from prm.models import metadata
 from prm.scorecards import rollups
-from tests.conftest import World, _pg_admin
+from tests.conftest import EMPTY_EVERY_TABLE, World, _pg_admin
 from tests.deal_registration.conftest import Catalog, registration_body
 from tests.lead_distribution.conftest import API as DISTRIBUTION
 from tests.lead_distribution.conftest import Setup, offers_for, ok, qualified_lead, route, setup  # noqa: F401
 
+# PostgreSQL only (its triggers keep the cells): once, in the PostgreSQL pass of `make test`.
+pytestmark = pytest.mark.postgres_pass
 SERVER = os.environ.get("PRM_TEST_DATABASE_URL") or "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 CONCURRENT = 8
 
@@ -45,8 +46,7 @@ def postgres_database() -> Iterator[str]:
 
 @pytest.fixture
 def database_url(postgres_database: str) -> str:
-    tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    asyncio.run(_pg_admin(postgres_database, f"TRUNCATE {tables} CASCADE"))
+    asyncio.run(_pg_admin(postgres_database, EMPTY_EVERY_TABLE))
     return postgres_database
 
 
