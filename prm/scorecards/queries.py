@@ -23,7 +23,7 @@ from prm.deal_registration.service.state import ENTITY as REGISTRATION_ENTITY
 from prm.lead_distribution.models import LeadOffer, OfferStatus, ProgramMember
 from prm.scorecards import rollups
 from prm.scorecards.filters import Month, ReportQuery, currency_condition, date_bucket, month_bucket, partner_conditions
-from prm.scorecards.models import LeadCell, OpportunityCell, RegistrationCell
+from prm.scorecards.models import LeadCell, OpportunityCell, ProgramLeadCell, ProgramOpportunityCell, RegistrationCell
 
 OPEN_STAGES = (
     OpportunityStage.PROSPECTING,
@@ -74,18 +74,39 @@ async def _all(session: AsyncSession, statement: Select[Any]) -> Rows:
     return list((await session.execute(statement)).mappings())
 
 
+OpportunityCells = type[OpportunityCell] | type[ProgramOpportunityCell]
+LeadCells = type[LeadCell] | type[ProgramLeadCell]
+
+
+def opportunity_cell(query: ReportQuery) -> OpportunityCells:
+    """The opportunity cells a report reads: a program's own when it is filtered by program."""
+    return OpportunityCell if query.program_id is None else ProgramOpportunityCell
+
+
+def lead_cell(query: ReportQuery) -> LeadCells:
+    return LeadCell if query.program_id is None else ProgramLeadCell
+
+
+def _program_condition(query: ReportQuery, cell: OpportunityCells | LeadCells) -> list[ColumnElement[bool]]:
+    if query.program_id is None:
+        return []
+    return [cell.program_id == query.program_id]  # type: ignore[union-attr]
+
+
 def _cells(query: ReportQuery, stages: tuple[OpportunityStage, ...], months: list[Month] | None) -> list[Any]:
     """The opportunity cells a report over `stages` (and `months`, when given) reads."""
+    cell = opportunity_cell(query)
     conditions: list[Any] = [
-        OpportunityCell.stage.in_([stage.value for stage in stages]),
-        OpportunityCell.opportunities > 0,
-        *partner_conditions(query, OpportunityCell.partner_id),
-        currency_condition(query, OpportunityCell.currency),
+        *_program_condition(query, cell),
+        cell.stage.in_([stage.value for stage in stages]),
+        cell.opportunities > 0,
+        *partner_conditions(query, cell.partner_id),
+        currency_condition(query, cell.currency),
     ]
     if months is not None:
         conditions += [
-            OpportunityCell.month >= months[0].first_day(),
-            OpportunityCell.month < months[-1].shift(1).first_day(),
+            cell.month >= months[0].first_day(),
+            cell.month < months[-1].shift(1).first_day(),
         ]
     return conditions
 
@@ -98,8 +119,9 @@ async def _cell_sums(session: AsyncSession, query: ReportQuery, stages: tuple[Op
                      months: list[Month] | None, *keys: Any) -> Rows:  # fmt: skip
     """Sum the cells' counts and amounts grouped by `keys` (labelled columns), in a sub-select
     like the record statements so a bucketing CASE appears once."""
+    cell = opportunity_cell(query)
     inner = (
-        select(*keys, OpportunityCell.amount_minor.label("amount"), OpportunityCell.opportunities.label("n"))
+        select(*keys, cell.amount_minor.label("amount"), cell.opportunities.label("n"))
         .where(*_cells(query, stages, months))
         .subquery()
     )
@@ -117,11 +139,12 @@ async def _cell_sums(session: AsyncSession, query: ReportQuery, stages: tuple[Op
 
 async def won_by_month(session: AsyncSession, query: ReportQuery, months: list[Month]) -> Rows:
     """Won amount and count per month, channel and currency, over `months`."""
+    cell = opportunity_cell(query)
     if _cells_by_month(session, query, months):
-        keys = (date_bucket(OpportunityCell.month, months), channel_of(OpportunityCell.partner_id))
+        keys = (date_bucket(cell.month, months), channel_of(cell.partner_id))
         return await _cell_sums(session, query, (OpportunityStage.CLOSED_WON,), months,
                                 keys[0].label("bucket"), keys[1].label("channel"),
-                                OpportunityCell.currency.label("currency"))  # fmt: skip
+                                cell.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             month_bucket(Opportunity.closed_at, months, query.zone).label("bucket"),
@@ -146,12 +169,13 @@ async def won_by_month(session: AsyncSession, query: ReportQuery, months: list[M
 
 
 async def closed_by_month(session: AsyncSession, query: ReportQuery) -> Rows:
+    cell = opportunity_cell(query)
     if _cells_by_month(session, query, query.months):
         closed = (OpportunityStage.CLOSED_WON, OpportunityStage.CLOSED_LOST)
         return await _cell_sums(session, query, closed, query.months,
-                                date_bucket(OpportunityCell.month, query.months).label("bucket"),
-                                OpportunityCell.stage.label("stage"),
-                                OpportunityCell.currency.label("currency"))  # fmt: skip
+                                date_bucket(cell.month, query.months).label("bucket"),
+                                cell.stage.label("stage"),
+                                cell.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             month_bucket(Opportunity.closed_at, query.months, query.zone).label("bucket"),
@@ -177,19 +201,20 @@ async def closed_by_month(session: AsyncSession, query: ReportQuery) -> Rows:
 
 async def won_by_partner(session: AsyncSession, query: ReportQuery) -> Rows:
     """Won amount and count per partner and currency within the query's period (indirect only)."""
+    cell = opportunity_cell(query)
     if _cells_by_month(session, query, query.months):
         return await _all(
             session,
             select(
-                OpportunityCell.partner_id.label("partner_id"),
+                cell.partner_id.label("partner_id"),
                 Partner.name.label("partner_name"),
-                OpportunityCell.currency.label("currency"),
-                func.sum(OpportunityCell.amount_minor).label("amount"),
-                func.sum(OpportunityCell.opportunities).label("count"),
+                cell.currency.label("currency"),
+                func.sum(cell.amount_minor).label("amount"),
+                func.sum(cell.opportunities).label("count"),
             )
-            .join(Partner, Partner.id == OpportunityCell.partner_id)
+            .join(Partner, Partner.id == cell.partner_id)
             .where(*_cells(query, (OpportunityStage.CLOSED_WON,), query.months))
-            .group_by(OpportunityCell.partner_id, Partner.name, OpportunityCell.currency),
+            .group_by(cell.partner_id, Partner.name, cell.currency),
         )
     return await _all(
         session,
@@ -236,9 +261,10 @@ async def top_deals(session: AsyncSession, query: ReportQuery, currency: str, li
 
 
 async def won_currencies(session: AsyncSession, query: ReportQuery) -> list[str]:
+    cell = opportunity_cell(query)
     if _cells_by_month(session, query, query.months):
         cells = _cells(query, (OpportunityStage.CLOSED_WON,), query.months)
-        found = select(OpportunityCell.currency).where(*cells).distinct().order_by(OpportunityCell.currency)
+        found = select(cell.currency).where(*cells).distinct().order_by(cell.currency)
         return list((await session.scalars(found)).all())
     statement = (
         select(Opportunity.currency)
@@ -258,10 +284,11 @@ async def won_currencies(session: AsyncSession, query: ReportQuery) -> list[str]
 
 
 async def open_pipeline(session: AsyncSession, query: ReportQuery) -> Rows:
+    cell = opportunity_cell(query)
     if rollups.opportunity_cells_usable(session, query):
-        return await _cell_sums(session, query, OPEN_STAGES, None, OpportunityCell.stage.label("stage"),
-                                channel_of(OpportunityCell.partner_id).label("channel"),
-                                OpportunityCell.currency.label("currency"))  # fmt: skip
+        return await _cell_sums(session, query, OPEN_STAGES, None, cell.stage.label("stage"),
+                                channel_of(cell.partner_id).label("channel"),
+                                cell.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             Opportunity.stage.label("stage"),
@@ -281,12 +308,13 @@ async def open_pipeline(session: AsyncSession, query: ReportQuery) -> Rows:
 
 
 async def forecast(session: AsyncSession, query: ReportQuery) -> Rows:
+    cell = opportunity_cell(query)
     if rollups.opportunity_cells_usable(session, query):  # close dates have no zone: any query fits
         return await _cell_sums(session, query, OPEN_STAGES, query.months,
-                                date_bucket(OpportunityCell.month, query.months).label("bucket"),
-                                OpportunityCell.stage.label("stage"),
-                                channel_of(OpportunityCell.partner_id).label("channel"),
-                                OpportunityCell.currency.label("currency"))  # fmt: skip
+                                date_bucket(cell.month, query.months).label("bucket"),
+                                cell.stage.label("stage"),
+                                channel_of(cell.partner_id).label("channel"),
+                                cell.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             date_bucket(Opportunity.close_date, query.months).label("bucket"),
@@ -508,8 +536,8 @@ def _lead_period(query: ReportQuery, *, whole_life: bool) -> list[ColumnElement[
 async def lead_quality(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool = False) -> Rows:
     """Leads created within the period (or ever), grouped by `key` (source or campaign id)."""
     cells_fit = whole_life or rollups.months_align_with_utc(query, query.months)
-    if rollups.maintained(session) and query.program_id is None and cells_fit:
-        return await _lead_cell_sums(session, query, getattr(LeadCell, key.key), whole_life=whole_life)
+    if rollups.maintained(session) and cells_fit:
+        return await _lead_cell_sums(session, query, getattr(lead_cell(query), key.key), whole_life=whole_life)
     touched = _touched_within_hour()
     inner = (
         select(
@@ -537,22 +565,24 @@ async def lead_quality(session: AsyncSession, query: ReportQuery, key: Any, *, w
 
 
 async def _lead_cell_sums(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool) -> Rows:
-    def leads_where(flag: Any) -> ColumnElement[int]:
-        return func.sum(case((flag, LeadCell.leads), else_=0))
+    cell = lead_cell(query)
 
-    conditions = [*partner_conditions(query, LeadCell.partner_id), LeadCell.leads > 0]
+    def leads_where(flag: Any) -> ColumnElement[int]:
+        return func.sum(case((flag, cell.leads), else_=0))
+
+    conditions = [*_program_condition(query, cell), *partner_conditions(query, cell.partner_id), cell.leads > 0]
     if not whole_life:
-        conditions += [LeadCell.month >= query.first.first_day(), LeadCell.month < query.last.shift(1).first_day()]
+        conditions += [cell.month >= query.first.first_day(), cell.month < query.last.shift(1).first_day()]
     return await _all(
         session,
-        select(key.label("key"), LeadCell.band.label("band"), func.sum(LeadCell.leads).label("leads"))
+        select(key.label("key"), cell.band.label("band"), func.sum(cell.leads).label("leads"))
         .add_columns(
-            leads_where(LeadCell.qualified).label("qualified"),
-            leads_where(LeadCell.converted).label("converted"),
-            leads_where(LeadCell.touched).label("touched"),
+            leads_where(cell.qualified).label("qualified"),
+            leads_where(cell.converted).label("converted"),
+            leads_where(cell.touched).label("touched"),
         )
         .where(*conditions)
-        .group_by(key, LeadCell.band),
+        .group_by(key, cell.band),
     )
 
 
