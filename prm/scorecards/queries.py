@@ -21,7 +21,7 @@ from prm.crm.models import Campaign, Lead, LeadStatus, Opportunity, OpportunityS
 from prm.deal_registration.models import DealRegistration, RegistrationState
 from prm.deal_registration.service.state import ENTITY as REGISTRATION_ENTITY
 from prm.lead_distribution.models import LeadOffer, OfferStatus, ProgramMember
-from prm.scorecards import rollups
+from prm.scorecards import edges, rollups
 from prm.scorecards.filters import Month, ReportQuery, currency_condition, date_bucket, month_bucket, partner_conditions
 from prm.scorecards.models import LeadCell, OpportunityCell, ProgramLeadCell, ProgramOpportunityCell, RegistrationCell
 
@@ -111,8 +111,36 @@ def _cells(query: ReportQuery, stages: tuple[OpportunityStage, ...], months: lis
     return conditions
 
 
-def _cells_by_month(session: AsyncSession, query: ReportQuery, months: list[Month]) -> bool:
-    return rollups.opportunity_cells_usable(session, query) and rollups.months_align_with_utc(query, months)
+async def _in_zone(session: AsyncSession, query: ReportQuery, months: list[Month], cells: Rows,
+                   stages: tuple[OpportunityStage, ...], names: tuple[str, ...], *keys: Any,
+                   indirect: bool = False) -> Rows:  # fmt: skip
+    """The cells' sums (by UTC month) as they are in the query's zone: see `edges`."""
+    if rollups.months_align_with_utc(query, months):
+        return cells
+    closed_at = Opportunity.closed_at
+    inner = (
+        select(
+            edges.span_bucket(closed_at, months, query.zone).label("zone_bucket"),
+            edges.span_bucket(closed_at, months, edges.UTC_ZONE).label("utc_bucket"),
+            *keys,
+            Opportunity.amount_minor.label("amount"),
+        )
+        .select_from(Opportunity)
+        .outerjoin(Partner, Partner.id == Opportunity.partner_id)
+        .where(
+            Opportunity.stage.in_(stages),
+            edges.within_gaps(closed_at, query.zone, months),
+            *opportunity_filters(query),
+            *([Opportunity.partner_id.is_not(None)] if indirect else []),
+        )
+        .subquery()
+    )
+    grouping = [inner.c.zone_bucket, inner.c.utc_bucket, *(inner.c[key.name] for key in keys)]
+    records = await _all(
+        session,
+        select(*grouping, func.sum(inner.c.amount).label("amount"), func.count().label("count")).group_by(*grouping),
+    )
+    return edges.moved(cells, records, names, ("amount", "count"), len(months))
 
 
 async def _cell_sums(session: AsyncSession, query: ReportQuery, stages: tuple[OpportunityStage, ...],
@@ -140,11 +168,15 @@ async def _cell_sums(session: AsyncSession, query: ReportQuery, stages: tuple[Op
 async def won_by_month(session: AsyncSession, query: ReportQuery, months: list[Month]) -> Rows:
     """Won amount and count per month, channel and currency, over `months`."""
     cell = opportunity_cell(query)
-    if _cells_by_month(session, query, months):
+    if rollups.opportunity_cells_usable(session, query):
         keys = (date_bucket(cell.month, months), channel_of(cell.partner_id))
-        return await _cell_sums(session, query, (OpportunityStage.CLOSED_WON,), months,
-                                keys[0].label("bucket"), keys[1].label("channel"),
-                                cell.currency.label("currency"))  # fmt: skip
+        cells = await _cell_sums(session, query, (OpportunityStage.CLOSED_WON,), months,
+                                 keys[0].label("bucket"), keys[1].label("channel"),
+                                 cell.currency.label("currency"))  # fmt: skip
+        names = ("bucket", "channel", "currency")
+        return await _in_zone(session, query, months, cells, (OpportunityStage.CLOSED_WON,), names,
+                              channel_of(Opportunity.partner_id).label("channel"),
+                              Opportunity.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             month_bucket(Opportunity.closed_at, months, query.zone).label("bucket"),
@@ -170,12 +202,14 @@ async def won_by_month(session: AsyncSession, query: ReportQuery, months: list[M
 
 async def closed_by_month(session: AsyncSession, query: ReportQuery) -> Rows:
     cell = opportunity_cell(query)
-    if _cells_by_month(session, query, query.months):
+    if rollups.opportunity_cells_usable(session, query):
         closed = (OpportunityStage.CLOSED_WON, OpportunityStage.CLOSED_LOST)
-        return await _cell_sums(session, query, closed, query.months,
-                                date_bucket(cell.month, query.months).label("bucket"),
-                                cell.stage.label("stage"),
-                                cell.currency.label("currency"))  # fmt: skip
+        cells = await _cell_sums(session, query, closed, query.months,
+                                 date_bucket(cell.month, query.months).label("bucket"),
+                                 cell.stage.label("stage"),
+                                 cell.currency.label("currency"))  # fmt: skip
+        return await _in_zone(session, query, query.months, cells, closed, ("bucket", "stage", "currency"),
+                              Opportunity.stage.label("stage"), Opportunity.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             month_bucket(Opportunity.closed_at, query.months, query.zone).label("bucket"),
@@ -202,8 +236,8 @@ async def closed_by_month(session: AsyncSession, query: ReportQuery) -> Rows:
 async def won_by_partner(session: AsyncSession, query: ReportQuery) -> Rows:
     """Won amount and count per partner and currency within the query's period (indirect only)."""
     cell = opportunity_cell(query)
-    if _cells_by_month(session, query, query.months):
-        return await _all(
+    if rollups.opportunity_cells_usable(session, query):
+        cells = await _all(
             session,
             select(
                 cell.partner_id.label("partner_id"),
@@ -216,6 +250,10 @@ async def won_by_partner(session: AsyncSession, query: ReportQuery) -> Rows:
             .where(*_cells(query, (OpportunityStage.CLOSED_WON,), query.months))
             .group_by(cell.partner_id, Partner.name, cell.currency),
         )
+        return await _in_zone(session, query, query.months, cells, (OpportunityStage.CLOSED_WON,),
+                              ("partner_id", "partner_name", "currency"), Opportunity.partner_id.label("partner_id"),
+                              Partner.name.label("partner_name"), Opportunity.currency.label("currency"),
+                              indirect=True)  # fmt: skip
     return await _all(
         session,
         select(
@@ -262,10 +300,12 @@ async def top_deals(session: AsyncSession, query: ReportQuery, currency: str, li
 
 async def won_currencies(session: AsyncSession, query: ReportQuery) -> list[str]:
     cell = opportunity_cell(query)
-    if _cells_by_month(session, query, query.months):
-        cells = _cells(query, (OpportunityStage.CLOSED_WON,), query.months)
-        found = select(cell.currency).where(*cells).distinct().order_by(cell.currency)
-        return list((await session.scalars(found)).all())
+    if rollups.opportunity_cells_usable(session, query):
+        won = (OpportunityStage.CLOSED_WON,)
+        cells = await _cell_sums(session, query, won, query.months, cell.currency.label("currency"))
+        sums = await _in_zone(session, query, query.months, cells, won, ("currency",),
+                              Opportunity.currency.label("currency"))  # fmt: skip
+        return sorted(row["currency"] for row in sums if row["count"])
     statement = (
         select(Opportunity.currency)
         .where(
@@ -535,23 +575,13 @@ def _lead_period(query: ReportQuery, *, whole_life: bool) -> list[ColumnElement[
 
 async def lead_quality(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool = False) -> Rows:
     """Leads created within the period (or ever), grouped by `key` (source or campaign id)."""
-    cells_fit = whole_life or rollups.months_align_with_utc(query, query.months)
-    if rollups.maintained(session) and cells_fit:
-        return await _lead_cell_sums(session, query, getattr(lead_cell(query), key.key), whole_life=whole_life)
-    touched = _touched_within_hour()
-    inner = (
-        select(
-            key.label("key"),
-            case((Lead.score <= 30, 0), (Lead.score <= 75, 1), else_=2).label("band"),
-            case((Lead.status.in_(NOT_QUALIFIED), 0), else_=1).label("qualified"),
-            case((Lead.status == LeadStatus.CONVERTED, 1), else_=0).label("converted"),
-            case((touched.c.lead_id.is_not(None), 1), else_=0).label("touched"),
-        )
-        .select_from(Lead)
-        .outerjoin(touched, touched.c.lead_id == Lead.id)
-        .where(*_lead_period(query, whole_life=whole_life), *lead_filters(query))
-        .subquery()
-    )
+    if rollups.maintained(session):
+        cells = await _lead_cell_sums(session, query, getattr(lead_cell(query), key.key), whole_life=whole_life)
+        if whole_life or rollups.months_align_with_utc(query, query.months):
+            return cells
+        return edges.moved(cells, await _lead_gaps(session, query, key), ("key", "band"), LEAD_MEASURES,
+                           len(query.months))  # fmt: skip
+    inner = _lead_rows(query, key).where(*_lead_period(query, whole_life=whole_life)).subquery()
     return await _all(
         session,
         select(inner.c.key, inner.c.band, func.count().label("leads"))
@@ -561,6 +591,62 @@ async def lead_quality(session: AsyncSession, query: ReportQuery, key: Any, *, w
             func.sum(inner.c.touched).label("touched"),
         )
         .group_by(inner.c.key, inner.c.band),
+    )
+
+
+LEAD_MEASURES = ("qualified", "converted", "touched", "leads")
+
+
+def _lead_rows(query: ReportQuery, key: Any, *extra: Any, few: bool = False) -> Select[Any]:
+    """One narrow row per lead the query may see: its key, score band and flags. For `few` leads
+    whether one was touched is looked up per lead, else the touched leads are hash-joined."""
+    touched = _touched_within_hour()
+    is_touched = (
+        exists().where(
+            LeadOffer.lead_id == Lead.id,
+            LeadOffer.status.in_(ACCEPTED_OFFERS),
+            LeadOffer.response_seconds <= SPEED_TO_LEAD_SECONDS,
+        )
+        if few
+        else touched.c.lead_id.is_not(None)
+    )
+    statement = select(
+        *extra,
+        key.label("key"),
+        case((Lead.score <= 30, 0), (Lead.score <= 75, 1), else_=2).label("band"),
+        case((Lead.status.in_(NOT_QUALIFIED), 0), else_=1).label("qualified"),
+        case((Lead.status == LeadStatus.CONVERTED, 1), else_=0).label("converted"),
+        case((is_touched, 1), else_=0).label("touched"),
+    ).select_from(Lead)
+    if not few:
+        statement = statement.outerjoin(touched, touched.c.lead_id == Lead.id)
+    return statement.where(*lead_filters(query))
+
+
+async def _lead_gaps(session: AsyncSession, query: ReportQuery, key: Any) -> Rows:
+    """The leads created between the months' starts in the zone and in UTC (see `edges`)."""
+    months = query.months
+    inner = (
+        _lead_rows(
+            query,
+            key,
+            edges.span_bucket(Lead.created_at, months, query.zone).label("zone_bucket"),
+            edges.span_bucket(Lead.created_at, months, edges.UTC_ZONE).label("utc_bucket"),
+            few=True,
+        )
+        .where(edges.within_gaps(Lead.created_at, query.zone, months))
+        .subquery()
+    )
+    grouping = [inner.c.zone_bucket, inner.c.utc_bucket, inner.c.key, inner.c.band]
+    return await _all(
+        session,
+        select(*grouping, func.count().label("leads"))
+        .add_columns(
+            func.sum(inner.c.qualified).label("qualified"),
+            func.sum(inner.c.converted).label("converted"),
+            func.sum(inner.c.touched).label("touched"),
+        )
+        .group_by(*grouping),
     )
 
 

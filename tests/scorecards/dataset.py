@@ -297,6 +297,9 @@ async def _leads(session: AsyncSession, world: World, data: DataSet) -> None:
             (b, OfferStatus.CONVERTED, "2027-04-05T10:00", 1200),
         ),
     ]
+    # 23:30 UTC on 28 February 2026 is 00:30 on 1 March in Berlin (winter time, UTC+1).
+    leads.append(("L10", LeadSource.PARTNER, None, 40, LeadStatus.MARKETING_QUALIFIED, None, "2026-02-28T23:30", None,
+                  None))  # fmt: skip
     for name, source, campaign, score, status, holder, created, converted, offer in leads:
         lead = Lead(
             first_name=name,
