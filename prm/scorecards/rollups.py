@@ -1,10 +1,11 @@
 """The maintained aggregates (see `prm.scorecards.models`): when the reports may read them,
 and how `prm scorecards rebuild` recomputes them from the records.
 
-The cells count by UTC month, so a report reads them only when every month boundary it asks
-for is a UTC month boundary (time zone UTC, or one at offset 0 on those days); otherwise it
-reads the records as on SQLite. A report filtered by program reads the program cells (the
-opportunities and leads of each deal or lead program). The figures are the same either way:
+The cells count by UTC month. When a month boundary a report asks for is not a UTC month
+boundary (a zone such as Europe/Berlin), the report still reads the cells and moves only the
+records between the two boundaries to their month in the zone (`prm.scorecards.edges`). A
+report filtered by program reads the program cells (the opportunities and leads of each deal
+or lead program). On SQLite the reports read the records; the figures are the same either way:
 the tests check both.
 """
 
