@@ -6,8 +6,9 @@ and 1M leads on PostgreSQL, and the dashboard page's.
 
 Starts a fresh PostgreSQL database, migrates it (`prm db upgrade`), fills it with COPY
 (opportunities over two years, a third won, a quarter lost, the rest open and closing over
-the next year, 15 % in EUR, 60 % through 200 partners; registrations in every state; leads
-from five sources and twenty campaigns, a third offered to partners) with the scorecard
+the next year, 15 % in EUR, 60 % through 200 partners, half of them in EMEA; registrations in
+every state, half of the approved, won and lost ones linked to a partner's opportunity; leads
+from five sources and twenty campaigns, a third offered to partners in one lead program) with the scorecard
 triggers off, computes the maintained cells with `prm scorecards rebuild`, runs VACUUM ANALYZE, starts
 `prm serve` on a free loopback port and, signed in as leadership (everything, the worst
 case) and as a channel manager (5 partners), asks each report `--requests` times in a row
@@ -60,6 +61,7 @@ NOW = datetime.now(UTC)
 class World:
     partner_ids: list[uuid.UUID]
     program_id: uuid.UUID
+    lead_program_id: uuid.UUID
     leader: str
     manager: str
 
@@ -90,6 +92,9 @@ async def seed(database_url: str, rows: int) -> World:
         # `prm scorecards rebuild` then computes the cells from the records in one pass.
         await connection.execute("SET session_replication_role = replica")
         manager_id = await connection.fetchval("SELECT id FROM users WHERE email = $1", manager)
+        await connection.execute(
+            "UPDATE partners SET region = CASE WHEN name < 'Partner 100' THEN 'EMEA' ELSE 'Americas' END"
+        )
         submitter = await connection.fetchval("SELECT id FROM users WHERE email = $1", partner_user)
         await _copy(connection, channel_manager_partners.name, ["user_id", "partner_id"],
                     [(manager_id, p) for p in partner_ids[:5]])  # fmt: skip
@@ -97,19 +102,22 @@ async def seed(database_url: str, rows: int) -> World:
         account_columns = ["id", "name", "normalized_name", "kind", "created_at", "updated_at", "version"]
         await _copy(connection, "accounts", account_columns,
                     [(account, "Bench customer", "bench customer", "customer", NOW, NOW, 1)])  # fmt: skip
-        await _opportunities(connection, rng, rows, account, partner_ids)
-        program_id = await _registrations(connection, rng, rows, partner_ids, submitter)
-        await _leads(connection, rng, rows, partner_ids)
+        partnered = await _opportunities(connection, rng, rows, account, partner_ids)
+        program_id = await _registrations(connection, rng, rows, partner_ids, submitter, partnered)
+        lead_program_id = await _leads(connection, rng, rows, partner_ids)
         # A database in steady state has been vacuumed (visibility map set: index-only scans).
         await connection.execute("VACUUM ANALYZE")
     finally:
         await connection.close()
-    return World(partner_ids=partner_ids, program_id=program_id, leader=leader, manager=manager)
+    return World(partner_ids=partner_ids, program_id=program_id, lead_program_id=lead_program_id, leader=leader,
+                 manager=manager)  # fmt: skip
 
 
 async def _opportunities(
     connection: asyncpg.Connection, rng: random.Random, rows: int, account: uuid.UUID, partners: list[uuid.UUID]
-) -> None:
+) -> list[uuid.UUID]:
+    """The opportunities; the ids of those through a partner (for registrations to link)."""
+    partnered: list[uuid.UUID] = []
     columns = ["id", "name", "account_id", "partner_id", "stage", "amount_minor", "currency", "close_date",
                "closed_at", "created_at", "updated_at", "version"]  # fmt: skip
     batch: list[tuple[Any, ...]] = []
@@ -122,16 +130,25 @@ async def _opportunities(
         partner = rng.choice(partners) if rng.random() < 0.6 else None
         currency = "EUR" if rng.random() < 0.15 else "USD"
         created = closed - timedelta(days=30) if closed else _ago(rng, 90)
-        batch.append((new_id(), f"Deal {n}", account, partner, stage, rng.randint(1_000, 5_000_000), currency,
+        deal = new_id()
+        if partner is not None:
+            partnered.append(deal)
+        batch.append((deal, f"Deal {n}", account, partner, stage, rng.randint(1_000, 5_000_000), currency,
                       close_date, closed, created, created, 1))  # fmt: skip
         if len(batch) == 50_000:
             await _copy(connection, "opportunities", columns, batch)
             batch = []
     await _copy(connection, "opportunities", columns, batch)
+    return partnered
 
 
 async def _registrations(
-    connection: asyncpg.Connection, rng: random.Random, rows: int, partners: list[uuid.UUID], submitter: uuid.UUID
+    connection: asyncpg.Connection,
+    rng: random.Random,
+    rows: int,
+    partners: list[uuid.UUID],
+    submitter: uuid.UUID,
+    deals: list[uuid.UUID],
 ) -> uuid.UUID:
     program = new_id()
     await connection.execute(
@@ -145,7 +162,7 @@ async def _registrations(
     columns = ["id", "number", "program_id", "partner_id", "submitted_by_id", "state", "customer_name",
                "customer_normalized", "currency", "submitted_at", "review_due_at", "decided_at", "approved_at",
                "expires_at", "expired_at", "closed_at", "won_amount_minor", "extensions_used", "resubmission_number",
-               "proof_status", "created_at", "updated_at", "version"]  # fmt: skip
+               "proof_status", "created_at", "updated_at", "version", "opportunity_id"]  # fmt: skip
     states = ["submitted", "approved", "rejected", "expired", "won", "lost", "cancelled", "draft"]
     weights = [3, 20, 15, 15, 25, 15, 5, 2]
     batch: list[tuple[Any, ...]] = []
@@ -161,7 +178,8 @@ async def _registrations(
                       f"customer {n}", "USD", submitted, due, decided, approved, expires,
                       expires if state == "expired" else None, closed,
                       rng.randint(1_000, 900_000) if state == "won" else None, 0, 0, "none", submitted, submitted,
-                      1))  # fmt: skip
+                      1, rng.choice(deals) if state in ("approved", "won", "lost") and rng.random() < 0.5
+                      else None))  # fmt: skip
         if len(batch) == 50_000:
             await _copy(connection, "deal_registrations", columns, batch)
             batch = []
@@ -169,7 +187,15 @@ async def _registrations(
     return program
 
 
-async def _leads(connection: asyncpg.Connection, rng: random.Random, rows: int, partners: list[uuid.UUID]) -> None:
+async def _leads(connection: asyncpg.Connection, rng: random.Random, rows: int, partners: list[uuid.UUID]) -> uuid.UUID:
+    program = new_id()
+    await connection.execute(
+        "INSERT INTO lead_programs (id, name, description, active, eligible_tiers, response_hours,"
+        " hot_response_hours, claim_window_hours, max_open_leads, created_at, updated_at, version)"
+        " VALUES ($1, 'Bench leads', '', true, '[]', 48, 4, 24, 100, $2, $2, 1)",
+        program,
+        NOW,
+    )
     campaigns = [new_id() for _ in range(CAMPAIGNS)]
     await _copy(connection, "campaigns", ["id", "name", "type", "status", "budget_minor", "currency", "created_at",
                                           "updated_at", "version"],
@@ -180,7 +206,8 @@ async def _leads(connection: asyncpg.Connection, rng: random.Random, rows: int, 
     decision_columns = ["id", "lead_id", "decided_at", "mode", "outcome", "partner_id", "candidates", "excluded",
                         "rules", "override", "explanation"]  # fmt: skip
     offer_columns = ["id", "lead_id", "decision_id", "kind", "status", "partner_id", "offered_at", "respond_by",
-                     "responded_at", "response_seconds", "created_at", "updated_at", "version"]  # fmt: skip
+                     "responded_at", "response_seconds", "created_at", "updated_at", "version",
+                     "program_id"]  # fmt: skip
     leads: list[tuple[Any, ...]] = []
     decisions: list[tuple[Any, ...]] = []
     offers: list[tuple[Any, ...]] = []
@@ -201,11 +228,13 @@ async def _leads(connection: asyncpg.Connection, rng: random.Random, rows: int, 
             seconds = None if outcome == "expired" else rng.randint(60, 20_000)
             decisions.append((decision, lead, at, "manual", "offered", partner, "[]", "[]", "[]", False, "bench"))
             offers.append((new_id(), lead, decision, "direct", outcome, partner, at, at + timedelta(hours=48),
-                           at + timedelta(seconds=seconds) if seconds else None, seconds, at, at, 1))  # fmt: skip
+                           at + timedelta(seconds=seconds) if seconds else None, seconds, at, at, 1,
+                           program))  # fmt: skip
         if len(leads) == 50_000:
             await _flush_leads(connection, lead_columns, leads, decision_columns, decisions, offer_columns, offers)
             leads, decisions, offers = [], [], []
     await _flush_leads(connection, lead_columns, leads, decision_columns, decisions, offer_columns, offers)
+    return program
 
 
 async def _flush_leads(connection: asyncpg.Connection, *parts: Any) -> None:
@@ -219,8 +248,16 @@ def reports(world: World) -> dict[str, str]:
     partner = world.partner_ids[0]
     return {
         "sales_channels": "/api/v1/scorecards/sales/channels",
-        # A zone whose months are not UTC months: the report reads the records, not the cells.
+        # A zone whose months are not UTC months: the UTC-month cells, and the records near each
+        # month's start moved to their month in the zone (prm.scorecards.edges).
         "sales_channels_berlin": "/api/v1/scorecards/sales/channels?tz=Europe/Berlin",
+        "lead_quality_berlin": "/api/v1/scorecards/leads/quality?tz=Europe/Berlin",
+        # Filtered by program (the program cells) and by region (the cells of the region's partners).
+        "sales_channels_program": f"/api/v1/scorecards/sales/channels?program_id={world.program_id}",
+        "pipeline_program": f"/api/v1/scorecards/pipeline?program_id={world.program_id}",
+        "deal_status_program": f"/api/v1/scorecards/deal-status?program_id={world.program_id}",
+        "lead_quality_program": f"/api/v1/scorecards/leads/quality?program_id={world.lead_program_id}",
+        "sales_channels_emea": "/api/v1/scorecards/sales/channels?region=EMEA",
         "closed_business": "/api/v1/scorecards/sales/closed",
         "partner_sales": "/api/v1/scorecards/sales/partners",
         "top_partners": "/api/v1/scorecards/sales/top-partners",

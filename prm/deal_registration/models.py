@@ -71,6 +71,20 @@ class ProofStatus(StrEnum):
     REJECTED = "rejected"
 
 
+SCORECARD_FIGURES = [
+    "state",
+    "program_id",
+    "currency",
+    "submitted_at",
+    "approved_at",
+    "decided_at",
+    "expired_at",
+    "closed_at",
+    "review_due_at",
+    "won_amount_minor",
+]
+
+
 def only_while(state: str, *also: str) -> dict[str, Any]:
     """A partial index over the registrations in `state` (and `also`), SQLite and PostgreSQL alike."""
     where = text(" AND ".join([f"state = '{state}'", *also]))
@@ -92,6 +106,16 @@ class DealRegistration(IdMixin, TimestampMixin, VersionMixin, Base):
         Index("ix_deal_registrations_partner", "partner_id", "created_at"),
         # Scorecards: registrations by state (deal status), per partner.
         Index("ix_deal_registrations_state_partner", "state", "partner_id"),
+        # A partner's scorecard reads its registrations from this index alone (PostgreSQL).
+        Index("ix_deal_registrations_partner_scorecard", "partner_id", postgresql_include=SCORECARD_FIGURES),
+        # The scorecard triggers find an opportunity's registrations (and their programs) here.
+        Index(
+            "ix_deal_registrations_opportunity",
+            "opportunity_id",
+            "program_id",
+            postgresql_where=text("opportunity_id IS NOT NULL"),
+            sqlite_where=text("opportunity_id IS NOT NULL"),
+        ),
     )
 
     number: Mapped[str] = mapped_column(String(20), unique=True)

@@ -97,3 +97,67 @@ class LeadCell(Base):
     converted: Mapped[bool]
     touched: Mapped[bool]
     leads: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProgramOpportunityCell(Base):
+    """Opportunities per deal program (a registration of the program is linked to them, counted
+    once however many are), stage, partner, currency and month, as in `OpportunityCell`: the
+    opportunity reports filtered by program."""
+
+    __tablename__ = "scorecard_program_opportunity_cells"
+    __table_args__ = (
+        Index(
+            "uq_scorecard_program_opportunity_cells_key",
+            "program_id",
+            "stage",
+            "partner_id",
+            "currency",
+            "month",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    program_id: Mapped[uuid.UUID]
+    stage: Mapped[str] = mapped_column(String(40))
+    partner_id: Mapped[uuid.UUID | None]
+    currency: Mapped[str] = mapped_column(String(3))
+    month: Mapped[date | None]
+    opportunities: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class ProgramLeadCell(Base):
+    """Leads per lead program (an offer of the lead was of the program, counted once however many
+    were) and the keys of `LeadCell`: lead quality filtered by program."""
+
+    __tablename__ = "scorecard_program_lead_cells"
+    __table_args__ = (
+        Index(
+            "uq_scorecard_program_lead_cells_key",
+            "program_id",
+            "month",
+            "source",
+            "campaign_id",
+            "partner_id",
+            "band",
+            "qualified",
+            "converted",
+            "touched",
+            unique=True,
+            postgresql_nulls_not_distinct=True,
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True)
+    program_id: Mapped[uuid.UUID]
+    month: Mapped[date]
+    source: Mapped[str] = mapped_column(String(40))
+    campaign_id: Mapped[uuid.UUID | None]
+    partner_id: Mapped[uuid.UUID | None]
+    band: Mapped[int]
+    qualified: Mapped[bool]
+    converted: Mapped[bool]
+    touched: Mapped[bool]
+    leads: Mapped[int] = mapped_column(BigInteger)

@@ -21,9 +21,9 @@ from prm.crm.models import Campaign, Lead, LeadStatus, Opportunity, OpportunityS
 from prm.deal_registration.models import DealRegistration, RegistrationState
 from prm.deal_registration.service.state import ENTITY as REGISTRATION_ENTITY
 from prm.lead_distribution.models import LeadOffer, OfferStatus, ProgramMember
-from prm.scorecards import rollups
+from prm.scorecards import edges, rollups
 from prm.scorecards.filters import Month, ReportQuery, currency_condition, date_bucket, month_bucket, partner_conditions
-from prm.scorecards.models import LeadCell, OpportunityCell, RegistrationCell
+from prm.scorecards.models import LeadCell, OpportunityCell, ProgramLeadCell, ProgramOpportunityCell, RegistrationCell
 
 OPEN_STAGES = (
     OpportunityStage.PROSPECTING,
@@ -74,32 +74,82 @@ async def _all(session: AsyncSession, statement: Select[Any]) -> Rows:
     return list((await session.execute(statement)).mappings())
 
 
+OpportunityCells = type[OpportunityCell] | type[ProgramOpportunityCell]
+LeadCells = type[LeadCell] | type[ProgramLeadCell]
+
+
+def opportunity_cell(query: ReportQuery) -> OpportunityCells:
+    """The opportunity cells a report reads: a program's own when it is filtered by program."""
+    return OpportunityCell if query.program_id is None else ProgramOpportunityCell
+
+
+def lead_cell(query: ReportQuery) -> LeadCells:
+    return LeadCell if query.program_id is None else ProgramLeadCell
+
+
+def _program_condition(query: ReportQuery, cell: OpportunityCells | LeadCells) -> list[ColumnElement[bool]]:
+    if query.program_id is None:
+        return []
+    return [cell.program_id == query.program_id]  # type: ignore[union-attr]
+
+
 def _cells(query: ReportQuery, stages: tuple[OpportunityStage, ...], months: list[Month] | None) -> list[Any]:
     """The opportunity cells a report over `stages` (and `months`, when given) reads."""
+    cell = opportunity_cell(query)
     conditions: list[Any] = [
-        OpportunityCell.stage.in_([stage.value for stage in stages]),
-        OpportunityCell.opportunities > 0,
-        *partner_conditions(query, OpportunityCell.partner_id),
-        currency_condition(query, OpportunityCell.currency),
+        *_program_condition(query, cell),
+        cell.stage.in_([stage.value for stage in stages]),
+        cell.opportunities > 0,
+        *partner_conditions(query, cell.partner_id),
+        currency_condition(query, cell.currency),
     ]
     if months is not None:
         conditions += [
-            OpportunityCell.month >= months[0].first_day(),
-            OpportunityCell.month < months[-1].shift(1).first_day(),
+            cell.month >= months[0].first_day(),
+            cell.month < months[-1].shift(1).first_day(),
         ]
     return conditions
 
 
-def _cells_by_month(session: AsyncSession, query: ReportQuery, months: list[Month]) -> bool:
-    return rollups.opportunity_cells_usable(session, query) and rollups.months_align_with_utc(query, months)
+async def _in_zone(session: AsyncSession, query: ReportQuery, months: list[Month], cells: Rows,
+                   stages: tuple[OpportunityStage, ...], names: tuple[str, ...], *keys: Any,
+                   indirect: bool = False) -> Rows:  # fmt: skip
+    """The cells' sums (by UTC month) as they are in the query's zone: see `edges`."""
+    if rollups.months_align_with_utc(query, months):
+        return cells
+    closed_at = Opportunity.closed_at
+    inner = (
+        select(
+            edges.span_bucket(closed_at, months, query.zone).label("zone_bucket"),
+            edges.span_bucket(closed_at, months, edges.UTC_ZONE).label("utc_bucket"),
+            *keys,
+            Opportunity.amount_minor.label("amount"),
+        )
+        .select_from(Opportunity)
+        .outerjoin(Partner, Partner.id == Opportunity.partner_id)
+        .where(
+            Opportunity.stage.in_(stages),
+            edges.within_gaps(closed_at, query.zone, months),
+            *opportunity_filters(query),
+            *([Opportunity.partner_id.is_not(None)] if indirect else []),
+        )
+        .subquery()
+    )
+    grouping = [inner.c.zone_bucket, inner.c.utc_bucket, *(inner.c[key.name] for key in keys)]
+    records = await _all(
+        session,
+        select(*grouping, func.sum(inner.c.amount).label("amount"), func.count().label("count")).group_by(*grouping),
+    )
+    return edges.moved(cells, records, names, ("amount", "count"), len(months))
 
 
 async def _cell_sums(session: AsyncSession, query: ReportQuery, stages: tuple[OpportunityStage, ...],
                      months: list[Month] | None, *keys: Any) -> Rows:  # fmt: skip
     """Sum the cells' counts and amounts grouped by `keys` (labelled columns), in a sub-select
     like the record statements so a bucketing CASE appears once."""
+    cell = opportunity_cell(query)
     inner = (
-        select(*keys, OpportunityCell.amount_minor.label("amount"), OpportunityCell.opportunities.label("n"))
+        select(*keys, cell.amount_minor.label("amount"), cell.opportunities.label("n"))
         .where(*_cells(query, stages, months))
         .subquery()
     )
@@ -117,11 +167,16 @@ async def _cell_sums(session: AsyncSession, query: ReportQuery, stages: tuple[Op
 
 async def won_by_month(session: AsyncSession, query: ReportQuery, months: list[Month]) -> Rows:
     """Won amount and count per month, channel and currency, over `months`."""
-    if _cells_by_month(session, query, months):
-        keys = (date_bucket(OpportunityCell.month, months), channel_of(OpportunityCell.partner_id))
-        return await _cell_sums(session, query, (OpportunityStage.CLOSED_WON,), months,
-                                keys[0].label("bucket"), keys[1].label("channel"),
-                                OpportunityCell.currency.label("currency"))  # fmt: skip
+    cell = opportunity_cell(query)
+    if rollups.opportunity_cells_usable(session, query):
+        keys = (date_bucket(cell.month, months), channel_of(cell.partner_id))
+        cells = await _cell_sums(session, query, (OpportunityStage.CLOSED_WON,), months,
+                                 keys[0].label("bucket"), keys[1].label("channel"),
+                                 cell.currency.label("currency"))  # fmt: skip
+        names = ("bucket", "channel", "currency")
+        return await _in_zone(session, query, months, cells, (OpportunityStage.CLOSED_WON,), names,
+                              channel_of(Opportunity.partner_id).label("channel"),
+                              Opportunity.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             month_bucket(Opportunity.closed_at, months, query.zone).label("bucket"),
@@ -146,12 +201,15 @@ async def won_by_month(session: AsyncSession, query: ReportQuery, months: list[M
 
 
 async def closed_by_month(session: AsyncSession, query: ReportQuery) -> Rows:
-    if _cells_by_month(session, query, query.months):
+    cell = opportunity_cell(query)
+    if rollups.opportunity_cells_usable(session, query):
         closed = (OpportunityStage.CLOSED_WON, OpportunityStage.CLOSED_LOST)
-        return await _cell_sums(session, query, closed, query.months,
-                                date_bucket(OpportunityCell.month, query.months).label("bucket"),
-                                OpportunityCell.stage.label("stage"),
-                                OpportunityCell.currency.label("currency"))  # fmt: skip
+        cells = await _cell_sums(session, query, closed, query.months,
+                                 date_bucket(cell.month, query.months).label("bucket"),
+                                 cell.stage.label("stage"),
+                                 cell.currency.label("currency"))  # fmt: skip
+        return await _in_zone(session, query, query.months, cells, closed, ("bucket", "stage", "currency"),
+                              Opportunity.stage.label("stage"), Opportunity.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             month_bucket(Opportunity.closed_at, query.months, query.zone).label("bucket"),
@@ -177,20 +235,25 @@ async def closed_by_month(session: AsyncSession, query: ReportQuery) -> Rows:
 
 async def won_by_partner(session: AsyncSession, query: ReportQuery) -> Rows:
     """Won amount and count per partner and currency within the query's period (indirect only)."""
-    if _cells_by_month(session, query, query.months):
-        return await _all(
+    cell = opportunity_cell(query)
+    if rollups.opportunity_cells_usable(session, query):
+        cells = await _all(
             session,
             select(
-                OpportunityCell.partner_id.label("partner_id"),
+                cell.partner_id.label("partner_id"),
                 Partner.name.label("partner_name"),
-                OpportunityCell.currency.label("currency"),
-                func.sum(OpportunityCell.amount_minor).label("amount"),
-                func.sum(OpportunityCell.opportunities).label("count"),
+                cell.currency.label("currency"),
+                func.sum(cell.amount_minor).label("amount"),
+                func.sum(cell.opportunities).label("count"),
             )
-            .join(Partner, Partner.id == OpportunityCell.partner_id)
+            .join(Partner, Partner.id == cell.partner_id)
             .where(*_cells(query, (OpportunityStage.CLOSED_WON,), query.months))
-            .group_by(OpportunityCell.partner_id, Partner.name, OpportunityCell.currency),
+            .group_by(cell.partner_id, Partner.name, cell.currency),
         )
+        return await _in_zone(session, query, query.months, cells, (OpportunityStage.CLOSED_WON,),
+                              ("partner_id", "partner_name", "currency"), Opportunity.partner_id.label("partner_id"),
+                              Partner.name.label("partner_name"), Opportunity.currency.label("currency"),
+                              indirect=True)  # fmt: skip
     return await _all(
         session,
         select(
@@ -236,10 +299,13 @@ async def top_deals(session: AsyncSession, query: ReportQuery, currency: str, li
 
 
 async def won_currencies(session: AsyncSession, query: ReportQuery) -> list[str]:
-    if _cells_by_month(session, query, query.months):
-        cells = _cells(query, (OpportunityStage.CLOSED_WON,), query.months)
-        found = select(OpportunityCell.currency).where(*cells).distinct().order_by(OpportunityCell.currency)
-        return list((await session.scalars(found)).all())
+    cell = opportunity_cell(query)
+    if rollups.opportunity_cells_usable(session, query):
+        won = (OpportunityStage.CLOSED_WON,)
+        cells = await _cell_sums(session, query, won, query.months, cell.currency.label("currency"))
+        sums = await _in_zone(session, query, query.months, cells, won, ("currency",),
+                              Opportunity.currency.label("currency"))  # fmt: skip
+        return sorted(row["currency"] for row in sums if row["count"])
     statement = (
         select(Opportunity.currency)
         .where(
@@ -258,10 +324,11 @@ async def won_currencies(session: AsyncSession, query: ReportQuery) -> list[str]
 
 
 async def open_pipeline(session: AsyncSession, query: ReportQuery) -> Rows:
+    cell = opportunity_cell(query)
     if rollups.opportunity_cells_usable(session, query):
-        return await _cell_sums(session, query, OPEN_STAGES, None, OpportunityCell.stage.label("stage"),
-                                channel_of(OpportunityCell.partner_id).label("channel"),
-                                OpportunityCell.currency.label("currency"))  # fmt: skip
+        return await _cell_sums(session, query, OPEN_STAGES, None, cell.stage.label("stage"),
+                                channel_of(cell.partner_id).label("channel"),
+                                cell.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             Opportunity.stage.label("stage"),
@@ -281,12 +348,13 @@ async def open_pipeline(session: AsyncSession, query: ReportQuery) -> Rows:
 
 
 async def forecast(session: AsyncSession, query: ReportQuery) -> Rows:
+    cell = opportunity_cell(query)
     if rollups.opportunity_cells_usable(session, query):  # close dates have no zone: any query fits
         return await _cell_sums(session, query, OPEN_STAGES, query.months,
-                                date_bucket(OpportunityCell.month, query.months).label("bucket"),
-                                OpportunityCell.stage.label("stage"),
-                                channel_of(OpportunityCell.partner_id).label("channel"),
-                                OpportunityCell.currency.label("currency"))  # fmt: skip
+                                date_bucket(cell.month, query.months).label("bucket"),
+                                cell.stage.label("stage"),
+                                channel_of(cell.partner_id).label("channel"),
+                                cell.currency.label("currency"))  # fmt: skip
     inner = (
         select(
             date_bucket(Opportunity.close_date, query.months).label("bucket"),
@@ -507,23 +575,13 @@ def _lead_period(query: ReportQuery, *, whole_life: bool) -> list[ColumnElement[
 
 async def lead_quality(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool = False) -> Rows:
     """Leads created within the period (or ever), grouped by `key` (source or campaign id)."""
-    cells_fit = whole_life or rollups.months_align_with_utc(query, query.months)
-    if rollups.maintained(session) and query.program_id is None and cells_fit:
-        return await _lead_cell_sums(session, query, getattr(LeadCell, key.key), whole_life=whole_life)
-    touched = _touched_within_hour()
-    inner = (
-        select(
-            key.label("key"),
-            case((Lead.score <= 30, 0), (Lead.score <= 75, 1), else_=2).label("band"),
-            case((Lead.status.in_(NOT_QUALIFIED), 0), else_=1).label("qualified"),
-            case((Lead.status == LeadStatus.CONVERTED, 1), else_=0).label("converted"),
-            case((touched.c.lead_id.is_not(None), 1), else_=0).label("touched"),
-        )
-        .select_from(Lead)
-        .outerjoin(touched, touched.c.lead_id == Lead.id)
-        .where(*_lead_period(query, whole_life=whole_life), *lead_filters(query))
-        .subquery()
-    )
+    if rollups.maintained(session):
+        cells = await _lead_cell_sums(session, query, getattr(lead_cell(query), key.key), whole_life=whole_life)
+        if whole_life or rollups.months_align_with_utc(query, query.months):
+            return cells
+        return edges.moved(cells, await _lead_gaps(session, query, key), ("key", "band"), LEAD_MEASURES,
+                           len(query.months))  # fmt: skip
+    inner = _lead_rows(query, key).where(*_lead_period(query, whole_life=whole_life)).subquery()
     return await _all(
         session,
         select(inner.c.key, inner.c.band, func.count().label("leads"))
@@ -536,23 +594,81 @@ async def lead_quality(session: AsyncSession, query: ReportQuery, key: Any, *, w
     )
 
 
-async def _lead_cell_sums(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool) -> Rows:
-    def leads_where(flag: Any) -> ColumnElement[int]:
-        return func.sum(case((flag, LeadCell.leads), else_=0))
+LEAD_MEASURES = ("qualified", "converted", "touched", "leads")
 
-    conditions = [*partner_conditions(query, LeadCell.partner_id), LeadCell.leads > 0]
-    if not whole_life:
-        conditions += [LeadCell.month >= query.first.first_day(), LeadCell.month < query.last.shift(1).first_day()]
+
+def _lead_rows(query: ReportQuery, key: Any, *extra: Any, few: bool = False) -> Select[Any]:
+    """One narrow row per lead the query may see: its key, score band and flags. For `few` leads
+    whether one was touched is looked up per lead, else the touched leads are hash-joined."""
+    touched = _touched_within_hour()
+    is_touched = (
+        exists().where(
+            LeadOffer.lead_id == Lead.id,
+            LeadOffer.status.in_(ACCEPTED_OFFERS),
+            LeadOffer.response_seconds <= SPEED_TO_LEAD_SECONDS,
+        )
+        if few
+        else touched.c.lead_id.is_not(None)
+    )
+    statement = select(
+        *extra,
+        key.label("key"),
+        case((Lead.score <= 30, 0), (Lead.score <= 75, 1), else_=2).label("band"),
+        case((Lead.status.in_(NOT_QUALIFIED), 0), else_=1).label("qualified"),
+        case((Lead.status == LeadStatus.CONVERTED, 1), else_=0).label("converted"),
+        case((is_touched, 1), else_=0).label("touched"),
+    ).select_from(Lead)
+    if not few:
+        statement = statement.outerjoin(touched, touched.c.lead_id == Lead.id)
+    return statement.where(*lead_filters(query))
+
+
+async def _lead_gaps(session: AsyncSession, query: ReportQuery, key: Any) -> Rows:
+    """The leads created between the months' starts in the zone and in UTC (see `edges`)."""
+    months = query.months
+    inner = (
+        _lead_rows(
+            query,
+            key,
+            edges.span_bucket(Lead.created_at, months, query.zone).label("zone_bucket"),
+            edges.span_bucket(Lead.created_at, months, edges.UTC_ZONE).label("utc_bucket"),
+            few=True,
+        )
+        .where(edges.within_gaps(Lead.created_at, query.zone, months))
+        .subquery()
+    )
+    grouping = [inner.c.zone_bucket, inner.c.utc_bucket, inner.c.key, inner.c.band]
     return await _all(
         session,
-        select(key.label("key"), LeadCell.band.label("band"), func.sum(LeadCell.leads).label("leads"))
+        select(*grouping, func.count().label("leads"))
         .add_columns(
-            leads_where(LeadCell.qualified).label("qualified"),
-            leads_where(LeadCell.converted).label("converted"),
-            leads_where(LeadCell.touched).label("touched"),
+            func.sum(inner.c.qualified).label("qualified"),
+            func.sum(inner.c.converted).label("converted"),
+            func.sum(inner.c.touched).label("touched"),
+        )
+        .group_by(*grouping),
+    )
+
+
+async def _lead_cell_sums(session: AsyncSession, query: ReportQuery, key: Any, *, whole_life: bool) -> Rows:
+    cell = lead_cell(query)
+
+    def leads_where(flag: Any) -> ColumnElement[int]:
+        return func.sum(case((flag, cell.leads), else_=0))
+
+    conditions = [*_program_condition(query, cell), *partner_conditions(query, cell.partner_id), cell.leads > 0]
+    if not whole_life:
+        conditions += [cell.month >= query.first.first_day(), cell.month < query.last.shift(1).first_day()]
+    return await _all(
+        session,
+        select(key.label("key"), cell.band.label("band"), func.sum(cell.leads).label("leads"))
+        .add_columns(
+            leads_where(cell.qualified).label("qualified"),
+            leads_where(cell.converted).label("converted"),
+            leads_where(cell.touched).label("touched"),
         )
         .where(*conditions)
-        .group_by(key, LeadCell.band),
+        .group_by(key, cell.band),
     )
 
 

@@ -1,10 +1,12 @@
 """The maintained aggregates (see `prm.scorecards.models`): when the reports may read them,
 and how `prm scorecards rebuild` recomputes them from the records.
 
-The cells count by UTC month, so a report reads them only when every month boundary it asks
-for is a UTC month boundary (time zone UTC, or one at offset 0 on those days); otherwise, and
-when a report is filtered by program (the opportunity cells have no program), it reads the
-records as on SQLite. The figures are the same either way: the tests check both.
+The cells count by UTC month. When a month boundary a report asks for is not a UTC month
+boundary (a zone such as Europe/Berlin), the report still reads the cells and moves only the
+records between the two boundaries to their month in the zone (`prm.scorecards.edges`). A
+report filtered by program reads the program cells (the opportunities and leads of each deal
+or lead program). On SQLite the reports read the records; the figures are the same either way:
+the tests check both.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ UTC_ZONE = ZoneInfo("UTC")
 # seconds it takes, so no write lands between the count and the swap.
 REBUILD = [
     "LOCK TABLE opportunities, deal_registrations, leads, lead_offers IN SHARE MODE",
-    "LOCK TABLE scorecard_opportunity_cells, scorecard_registration_cells, scorecard_lead_cells IN EXCLUSIVE MODE",
+    "LOCK TABLE scorecard_opportunity_cells, scorecard_registration_cells, scorecard_lead_cells,"
+    " scorecard_program_opportunity_cells, scorecard_program_lead_cells IN EXCLUSIVE MODE",
     "DELETE FROM scorecard_opportunity_cells",
     """INSERT INTO scorecard_opportunity_cells (stage, partner_id, currency, month, opportunities, amount_minor)
        SELECT stage, partner_id, currency, scorecard_opportunity_month(stage, closed_at, close_date),
@@ -45,8 +48,35 @@ REBUILD = [
                                WHERE scorecard_offer_touches(status, response_seconds)) t ON t.lead_id = l.id
        WHERE l.merged_into_id IS NULL
        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8""",
+    "DELETE FROM scorecard_program_opportunity_cells",
+    """INSERT INTO scorecard_program_opportunity_cells
+         (program_id, stage, partner_id, currency, month, opportunities, amount_minor)
+       SELECT r.program_id, o.stage, o.partner_id, o.currency,
+              scorecard_opportunity_month(o.stage, o.closed_at, o.close_date), count(*), sum(o.amount_minor)
+       FROM opportunities o
+       JOIN (SELECT DISTINCT opportunity_id, program_id FROM deal_registrations WHERE opportunity_id IS NOT NULL) r
+         ON r.opportunity_id = o.id
+       GROUP BY 1, 2, 3, 4, 5""",
+    "DELETE FROM scorecard_program_lead_cells",
+    """INSERT INTO scorecard_program_lead_cells
+         (program_id, month, source, campaign_id, partner_id, band, qualified, converted, touched, leads)
+       SELECT p.program_id, date_trunc('month', l.created_at AT TIME ZONE 'UTC')::date, l.source, l.campaign_id,
+              l.partner_id, CASE WHEN l.score <= 30 THEN 0 WHEN l.score <= 75 THEN 1 ELSE 2 END,
+              l.status NOT IN ('new', 'disqualified'), l.status = 'converted', t.lead_id IS NOT NULL, count(*)
+       FROM leads l
+       JOIN (SELECT DISTINCT lead_id, program_id FROM lead_offers WHERE program_id IS NOT NULL) p ON p.lead_id = l.id
+       LEFT JOIN (SELECT DISTINCT lead_id FROM lead_offers
+                  WHERE scorecard_offer_touches(status, response_seconds)) t ON t.lead_id = l.id
+       WHERE l.merged_into_id IS NULL
+       GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9""",
 ]
-CELL_TABLES = ("scorecard_opportunity_cells", "scorecard_registration_cells", "scorecard_lead_cells")
+CELL_TABLES = (
+    "scorecard_opportunity_cells",
+    "scorecard_registration_cells",
+    "scorecard_lead_cells",
+    "scorecard_program_opportunity_cells",
+    "scorecard_program_lead_cells",
+)
 
 
 def maintained(session: AsyncSession) -> bool:
@@ -61,7 +91,8 @@ def months_align_with_utc(query: ReportQuery, months: list[Month]) -> bool:
 
 
 def opportunity_cells_usable(session: AsyncSession, query: ReportQuery) -> bool:
-    return maintained(session) and query.program_id is None
+    """Whether the opportunity cells (or, filtered by program, the program's cells) may be read."""
+    return maintained(session)
 
 
 async def rebuild(session: AsyncSession) -> dict[str, int]:

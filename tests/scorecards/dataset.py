@@ -44,6 +44,8 @@ def at(text: str) -> datetime:
 class DataSet:
     opportunities: dict[str, uuid.UUID] = field(default_factory=dict)
     campaigns: dict[str, uuid.UUID] = field(default_factory=dict)
+    deal_program: uuid.UUID | None = None
+    lead_program: uuid.UUID | None = None
 
 
 # name, when (UTC), channel partner ('A', 'B' or None), stage, amount, currency, close date
@@ -88,16 +90,17 @@ async def build(client: httpx.AsyncClient, world: World, clock: ManualClock) -> 
     async with world.db.unit_of_work() as session:
         await session.execute(update(Partner).where(Partner.id == world.partner_a).values(region="Americas"))
         await session.execute(update(Partner).where(Partner.id == world.partner_b).values(region="EMEA"))
-        await _registrations(session, world)
+        await _registrations(session, world, data)
         await _leads(session, world, data)
         _credits(session, world)
     return data
 
 
-async def _registrations(session: AsyncSession, world: World) -> None:
+async def _registrations(session: AsyncSession, world: World, data: DataSet) -> None:
     program = DealProgram(name="Deal program", margin_bps=250, required_fields=[], eligible_tiers=[], currency="USD")
     session.add(program)
     await session.flush()
+    data.deal_program = program.id
     # number, partner, state, submitted, decided (= approved unless rejected), closed, expires, expired;
     # review is due 48 hours after submission.
     rows: list[tuple[str, uuid.UUID, RegistrationState, str, str | None, str | None, str | None, str | None]] = [
@@ -166,6 +169,8 @@ async def _registrations(session: AsyncSession, world: World) -> None:
         ("R9", world.partner_b, RegistrationState.SUBMITTED, "2027-04-28T10:00", None, None, None, None),
     ]
     won_amounts = {"R1": 80_000, "R5": 40_000}
+    # The opportunities the registrations are linked to (the program's deals): O9 twice, counted once.
+    linked = {"R1": "O7", "R5": "O13", "R7": "O9", "R8": "O9"}
     for number, partner, state, submitted, decided, closed, expires, expired in rows:
         submitted_at = at(submitted)
         decided_at = at(decided) if decided else None
@@ -188,6 +193,7 @@ async def _registrations(session: AsyncSession, world: World) -> None:
                 expired_at=at(expired) if expired else None,
                 closed_at=at(closed) if closed else None,
                 won_amount_minor=won_amounts.get(number),
+                opportunity_id=data.opportunities[linked[number]] if number in linked else None,
             )
         )
 
@@ -199,6 +205,7 @@ async def _leads(session: AsyncSession, world: World, data: DataSet) -> None:
     program = LeadProgram(name="Lead program", eligible_tiers=[])
     session.add_all([spring, show, unpriced, program])
     await session.flush()
+    data.lead_program = program.id
     data.campaigns = {"spring": spring.id, "show": show.id, "newsletter": unpriced.id}
     session.add_all(
         [
@@ -290,6 +297,9 @@ async def _leads(session: AsyncSession, world: World, data: DataSet) -> None:
             (b, OfferStatus.CONVERTED, "2027-04-05T10:00", 1200),
         ),
     ]
+    # 23:30 UTC on 28 February 2026 is 00:30 on 1 March in Berlin (winter time, UTC+1).
+    leads.append(("L10", LeadSource.PARTNER, None, 40, LeadStatus.MARKETING_QUALIFIED, None, "2026-02-28T23:30", None,
+                  None))  # fmt: skip
     for name, source, campaign, score, status, holder, created, converted, offer in leads:
         lead = Lead(
             first_name=name,

@@ -55,8 +55,11 @@ async def cells(world: World) -> dict[str, set[tuple[Any, ...]]]:
     found: dict[str, set[tuple[Any, ...]]] = {}
     async with world.db.unit_of_work() as session:
         for table in rollups.CELL_TABLES:
-            count = {"scorecard_opportunity_cells": "opportunities", "scorecard_registration_cells": "registrations"}
-            column = count.get(table, "leads")
+            column = {
+                "scorecard_opportunity_cells": "opportunities",
+                "scorecard_program_opportunity_cells": "opportunities",
+                "scorecard_registration_cells": "registrations",
+            }.get(table, "leads")
             rows = await session.execute(text(f"SELECT * FROM {table} WHERE {column} <> 0"))
             found[table] = {tuple(value for key, value in row.items() if key != "id") for row in rows.mappings()}
     return found
@@ -188,3 +191,127 @@ async def test_a_rebuild_repairs_cells_that_drifted(
         await session.execute(text("UPDATE scorecard_opportunity_cells SET opportunities = opportunities + 5"))
     assert await cells(world) != before
     assert await rebuilt(world) == before
+
+
+async def blocked_on_a_lock(world: World) -> None:
+    """Wait (without sleeping: one query after another) until a session of this database waits on
+    a row lock, so the race below is the one meant: the second writer really waits for the first."""
+    async with world.db.engine.connect() as watcher:
+        waiting = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        for _ in range(10_000):
+            if (await watcher.execute(waiting)).scalar_one():
+                return
+            await watcher.rollback()
+    raise AssertionError("the second writer never waited for the first")
+
+
+async def race(world: World, first: str, second: str, **params: Any) -> None:
+    """`first` in a transaction left open, `second` in another (blocked by the first's lock), then both commit."""
+    async with world.db.engine.connect() as one, world.db.engine.connect() as two:
+        await one.execute(text(first), params)
+
+        async def other() -> None:
+            await two.execute(text(second), params)
+            await two.commit()
+
+        waiting = asyncio.create_task(other())
+        await blocked_on_a_lock(world)
+        await one.commit()
+        await waiting
+
+
+async def program_opportunities(world: World, stage: str = "Prospecting") -> int:
+    """The opportunities in the program cells of a stage."""
+    async with world.db.unit_of_work() as session:
+        statement = text("SELECT coalesce(sum(opportunities), 0) FROM scorecard_program_opportunity_cells"
+                         " WHERE stage = :stage")  # fmt: skip
+        return int((await session.execute(statement, {"stage": stage})).scalar_one())
+
+
+async def test_program_cells_stay_exact_when_links_race(
+    client: httpx.AsyncClient,
+    world: World,
+    setup: Setup,  # noqa: F811
+) -> None:
+    """Two registrations of one program linked to one opportunity at once (and two in one
+    statement) count it once; an opportunity moving while it is linked moves in the program."""
+    await registration_writes(client, world, await deal_catalog(client, world, setup))
+    async with world.db.unit_of_work() as session:
+        approved = (await session.execute(text(
+            "SELECT id, opportunity_id FROM deal_registrations WHERE opportunity_id IS NOT NULL ORDER BY number"
+        ))).all()  # fmt: skip
+        waiting = (await session.execute(text(
+            "SELECT id FROM deal_registrations WHERE opportunity_id IS NULL ORDER BY number"
+        ))).scalars().all()  # fmt: skip
+    (first, deal_a), (_, deal_b) = approved[0], approved[1]
+    link = "UPDATE deal_registrations SET opportunity_id = :deal WHERE id = :registration"
+    # Three approved registrations: three deals in Prospecting (A, B, C), each counted once.
+    assert await program_opportunities(world) == 3
+    # Deal A loses its registration, then two others link it at once: it is counted once.
+    async with world.db.unit_of_work() as session:
+        await session.execute(text(link), {"deal": None, "registration": first})
+    assert await program_opportunities(world) == 2
+    await race(world, link.replace(":registration", ":one"), link.replace(":registration", ":two"),
+               deal=deal_a, one=waiting[0], two=waiting[1])  # fmt: skip
+    assert await program_opportunities(world) == 3
+    # Both unlinked at once: deal A is counted nowhere.
+    unlink = "UPDATE deal_registrations SET opportunity_id = NULL WHERE id = :registration"
+    await race(world, unlink.replace(":registration", ":one"), unlink.replace(":registration", ":two"),
+               one=waiting[0], two=waiting[1])  # fmt: skip
+    assert await program_opportunities(world) == 2
+    # Two links in one statement (each row's trigger sees only the rows before it).
+    async with world.db.unit_of_work() as session:
+        statement = "UPDATE deal_registrations SET opportunity_id = :deal WHERE id IN (:one, :two)"
+        await session.execute(text(statement), {"deal": deal_a, "one": waiting[2], "two": waiting[3]})
+    assert await program_opportunities(world) == 3
+    # The linked deal B moves on while another registration links it.
+    await race(world, "UPDATE opportunities SET stage = 'Negotiation' WHERE id = :deal",
+               link.replace(":registration", ":one"), deal=deal_b, one=waiting[4])  # fmt: skip
+    assert (await program_opportunities(world), await program_opportunities(world, "Negotiation")) == (2, 1)
+    kept = await cells(world)
+    assert kept == await rebuilt(world)
+    assert sum(row[5] for row in kept["scorecard_program_opportunity_cells"]) == 3  # deals A, B and C
+
+
+def copy_offer(offer: str, status: str, seconds: int | None, lead: str | None = None) -> str:
+    """An INSERT of copies of an offer (other ids; of another lead if given) with this status and response time."""
+    copied = [c.name for c in metadata.tables["lead_offers"].columns]
+    columns = [name for name in copied if name not in ("id", "status", "response_seconds", "lead_id")]
+    names = ", ".join(columns)
+    lead_id = f"'{lead}'::uuid" if lead else "lead_id"
+    return (
+        f"INSERT INTO lead_offers (id, status, response_seconds, lead_id, {names})"  # column names from metadata
+        f" SELECT gen_random_uuid(), '{status}', {'NULL' if seconds is None else seconds}, {lead_id}, {names}"
+        f" FROM lead_offers, generate_series(1, :copies) WHERE id = '{offer}'"
+    )
+
+
+async def test_lead_program_cells_stay_exact_when_offers_race(
+    client: httpx.AsyncClient,
+    world: World,
+    setup: Setup,  # noqa: F811
+) -> None:
+    """Two touching offers of one lead made at once, and two of another in one statement: each
+    lead is counted once, touched, in the program and in the plain cells."""
+    await lead_writes(client, world)
+    async with world.db.unit_of_work() as session:
+        declined = (await session.execute(text(
+            "SELECT id, lead_id FROM lead_offers WHERE status = 'declined'"
+        ))).one()  # fmt: skip
+        never_routed = (await session.execute(text(
+            "SELECT id FROM leads WHERE id NOT IN (SELECT lead_id FROM lead_offers)"
+        ))).scalar_one()  # fmt: skip
+    kept = await cells(world)
+    assert sum(row[-1] for row in kept["scorecard_lead_cells"] if row[-2]) == 3  # accepted within the hour
+    assert sum(row[-1] for row in kept["scorecard_program_lead_cells"]) == 4  # the routed ones
+    touching = copy_offer(str(declined.id), "accepted", 60)
+    await race(world, touching, touching, copies=1)
+    async with world.db.unit_of_work() as session:
+        await session.execute(text(copy_offer(str(declined.id), "accepted", 120, str(never_routed))), {"copies": 2})
+    kept = await cells(world)
+    assert kept == await rebuilt(world)
+    plain, program = kept["scorecard_lead_cells"], kept["scorecard_program_lead_cells"]
+    assert (sum(row[-1] for row in plain), sum(row[-1] for row in plain if row[-2])) == (5, 5)
+    assert (sum(row[-1] for row in program), sum(row[-1] for row in program if row[-2])) == (5, 5)
