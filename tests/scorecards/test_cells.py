@@ -22,6 +22,7 @@ from sqlalchemy.engine import make_url
 
 from prm.cli import upgrade_database
 from prm.core.clock import ManualClock
+from prm.models import metadata
 from prm.scorecards import rollups
 from tests.conftest import EMPTY_EVERY_TABLE, World, _pg_admin
 from tests.deal_registration.conftest import Catalog, registration_body
