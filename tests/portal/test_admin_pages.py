@@ -271,3 +271,216 @@ async def test_partner_cannot_reach_programs_or_their_rules(sign_in: SignIn, wor
         )
         assert reply.status_code == 403
     assert uuid.UUID(program_id)
+
+
+# Users -----------------------------------------------------------------------------------------
+
+
+def user_rows(page: str) -> list[str]:
+    return re.findall(r'<tr id="user-[0-9a-f-]{36}">\s*<td>[^<]*</td>\s*<td>([^<]+)</td>', page)
+
+
+async def test_user_list_pages_with_a_cursor(sign_in: SignIn, world: World, client: Client) -> None:
+    for n in range(45):
+        body = {"email": f"u{n:02d}@acme.test", "name": f"U {n}", "role": "partner_user", "password": "x" * 12}
+        made = await client.post(f"{API}/users", json=body, headers=world.pa_admin.headers)
+        assert made.status_code == 201, made.text
+    await sign_in(world.admin)
+    first = await client.get("/users")
+    assert len(user_rows(first.text)) == 50
+    cursor = re.search(r'href="/users\?cursor=([^"]+)" rel="next"', first.text)
+    assert cursor
+    second = user_rows((await client.get(f"/users?cursor={cursor.group(1)}")).text)
+    assert len(second) == 3  # 45 + the world's 8
+    assert not set(second) & set(user_rows(first.text))
+
+
+async def test_vendor_admin_creates_a_partner_user_and_changes_its_role(
+    sign_in: SignIn, world: World, client: Client
+) -> None:
+    await sign_in(world.admin)
+    form = {
+        "name": "New Seller",
+        "email": "new@globex.test",
+        "role": "partner_user",
+        "partner_id": str(world.partner_b),
+        "password": "a-first-password",
+    }
+    made = await post_form(client, "/users", form, page="/users")
+    assert made.status_code == 303, made.text
+    users = await api_items(client, world, f"users?partner_id={world.partner_b}")
+    new = next(u for u in users if u["email"] == "new@globex.test")
+    assert (new["role"], new["partner_id"]) == ("partner_user", str(world.partner_b))
+
+    role = {"role": "partner_admin", "expected_version": str(new["version"])}
+    assert (await post_form(client, f"/users/{new['id']}/role", role, page="/users")).status_code == 303
+    after = (await client.get(f"{API}/users/{new['id']}", headers=world.admin.headers)).json()
+    assert after["role"] == "partner_admin"
+    off = {"active": "false", "expected_version": str(after["version"])}
+    assert (await post_form(client, f"/users/{new['id']}/active", off, page="/users")).status_code == 303
+    assert (await client.get(f"{API}/users/{new['id']}", headers=world.admin.headers)).json()["active"] is False
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words", "status"),
+    [
+        ({"email": "not-an-email"}, "email", "valid email", 400),
+        ({"password": "short"}, "password", "10 to 200", 400),
+        ({"partner_id": ""}, "partner_id", "need a partner_id", 422),
+        ({"email": "seller@acme.test"}, "email", "already exists", 409),
+    ],
+)
+async def test_bad_user_field_is_shown_next_to_it_and_nothing_is_written(
+    sign_in: SignIn, world: World, client: Client, change: dict[str, str], field: str, words: str, status: int
+) -> None:
+    await sign_in(world.admin)
+    form = {"name": "N", "email": "n@acme.test", "role": "partner_user", "partner_id": str(world.partner_a)}
+    reply = await post_form(client, "/users", {**form, "password": "long-enough-1", **change}, page="/users")
+    assert reply.status_code == status
+    assert words in field_error(reply.text, field)
+    assert "long-enough" not in reply.text  # a password is never echoed
+    assert len(await api_items(client, world, "users")) == 8
+
+
+async def test_partner_admin_manages_only_its_own_partner_roles(sign_in: SignIn, world: World, client: Client) -> None:
+    await sign_in(world.pa_admin)
+    page = (await client.get("/users")).text
+    assert 'href="/users"' in page.split("<main")[0]
+    assert set(user_rows(page)) == {"admin@acme.test", "seller@acme.test"}
+    assert "globex" not in page
+    assert '<option value="vendor_admin"' not in page
+    assert 'name="partner_id"' not in page
+    assert "Globex" not in (await client.get(f"/users?partner_id={world.partner_b}")).text
+
+    form = {"name": "Acme Two", "email": "two@acme.test", "role": "partner_user", "password": "a-first-password"}
+    assert (await post_form(client, "/users", form, page="/users")).status_code == 303
+    made = next(u for u in await api_items(client, world, "users") if u["email"] == "two@acme.test")
+    assert made["partner_id"] == str(world.partner_a)
+
+    # A vendor role is refused, and another partner's user is not there to change.
+    vendor = {**form, "email": "three@acme.test", "role": "vendor_admin"}
+    assert (await post_form(client, "/users", vendor, page="/users")).status_code == 403
+    theirs = {"active": "false", "expected_version": "1"}
+    reply = await post_form(client, f"/users/{world.pb_user.user_id}/active", theirs, page="/users", any_form=True)
+    assert reply.status_code == 404
+    assert "globex" not in reply.text
+    assert len(await api_items(client, world, "users")) == 9
+
+
+async def test_partner_user_cannot_reach_the_users_page(sign_in: SignIn, world: World, client: Client) -> None:
+    await sign_in(world.pa_user)
+    assert 'href="/users"' not in (await client.get("/")).text
+    assert (await client.get("/users")).status_code == 403
+    form = {"name": "X", "email": "x@acme.test", "role": "partner_user", "password": "a-first-password"}
+    assert (await post_form(client, "/users", form, page="/", any_form=True)).status_code == 403
+    assert len(await api_items(client, world, "users")) == 8
+
+
+# Shark-tank groups -----------------------------------------------------------------------------
+
+
+async def test_create_a_group_and_set_its_members(sign_in: SignIn, world: World, client: Client) -> None:
+    await sign_in(world.admin)
+    form = {"name": "Americas tank", "partner_ids": [str(world.partner_a)], "max_open_claims_per_partner": "2"}
+    group_id = created_id(await post_form(client, "/shark-tank", form, page="/shark-tank"), "/shark-tank")
+    read = (await client.get(f"{API}/distribution/groups/{group_id}", headers=world.admin.headers)).json()
+    assert (read["partner_ids"], read["max_open_claims_per_partner"]) == ([str(world.partner_a)], 2)
+    assert "Acme Resellers" in (await client.get("/shark-tank")).text
+
+    page = f"/shark-tank/{group_id}"
+    both = {"partner_ids": [str(world.partner_a), str(world.partner_b)]}
+    assert (await post_form(client, f"{page}/members", both, page=page)).status_code == 303
+    read = (await client.get(f"{API}/distribution/groups/{group_id}", headers=world.admin.headers)).json()
+    assert sorted(read["partner_ids"]) == sorted([str(world.partner_a), str(world.partner_b)])
+    off = {"active": "false", "expected_version": str(read["version"])}
+    assert (await post_form(client, f"{page}/active", off, page=page)).status_code == 303
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words", "status"),
+    [
+        ({"name": ""}, "name", "at most 200", 400),
+        ({"max_open_claims_per_partner": "0"}, "max_open_claims_per_partner", "from 1", 400),
+        ({"partner_ids": [str(uuid.UUID(int=7))]}, "partner_ids", "not found", 422),
+    ],
+)
+async def test_bad_group_field_is_shown_next_to_it_and_nothing_is_written(
+    sign_in: SignIn, world: World, client: Client, change: dict[str, object], field: str, words: str, status: int
+) -> None:
+    await sign_in(world.admin)
+    form = {"name": "Tank", "partner_ids": [str(world.partner_a)], "max_open_claims_per_partner": "3"}
+    reply = await post_form(client, "/shark-tank", {**form, **change}, page="/shark-tank")
+    assert reply.status_code == status
+    if field == "partner_ids":
+        found = re.search(r'id="partner_ids-error">([^<]*)<', reply.text)
+        assert found
+        assert words in found.group(1)
+    else:
+        assert words in field_error(reply.text, field)
+    assert await api_items(client, world, "distribution/groups") == []
+
+
+# Webhooks --------------------------------------------------------------------------------------
+
+
+async def test_register_list_and_delete_a_webhook(sign_in: SignIn, world: World, client: Client) -> None:
+    await sign_in(world.admin)
+    form = {"url": "https://hooks.example/prm", "event_types": "registration.approved, partner.created"}
+    made = await post_form(client, "/webhooks", form, page="/webhooks")
+    assert made.status_code == 201
+    secret = re.search(r'<code class="secret">(whsec_[^<]+)</code>', made.text)
+    assert secret
+    hooks = await api_items(client, world, "webhooks")
+    assert [(h["url"], h["event_types"]) for h in hooks] == [
+        ("https://hooks.example/prm", ["registration.approved", "partner.created"])
+    ]
+    listing = (await client.get("/webhooks")).text
+    assert "https://hooks.example/prm" in listing
+    assert secret.group(1) not in listing  # shown once only
+
+    deleted = await post_form(client, f"/webhooks/{hooks[0]['id']}/delete", {}, page="/webhooks")
+    assert deleted.status_code == 303
+    assert await api_items(client, world, "webhooks") == []
+
+
+async def test_bad_webhook_url_is_shown_next_to_it_and_nothing_is_written(
+    sign_in: SignIn, world: World, client: Client
+) -> None:
+    await sign_in(world.admin)
+    reply = await post_form(client, "/webhooks", {"url": "hooks.example", "event_types": "*"}, page="/webhooks")
+    assert reply.status_code == 400
+    assert "http://" in field_error(reply.text, "url")
+    empty = await post_form(client, "/webhooks", {"url": "https://h.example", "event_types": " , "}, page="/webhooks")
+    assert "event types" in field_error(empty.text, "event_types")
+    assert await api_items(client, world, "webhooks") == []
+
+
+async def test_webhook_list_pages_with_a_cursor(sign_in: SignIn, world: World, client: Client) -> None:
+    for n in range(52):
+        body = {"url": f"https://hooks.example/{n}"}
+        assert (await client.post(f"{API}/webhooks", json=body, headers=world.admin.headers)).status_code == 201
+    await sign_in(world.admin)
+    first = (await client.get("/webhooks")).text
+    assert first.count('<tr id="webhook-') == 50
+    cursor = re.search(r'href="/webhooks\?cursor=([^"]+)" rel="next"', first)
+    assert cursor
+    assert (await client.get(f"/webhooks?cursor={cursor.group(1)}")).text.count('<tr id="webhook-') == 2
+
+
+# Routing rules: the nearest-partners target ----------------------------------------------------
+
+
+async def test_rule_form_offers_nearest_partners_of_a_program(sign_in: SignIn, world: World, client: Client) -> None:
+    made = await client.post(f"{API}/distribution/programs", json={"name": "Leads EU"}, headers=world.admin.headers)
+    assert made.status_code == 201, made.text
+    program_id = made.json()["id"]
+    await sign_in(world.admin)
+    form = (await client.get("/lead-rules")).text
+    assert f'<option value="nearest_partners:{program_id}">Nearest to the lead in Leads EU</option>' in form
+    rule = {"name": "Near EU", "countries": "DE", "target": f"nearest_partners:{program_id}"}
+    assert (await post_form(client, "/lead-rules", rule, page="/lead-rules")).status_code == 303
+    rules = await api_items(client, world, "distribution/routing-rules")
+    assert [(r["name"], r["target_kind"], r["program_id"]) for r in rules] == [
+        ("Near EU", "nearest_partners", program_id)
+    ]
+    assert "nearest partners: Leads EU" in (await client.get("/lead-rules")).text
