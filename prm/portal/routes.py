@@ -22,6 +22,7 @@ from prm.crm.routes.auth import sign_in_from
 from prm.crm.services.signin import TooManyAttempts
 from prm.crm.services.users import principal_of, sign_out_everywhere
 from prm.portal.admin.groups import GROUP_PAGE_HANDLERS
+from prm.portal.admin.lead_programs import LEAD_PROGRAM_PAGE_HANDLERS
 from prm.portal.admin.partners import PARTNER_PAGE_HANDLERS
 from prm.portal.admin.programs import PROGRAM_PAGE_HANDLERS
 from prm.portal.admin.users import USER_PAGE_HANDLERS
@@ -152,6 +153,7 @@ PAGE_HANDLERS: list[Any] = [
     *CONNECT_RECORD_HANDLERS,
     *PARTNER_PAGE_HANDLERS,
     *PROGRAM_PAGE_HANDLERS,
+    *LEAD_PROGRAM_PAGE_HANDLERS,
     *USER_PAGE_HANDLERS,
     *GROUP_PAGE_HANDLERS,
     *WEBHOOK_PAGE_HANDLERS,

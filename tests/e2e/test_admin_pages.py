@@ -22,7 +22,7 @@ async def test_admin_creates_partner_then_program_then_an_approval_rule(
     page: Page, live_server: LiveServer, world: World
 ) -> None:
     await sign_in(page, world.admin)
-    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Partners").click()
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Partners", exact=True).click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Partners")
     add = page.get_by_role("form", name="Add a partner")
     await add.get_by_label("Name", exact=True).fill("Contoso Channel")
@@ -40,7 +40,7 @@ async def test_admin_creates_partner_then_program_then_an_approval_rule(
     await expect(page.get_by_role("heading", level=1)).to_have_text("Contoso Channel")
     await expect(page.get_by_role("status")).to_have_text("Partner created.")
 
-    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Programs").click()
+    await page.get_by_role("navigation", name="Main").get_by_role("link", name="Programs", exact=True).click()
     add = page.get_by_role("form", name="Add a program")
     await add.get_by_label("Name", exact=True).fill("Channel Deals")
     await add.get_by_label("Protection (days)").fill("120")

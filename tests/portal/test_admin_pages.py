@@ -110,7 +110,7 @@ async def test_stale_partner_edit_is_refused_and_changes_nothing(sign_in: SignIn
     ] == "Acme Resellers"
 
 
-ADMIN_ONLY = ("/partners", "/programs", "/shark-tank", "/webhooks")
+ADMIN_ONLY = ("/partners", "/programs", "/lead-programs", "/shark-tank", "/webhooks")
 
 
 async def test_partners_and_channel_managers_cannot_reach_vendor_admin_pages(
@@ -484,3 +484,58 @@ async def test_rule_form_offers_nearest_partners_of_a_program(sign_in: SignIn, w
         ("Near EU", "nearest_partners", program_id)
     ]
     assert "nearest partners: Leads EU" in (await client.get("/lead-rules")).text
+
+
+# Lead programs ---------------------------------------------------------------------------------
+
+
+LEAD_PROGRAM = {
+    "name": "Leads Americas",
+    "response_hours": "24",
+    "hot_response_hours": "2",
+    "claim_window_hours": "12",
+    "max_open_leads": "10",
+    "min_acceptance_pct": "",
+    "eligible_tiers": ["gold"],
+    "auto_qualify_bands": ["hot", "warm"],
+}
+
+
+async def test_create_and_edit_a_lead_program_with_its_auto_qualify_bands(
+    sign_in: SignIn, world: World, client: Client
+) -> None:
+    await sign_in(world.admin)
+    made = await post_form(client, "/lead-programs", LEAD_PROGRAM, page="/lead-programs")
+    program_id = created_id(made, "/lead-programs")
+    read = (await client.get(f"{API}/distribution/programs/{program_id}", headers=world.admin.headers)).json()
+    assert (sorted(read["auto_qualify_bands"]), read["response_hours"], read["min_acceptance_pct"]) == (
+        ["hot", "warm"],
+        24,
+        None,
+    )
+    assert "hot, warm" in (await client.get("/lead-programs")).text
+
+    page = f"/lead-programs/{program_id}"
+    edit = {**LEAD_PROGRAM, "auto_qualify_bands": ["hot"], "min_acceptance_pct": "60"}
+    edit["expected_version"] = str(read["version"])
+    assert (await post_form(client, page, edit, page=page)).status_code == 303
+    read = (await client.get(f"{API}/distribution/programs/{program_id}", headers=world.admin.headers)).json()
+    assert (read["auto_qualify_bands"], read["min_acceptance_pct"]) == (["hot"], 60)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ({"response_hours": "0"}, "response_hours", "1 to 1440"),
+        ({"min_acceptance_pct": "120"}, "min_acceptance_pct", "0 to 100"),
+        ({"name": ""}, "name", "at most 200"),
+    ],
+)
+async def test_bad_lead_program_field_is_shown_next_to_it_and_nothing_is_written(
+    sign_in: SignIn, world: World, client: Client, change: dict[str, str], field: str, words: str
+) -> None:
+    await sign_in(world.admin)
+    reply = await post_form(client, "/lead-programs", {**LEAD_PROGRAM, **change}, page="/lead-programs")
+    assert reply.status_code == 400
+    assert words in field_error(reply.text, field)
+    assert await api_items(client, world, "distribution/programs") == []
