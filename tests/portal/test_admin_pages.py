@@ -79,6 +79,25 @@ async def test_create_edit_and_deactivate_a_partner(sign_in: SignIn, world: Worl
     assert "Partner deactivated" in (await client.get(f"{page}?done=deactivated")).text
 
 
+async def test_assign_channel_managers_to_a_partner(sign_in: SignIn, world: World, client: Client) -> None:
+    await sign_in(world.admin)
+    page = f"/partners/{world.partner_a}"
+    managers = f"{API}/partners/{world.partner_a}/channel-managers"
+    both = {"channel_manager_ids": [str(world.cm_a.user_id), str(world.cm_b.user_id)]}
+    assert (await post_form(client, f"{page}/channel-managers", both, page=page)).status_code == 303
+    read = (await client.get(managers, headers=world.admin.headers)).json()
+    assert sorted(read["channel_manager_ids"]) == sorted(both["channel_manager_ids"])
+
+    not_a_manager = {"channel_manager_ids": [str(world.pa_user.user_id)]}
+    reply = await post_form(client, f"{page}/channel-managers", not_a_manager, page=page)
+    assert reply.status_code == 422
+    found = re.search(r'id="channel_manager_ids-error">([^<]*)<', reply.text)
+    assert found
+    assert "Not channel managers" in found.group(1)
+    after = (await client.get(managers, headers=world.admin.headers)).json()
+    assert sorted(after["channel_manager_ids"]) == sorted(both["channel_manager_ids"])
+
+
 @pytest.mark.parametrize(
     ("form", "field", "words", "status"),
     [

@@ -13,17 +13,21 @@ from litestar import Request, Response, get, post
 from litestar.datastructures import FormMultiDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from prm.core.auth import Principal
+from prm.core.auth import Principal, Role
+from prm.core.pagination import PageRequest
 from prm.crm.models import Partner, PartnerTier
-from prm.crm.schemas import PartnerCreate, PartnerUpdate
+from prm.crm.schemas import ChannelManagerAssignment, PartnerCreate, PartnerUpdate
 from prm.crm.services import partners as service
+from prm.crm.services.users import list_users
 from prm.portal.admin.common import (
+    CHOICES_SHOWN,
     VENDOR_ADMIN_PAGES,
     Cursor,
     Done,
     back,
     decimal_number,
     first_error,
+    listed,
     listing,
     or_none,
 )
@@ -35,6 +39,7 @@ NOTICES = {
     "saved": "Partner saved.",
     "deactivated": "Partner deactivated: it gets no new leads and cannot register deals.",
     "activated": "Partner active again.",
+    "managers": "Channel managers saved.",
 }
 FIELDS = ("name", "tier", "country", "region", "city", "website", "latitude", "longitude")
 MESSAGES = {
@@ -137,12 +142,18 @@ async def partner_page(
     status_code: int = 200,
 ) -> Response[Any]:
     partner = await service.get_partner(session, principal=principal, partner_id=partner_id)
+    managers = await service.channel_managers_of(session, principal=principal, partner_id=partner_id)
+    staff, _ = await list_users(
+        session, principal=principal, page=PageRequest(limit=CHOICES_SHOWN, sort="name"), role=Role.CHANNEL_MANAGER
+    )
     errors = errors or {}
     return page(
         "admin/partner.html",
         principal,
         status_code=status_code,
         partner=partner,
+        channel_managers=[(str(u.id), f"{u.name} <{u.email}>") for u in staff if u.active],
+        assigned=[str(m) for m in managers],
         tiers=TIERS,
         notice=NOTICES.get(done or ""),
         errors=errors,
@@ -206,4 +217,37 @@ async def set_partner_active(
     )
 
 
-PARTNER_PAGE_HANDLERS: list[Any] = [partner_list, create_partner, partner_detail, edit_partner, set_partner_active]
+@post("/partners/{partner_id:uuid}/channel-managers", guards=VENDOR_ADMIN_PAGES)
+async def set_channel_managers(
+    request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, partner_id: uuid.UUID
+) -> Response[Any]:
+    chosen = listed(await request.form(), "channel_manager_ids")
+
+    async def refuse(status: int, errors: dict[str, str]) -> Response[Any]:
+        shown = {("channel_manager_ids" if k.startswith("channel_manager_ids") else k): v for k, v in errors.items()}
+        return await partner_page(db_session, principal, partner_id, errors=shown, status_code=status)
+
+    async def call(data: ChannelManagerAssignment) -> list[uuid.UUID]:
+        return await service.assign_channel_managers(
+            db_session, principal=principal, partner_id=partner_id, manager_ids=data.channel_manager_ids
+        )
+
+    return await run_form(
+        db_session,
+        ChannelManagerAssignment,
+        {"channel_manager_ids": chosen},
+        messages={"channel_manager_ids": "Choose channel managers from the list."},
+        call=call,
+        refuse=refuse,
+        worked=lambda _: back(f"/partners/{partner_id}", "managers"),
+    )
+
+
+PARTNER_PAGE_HANDLERS: list[Any] = [
+    partner_list,
+    create_partner,
+    partner_detail,
+    edit_partner,
+    set_partner_active,
+    set_channel_managers,
+]
