@@ -70,6 +70,11 @@ async def _partner_home(session: AsyncSession, principal: Principal, partner_id:
             Link("Register a deal", "/deals/new", "Protect an opportunity you sourced."),
             Link("My registrations", "/deals", "Status and protection clocks of your deals."),
             Link("Leads inbox", "/leads", "Leads routed to your organisation."),
+            *(
+                [Link("Users", "/users", "Your organisation's users and their roles.")]
+                if principal.role is Role.PARTNER_ADMIN
+                else []
+            ),
         ],
         extra={"partner": partner},
     )
@@ -99,7 +104,11 @@ async def _vendor_admin_home(session: AsyncSession, principal: Principal) -> Hom
             Fact("Webhook endpoints", await count_rows(session, WebhookEndpoint), "/webhooks"),
         ],
         links=[
-            Link("Partners", "/partners", "Organisations, tiers and their channel managers."),
+            Link("Partners", "/partners", "Organisations, tiers and where they are."),
+            Link("Deal programs", "/programs", "Terms, protection days and approval rules."),
+            Link("Lead programs", "/lead-programs", "Response clocks and the bands that qualify by themselves."),
+            Link("Users", "/users", "Vendor and partner users, their roles, deactivation."),
+            Link("Shark-tank groups", "/shark-tank", "Partners that claim the same leads."),
             Link("Mailbox", "/mailbox", "What the service has emailed partners and managers."),
             Link("Outbox dead letters", "/outbox/dead", "Emails and webhooks that could not be delivered."),
             Link("Webhooks", "/webhooks", "Endpoints that receive events."),

@@ -37,7 +37,12 @@ RULE_NOTICES = {
     "deactivated": "Rule deactivated.",
     "activated": "Rule active again.",
 }
-TARGET_FIELD = {"partner": "target_partner_id", "shark_tank": "target_group_id", "program_pool": "program_id"}
+TARGET_FIELD = {
+    "partner": "target_partner_id",
+    "shark_tank": "target_group_id",
+    "program_pool": "program_id",
+    "nearest_partners": "program_id",
+}
 RULE_MESSAGE_FIELDS = {
     "target_kind": "target",
     "target_user_id": "target",

@@ -62,6 +62,7 @@ TARGET_LABELS = {
     TargetKind.PROGRAM_POOL.value: "Program pool (weighted pick)",
     TargetKind.SHARK_TANK.value: "Shark-tank group",
     TargetKind.INTERNAL_REP.value: "Internal rep (direct)",
+    TargetKind.NEAREST_PARTNERS.value: "Nearest partners of a program (weighted pick)",
 }
 
 
@@ -148,14 +149,26 @@ async def routing_targets(session: AsyncSession, principal: Principal) -> list[T
             [(f"program_pool:{p.id}", p.name) for p in programs if p.active],
         ),
         TargetGroup(
+            kind.NEAREST_PARTNERS.value,
+            "Nearest partners of a program (weighted pick)",
+            [(f"nearest_partners:{p.id}", f"Nearest to the lead in {p.name}") for p in programs if p.active],
+        ),
+        TargetGroup(
             kind.INTERNAL_REP.value, "Internal rep (direct)", [(f"internal_rep:{u}", t) for u, t, _ in internal]
         ),
     ]
 
 
 def target_names(groups: list[TargetGroup]) -> dict[str, str]:
-    """id -> the label shown for it, to name a rule's or a decision's target."""
-    return {value.split(":", 1)[1]: label for group in groups for value, label in group.options}
+    """id -> the label shown for it, to name a rule's or a decision's target (a program is named
+    by its pool option, not by the "nearest partners" one that names the same program)."""
+    names: dict[str, str] = {}
+    for group in groups:
+        if group.kind == TargetKind.NEAREST_PARTNERS.value:
+            continue
+        for value, label in group.options:
+            names.setdefault(value.split(":", 1)[1], label)
+    return names
 
 
 def readable(text: str, names: dict[str, str]) -> str:

@@ -21,6 +21,12 @@ from prm.core.tokens import TokenService
 from prm.crm.routes.auth import sign_in_from
 from prm.crm.services.signin import TooManyAttempts
 from prm.crm.services.users import principal_of, sign_out_everywhere
+from prm.portal.admin.groups import GROUP_PAGE_HANDLERS
+from prm.portal.admin.lead_programs import LEAD_PROGRAM_PAGE_HANDLERS
+from prm.portal.admin.partners import PARTNER_PAGE_HANDLERS
+from prm.portal.admin.programs import PROGRAM_PAGE_HANDLERS
+from prm.portal.admin.users import USER_PAGE_HANDLERS
+from prm.portal.admin.webhooks import WEBHOOK_PAGE_HANDLERS
 from prm.portal.connect_pages import CONNECT_PAGE_HANDLERS
 from prm.portal.connect_records import CONNECT_RECORD_HANDLERS
 from prm.portal.credits import CREDIT_PAGE_HANDLERS
@@ -145,4 +151,10 @@ PAGE_HANDLERS: list[Any] = [
     *DASHBOARD_PAGE_HANDLERS,
     *CONNECT_PAGE_HANDLERS,
     *CONNECT_RECORD_HANDLERS,
+    *PARTNER_PAGE_HANDLERS,
+    *PROGRAM_PAGE_HANDLERS,
+    *LEAD_PROGRAM_PAGE_HANDLERS,
+    *USER_PAGE_HANDLERS,
+    *GROUP_PAGE_HANDLERS,
+    *WEBHOOK_PAGE_HANDLERS,
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, Response, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,9 +17,8 @@ from prm.core.idempotency import idempotent_create
 from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus, retry_message
 from prm.core.pagination import Page, PageRequest, page_of, paginate_statement
 from prm.core.problems import problem
-from prm.core.records import record_created, record_updated
 from prm.core.runtime import Runtime
-from prm.core.webhooks import WebhookEndpoint, forget_endpoints, new_secret
+from prm.system import webhook_service
 from prm.system.schemas import Health, OutboxRead, WebhookCreate, WebhookCreated, WebhookRead, WebhookUpdate
 
 
@@ -92,37 +91,25 @@ class WebhookController(Controller):
         self, request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, data: WebhookCreate
     ) -> Response[WebhookCreated]:
         async def create() -> WebhookCreated:
-            endpoint = WebhookEndpoint(
-                url=data.url,
-                secret=new_secret(),
-                event_types=list(data.event_types),
-                description=data.description,
-                active=True,
-            )
-            db_session.add(endpoint)
-            forget_endpoints(db_session)
-            await record_created(
-                db_session, endpoint, entity="webhook", principal=principal, fields=("url", "event_types", "active")
-            )
+            endpoint = await webhook_service.create_webhook(db_session, principal=principal, data=data)
             return to_read(endpoint, WebhookCreated)
 
         return await idempotent_create(request, db_session, principal, create, WebhookCreated)
 
     @get("/")
     async def list_webhooks(self, db_session: AsyncSession, page: PageRequest) -> Page[WebhookRead]:
-        stmt = paginate_statement(
-            select(WebhookEndpoint), page, {"created_at": WebhookEndpoint.created_at}, WebhookEndpoint.id
-        )
-        rows, cursor = page_of((await db_session.scalars(stmt)).all(), page)
+        rows, cursor = await webhook_service.list_webhooks(db_session, page=page)
         return to_page(rows, cursor, WebhookRead)
 
     @patch("/{webhook_id:uuid}")
     async def update_webhook(
         self, db_session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, data: WebhookUpdate
     ) -> WebhookRead:
-        endpoint = await db_session.get(WebhookEndpoint, webhook_id)
-        if endpoint is None:
-            raise NotFound(f"Webhook {webhook_id} not found.")
-        forget_endpoints(db_session)
-        await record_updated(db_session, endpoint, data, entity="webhook", principal=principal)
+        endpoint = await webhook_service.update_webhook(
+            db_session, principal=principal, webhook_id=webhook_id, data=data
+        )
         return to_read(endpoint, WebhookRead)
+
+    @delete("/{webhook_id:uuid}", summary="Delete a webhook endpoint (queued deliveries still go out)")
+    async def delete_webhook(self, db_session: AsyncSession, principal: Principal, webhook_id: uuid.UUID) -> None:
+        await webhook_service.delete_webhook(db_session, principal=principal, webhook_id=webhook_id)

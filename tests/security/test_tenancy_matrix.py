@@ -673,7 +673,10 @@ RESOURCES: tuple[Resource, ...] = (
         listers=ADMIN,
         outsiders=NOT_VENDOR_ADMIN,
         readable_by_id=False,
-        ops=(Op("PATCH", f"{API}/webhooks/{{id}}", ADMIN, change(description="rotated")),),
+        ops=(
+            Op("PATCH", f"{API}/webhooks/{{id}}", ADMIN, change(description="rotated")),
+            Op("DELETE", f"{API}/webhooks/{{id}}", ADMIN, setup=make_webhook),
+        ),
     ),
     Resource(
         name="connect connections",

@@ -1,0 +1,92 @@
+"""Webhook endpoints: the paged list, register (the signing secret is shown once, on the page
+that answers the form), delete. Vendor admins only; the webhook service is the API's."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from litestar import Request, Response, get, post
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from prm.core.auth import Principal
+from prm.core.webhooks import WebhookEndpoint
+from prm.portal.admin.common import VENDOR_ADMIN_PAGES, Cursor, Done, back, first_error, listing
+from prm.portal.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of
+from prm.portal.templating import page
+from prm.system import webhook_service as service
+from prm.system.schemas import WebhookCreate
+
+NOTICES = {"deleted": "Webhook deleted: it gets no more events."}
+MESSAGES = {
+    "url": "Enter the endpoint's address, starting with http:// or https://.",
+    "event_types": "List event types separated by commas (each at most 100 characters, at most 50), or * for all.",
+    "description": "A description has at most 500 characters.",
+}
+
+
+async def webhooks_page(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    cursor: str | None = None,
+    done: str | None = None,
+    created: WebhookEndpoint | None = None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    rows, next_cursor = await service.list_webhooks(session, page=listing(cursor, "-created_at"))
+    errors = errors or {}
+    return page(
+        "admin/webhooks.html",
+        principal,
+        status_code=status_code,
+        webhooks=rows,
+        next_cursor=next_cursor,
+        first_page=not cursor,
+        created=created,
+        notice=NOTICES.get(done or ""),
+        errors=errors,
+        first_error=first_error(errors),
+        values=values or {"event_types": "*"},
+    )
+
+
+@get("/webhooks", name="admin_webhooks", guards=VENDOR_ADMIN_PAGES)
+async def webhook_list(
+    db_session: AsyncSession, principal: Principal, cursor: Cursor = None, done: Done = None
+) -> Response[Any]:
+    return await webhooks_page(db_session, principal, cursor=cursor, done=done)
+
+
+@post("/webhooks", guards=VENDOR_ADMIN_PAGES)
+async def create_webhook(
+    request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal
+) -> Response[Any]:
+    raw = await request.form()
+    values = {name: text_of(raw, name) for name in ("url", "event_types", "description")}
+    kinds = [kind.strip() for kind in values["event_types"].split(",") if kind.strip()]
+    body = {"url": values["url"], "event_types": kinds, "description": values["description"]}
+    data, errors = checked(WebhookCreate, body, MESSAGES)
+    if data is None:
+        return await webhooks_page(db_session, principal, errors=errors, values=values, status_code=400)
+    outcome = await attempt(db_session, lambda: service.create_webhook(db_session, principal=principal, data=data))
+    if isinstance(outcome, Refusal):
+        errors = field_messages(outcome)
+        return await webhooks_page(db_session, principal, errors=errors, values=values, status_code=outcome.status)
+    # The secret is shown this once, so this answer is the page itself, not a redirect.
+    return await webhooks_page(db_session, principal, created=outcome, status_code=201)
+
+
+@post("/webhooks/{webhook_id:uuid}/delete", guards=VENDOR_ADMIN_PAGES)
+async def delete_webhook(db_session: AsyncSession, principal: Principal, webhook_id: uuid.UUID) -> Response[Any]:
+    outcome = await attempt(
+        db_session, lambda: service.delete_webhook(db_session, principal=principal, webhook_id=webhook_id)
+    )
+    if isinstance(outcome, Refusal):
+        return await webhooks_page(db_session, principal, errors={GENERAL: outcome.detail}, status_code=outcome.status)
+    return back("/webhooks", "deleted")
+
+
+WEBHOOK_PAGE_HANDLERS: list[Any] = [webhook_list, create_webhook, delete_webhook]
