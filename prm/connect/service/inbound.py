@@ -29,7 +29,7 @@ from prm.connect.client import HANDSHAKE_TYPES, body_hash
 from prm.connect.models import SYNCING, Connection, ConnectionStatus
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import PeerBatch, PeerEnvelope, PeerResult
-from prm.connect.service import connections, publishing, registrations, sharing, tombstones
+from prm.connect.service import connections, publishing, receiving, registrations, sharing, tombstones
 from prm.core.db import savepoint
 from prm.core.errors import DomainError, Unauthenticated
 from prm.core.outbox import OutboxKind, release_waiting
@@ -45,6 +45,10 @@ LIFE_HANDLERS: dict[str, Callable[[AsyncSession, Connection, dict[str, Any]], Aw
     "deal_registration": registrations.received_deal,
     "registration": registrations.peer_registration,
 }
+
+
+# What a message the rules refuse raises: it is answered "refused" with the reason.
+REFUSALS = (DomainError, IntegrityError, msgspec.ValidationError, KeyError, TypeError, ValueError)
 
 
 class PeerRejected(Unauthenticated):
@@ -173,7 +177,7 @@ async def _dispatch(session: AsyncSession, connection: Connection, envelope: Pee
     elif kind in ("subscribe", "unsubscribe"):
         await publishing.peer_subscribed(session, connection, body, on=kind == "subscribe")
     elif kind == "records":
-        await sharing.received_records(session, connection, body)
+        await receiving.receive_records(session, connection, [body])
     elif kind == "accepted":
         await sharing.peer_accepted_record(session, connection, body)
     elif kind == "stop":
@@ -215,7 +219,46 @@ async def receive_batch(session: AsyncSession, *, authorization: str, raw: bytes
     if not await repo.remember_token(str(claims["jti"]), datetime.fromtimestamp(float(claims["exp"]) + 60, UTC)):
         raise _refuse("token already used")
     seen = await repo.seen_message_ids([m.message_id for m in batch.messages])
-    return [await _apply_in_batch(session, connection, batch, envelope, seen) for envelope in batch.messages]
+    results: list[PeerResult] = []
+    run: list[PeerEnvelope] = []  # consecutive new records messages: applied together
+    for envelope in batch.messages:
+        if _joins_run(batch, envelope, seen, run):
+            run.append(envelope)
+            continue
+        results += await _apply_run(session, connection, batch, run, seen)
+        run = []
+        results.append(await _apply_in_batch(session, connection, batch, envelope, seen))
+    return results + await _apply_run(session, connection, batch, run, seen)
+
+
+def _joins_run(batch: PeerBatch, envelope: PeerEnvelope, seen: set[uuid.UUID], run: list[PeerEnvelope]) -> bool:
+    ids = (envelope.sender_connection_id, envelope.receiver_connection_id)
+    return (
+        envelope.type == "records"
+        and ids == (batch.sender_connection_id, batch.receiver_connection_id)
+        and envelope.message_id not in seen
+        and all(m.message_id != envelope.message_id for m in run)
+    )
+
+
+async def _apply_run(
+    session: AsyncSession, connection: Connection, batch: PeerBatch, run: list[PeerEnvelope], seen: set[uuid.UUID]
+) -> list[PeerResult]:
+    """Records messages applied set-based in one savepoint; if the rules refuse any of them, one
+    at a time instead, so the reply names the refused one and the others still apply."""
+    if run:
+        try:
+            async with savepoint(session):
+                await receiving.receive_records(session, connection, [envelope.body for envelope in run])
+        except REFUSALS:
+            pass
+        else:
+            now = session.info["clock"].now()
+            for envelope in run:
+                seen.add(envelope.message_id)
+                ConnectRepository(session).remember_message_at_commit(envelope.message_id, connection.id, now)
+            return [PeerResult(envelope.message_id, "applied") for envelope in run]
+    return [await _apply_in_batch(session, connection, batch, envelope, seen) for envelope in run]
 
 
 async def _live_connection(repo: ConnectRepository, batch: PeerBatch) -> Connection:
@@ -242,7 +285,7 @@ async def _apply_in_batch(
     try:
         async with savepoint(session):
             await _dispatch(session, connection, envelope)
-    except (DomainError, IntegrityError, msgspec.ValidationError, KeyError, TypeError, ValueError) as exc:
+    except REFUSALS as exc:
         return PeerResult(envelope.message_id, "refused", _reason(exc))
     seen.add(envelope.message_id)
     ConnectRepository(session).remember_message_at_commit(
