@@ -24,6 +24,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from uuid_utils.compat import uuid7
 
 from prm.core.clock import Clock
@@ -156,7 +157,9 @@ async def save_modified(session: AsyncSession, records: list[Any]) -> None:
     now = session.info["clock"].now() if "clock" in session.info else None
     connection = await session.connection()
     for (model, keys), group in groups.items():
-        await connection.execute(*_update_many(model, keys, group, now))
+        result = await connection.execute(*_update_many(model, keys, group, now))
+        if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(group):
+            raise StaleDataError(f"{model.__name__}: {len(group)} rows to update, {result.rowcount} matched.")
         for record in group:
             _mark_written(record, keys, now)
 
