@@ -60,6 +60,23 @@ def listen_to_states(listener: StateListener) -> None:
         STATE_LISTENERS.append(listener)
 
 
+# The same for many records a timer moved at once with one UPDATE (by id: the timer holds rows,
+# not loaded records); one call per timer batch, so a listener looks up what it needs at once.
+BulkStateListener = Callable[[AsyncSession, str, list[Any]], Awaitable[None]]
+BULK_STATE_LISTENERS: list[BulkStateListener] = []
+
+
+def listen_to_bulk_states(listener: BulkStateListener) -> None:
+    if listener not in BULK_STATE_LISTENERS:
+        BULK_STATE_LISTENERS.append(listener)
+
+
+async def states_changed(session: AsyncSession, record_ids: list[Any], *, entity: str) -> None:
+    if record_ids:
+        for listener in BULK_STATE_LISTENERS:
+            await listener(session, entity, record_ids)
+
+
 async def state_changed(session: AsyncSession, record: Any, *, entity: str) -> None:
     for listener in STATE_LISTENERS:
         await listener(session, entity, record)
