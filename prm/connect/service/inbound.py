@@ -29,7 +29,7 @@ from prm.connect.client import HANDSHAKE_TYPES, body_hash
 from prm.connect.models import SYNCING, Connection, ConnectionStatus
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import PeerBatch, PeerEnvelope, PeerResult
-from prm.connect.service import connections, publishing, receiving, registrations, sharing, tombstones
+from prm.connect.service import connections, health, publishing, receiving, registrations, sharing, tombstones
 from prm.core.db import savepoint
 from prm.core.errors import DomainError, Unauthenticated
 from prm.core.outbox import OutboxKind, release_waiting
@@ -286,7 +286,11 @@ async def _apply_in_batch(
         async with savepoint(session):
             await _dispatch(session, connection, envelope)
     except REFUSALS as exc:
-        return PeerResult(envelope.message_id, "refused", _reason(exc))
+        reason = _reason(exc)
+        await health.not_applied(
+            session, connection=connection, envelope={"type": envelope.type, "body": envelope.body}, reason=reason
+        )
+        return PeerResult(envelope.message_id, "refused", reason)
     seen.add(envelope.message_id)
     ConnectRepository(session).remember_message_at_commit(
         envelope.message_id, connection.id, session.info["clock"].now()

@@ -27,6 +27,7 @@ from prm.connect.client import send
 from prm.connect.models import ACTIVE_SHARES, Connection, Publication, Share, ShareStatus, Subscription
 from prm.connect.objects import OBJECTS, create_struct, spec_for, update_struct
 from prm.connect.repository import ConnectRepository
+from prm.connect.service.health import NOT_APPLIED
 from prm.connect.service.sharing import APPLYING, acting_for, newer, tell_owner_of_pending
 from prm.core.activity import plain, record_activity
 from prm.core.errors import Conflict
@@ -37,7 +38,16 @@ from prm.crm.services.batch import create_many, update_many
 Key = tuple[str, uuid.UUID]  # (object, origin id)
 # What a received share may change: written for every share the batch touched, so their UPDATE
 # is one executemany whatever each one changed.
-SHARE_COLUMNS = ("stamps", "pending_values", "received_count", "received_seq", "last_sync_at", "status", "local_id")
+SHARE_COLUMNS = (
+    "stamps",
+    "pending_values",
+    "received_count",
+    "received_seq",
+    "last_sync_at",
+    "status",
+    "local_id",
+    "last_error",
+)
 
 
 @dataclass
@@ -116,6 +126,8 @@ def _receive_item(session: AsyncSession, batch: _Batch, index: int, item: dict[s
     share.received_count += 1
     share.received_seq = max(share.received_seq, int(item["seq"]))
     share.last_sync_at = session.info["clock"].now()
+    if (share.last_error or "").startswith(NOT_APPLIED):
+        share.last_error = None  # what failed here before applies now
     if share.id is not None:
         batch.touched[share.id] = share
     _merge(batch, share, item)
@@ -148,6 +160,7 @@ def _new_received(session: AsyncSession, batch: _Batch, object_name: str, item: 
         sent_seq=0,
         received_seq=int(item["seq"]),
         received_count=1,
+        last_error=None,
     )
     session.add(share)
     return share
