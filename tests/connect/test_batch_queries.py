@@ -1,7 +1,8 @@
 """A received batch is applied set-based: the statements the app sends its database for a batch
 of 200 records are as many as for a batch of 10 (first shared, then each updated in a message of
-its own, as a sender's per-record changes arrive), and the sender forwards 200 records with as
-many statements as 10. Counted with a `before_cursor_execute` listener on the app's engine."""
+its own, as a sender's per-record changes arrive), and the sender forwards 200 records, and takes
+the peer's 200 acceptances, with as many statements as 10. Counted with a `before_cursor_execute`
+listener on the app's engine."""
 
 from __future__ import annotations
 
@@ -40,7 +41,7 @@ def _item(peer: Peer, origin: str, name: str, seq: int) -> dict[str, Any]:
             "values": {"name": name}, "stamps": {"name": [seq * 1000, peer.instance_id, seq]}, "seq": seq}  # fmt: skip
 
 
-def _envelope(peer: Peer, body: dict[str, Any]) -> dict[str, Any]:
+def _envelope(peer: Peer, body: dict[str, Any]) -> dict[str, Any]:  # a records message
     return {"message_id": str(uuid.uuid4()), "type": "records", "sender_connection_id": peer.connection_id,
             "receiver_connection_id": peer.ours, "body": body}  # fmt: skip
 
@@ -112,9 +113,19 @@ async def test_forwarding_200_records_costs_the_same_statements_as_10(client: Cl
     for count in (10, 200):
         records = [{"object": "account", "id": i} for i in await _accounts(client, world, count)]
         body = {"connection_ids": [connection], "records": records}
-        with statements(world.db) as seen:
+        with statements(world.db) as on_share:
             reply = await client.post(f"{API}/connect/shares", json=body, headers=world.admin.headers)
         assert reply.status_code == 201, reply.text
         assert [s["status"] for s in reply.json()] == ["pending_sent"] * count
-        counts.append(len(seen))
-    assert counts[0] == counts[1], f"forwarding 10: {counts[0]} statements; 200: {counts[1]}"
+        accepted = [_accepted(peer, r["id"]) for r in records]  # the peer's answers, one message each
+        with statements(world.db) as on_accepted:
+            assert await _post_batch(client, world, peer, accepted) == ["applied"] * count
+        counts.append((len(on_share), len(on_accepted)))
+    assert counts[0] == counts[1], f"forwarding 10: {counts[0]} statements (share, accepted); 200: {counts[1]}"
+    shares = await client.get(f"{CONNECTIONS}/{connection}/shares", params={"limit": 200}, headers=world.admin.headers)
+    assert {s["status"] for s in shares.json()["items"]} == {"active_sent"}
+
+
+def _accepted(peer: Peer, origin: str) -> dict[str, Any]:
+    body = {"object": "account", "origin_id": origin, "partner_record_id": str(uuid.uuid4())}
+    return {**_envelope(peer, {}), "type": "accepted", "body": body}

@@ -51,6 +51,14 @@ LIFE_HANDLERS: dict[str, Callable[[AsyncSession, Connection, dict[str, Any]], Aw
 REFUSALS = (DomainError, IntegrityError, msgspec.ValidationError, KeyError, TypeError, ValueError)
 
 
+# Message kinds applied many at once (consecutive ones of a batch): a number of queries that
+# does not grow with the number of messages or records in them.
+BULK_HANDLERS: dict[str, Callable[[AsyncSession, Connection, list[dict[str, Any]]], Awaitable[None]]] = {
+    "records": receiving.receive_records,
+    "accepted": sharing.peer_accepted_records,
+}
+
+
 class PeerRejected(Unauthenticated):
     """Why a peer request was refused; the reply says only that it was unauthorised."""
 
@@ -176,10 +184,8 @@ async def _dispatch(session: AsyncSession, connection: Connection, envelope: Pee
         await publishing.peer_unpublished(session, connection, body)
     elif kind in ("subscribe", "unsubscribe"):
         await publishing.peer_subscribed(session, connection, body, on=kind == "subscribe")
-    elif kind == "records":
-        await receiving.receive_records(session, connection, [body])
-    elif kind == "accepted":
-        await sharing.peer_accepted_record(session, connection, body)
+    elif kind in BULK_HANDLERS:
+        await BULK_HANDLERS[kind](session, connection, [body])
     elif kind == "stop":
         await sharing.peer_stopped(session, connection, body)
     elif kind in LIFE_HANDLERS:
@@ -234,7 +240,8 @@ async def receive_batch(session: AsyncSession, *, authorization: str, raw: bytes
 def _joins_run(batch: PeerBatch, envelope: PeerEnvelope, seen: set[uuid.UUID], run: list[PeerEnvelope]) -> bool:
     ids = (envelope.sender_connection_id, envelope.receiver_connection_id)
     return (
-        envelope.type == "records"
+        envelope.type in BULK_HANDLERS
+        and (not run or run[0].type == envelope.type)
         and ids == (batch.sender_connection_id, batch.receiver_connection_id)
         and envelope.message_id not in seen
         and all(m.message_id != envelope.message_id for m in run)
@@ -244,12 +251,12 @@ def _joins_run(batch: PeerBatch, envelope: PeerEnvelope, seen: set[uuid.UUID], r
 async def _apply_run(
     session: AsyncSession, connection: Connection, batch: PeerBatch, run: list[PeerEnvelope], seen: set[uuid.UUID]
 ) -> list[PeerResult]:
-    """Records messages applied set-based in one savepoint; if the rules refuse any of them, one
-    at a time instead, so the reply names the refused one and the others still apply."""
+    """Messages of one kind applied set-based in one savepoint; if the rules refuse any of them,
+    one at a time instead, so the reply names the refused one and the others still apply."""
     if run:
         try:
             async with savepoint(session):
-                await receiving.receive_records(session, connection, [envelope.body for envelope in run])
+                await BULK_HANDLERS[run[0].type](session, connection, [envelope.body for envelope in run])
         except REFUSALS:
             pass
         else:

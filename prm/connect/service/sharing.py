@@ -328,14 +328,20 @@ async def stop_share(session: AsyncSession, *, share_id: uuid.UUID) -> Share:
     return share
 
 
-async def peer_accepted_record(session: AsyncSession, connection: Connection, body: dict[str, Any]) -> None:
-    share = await ConnectRepository(session).share(
-        connection.id, str(body["object"]), uuid.UUID(str(body["origin_id"]))
-    )
-    if share is None or not share.ours or share.status is not ShareStatus.PENDING_SENT:
-        return
-    share.status, share.partner_record_id = ShareStatus.ACTIVE_SENT, uuid.UUID(str(body["partner_record_id"]))
-    share.last_sync_at = session.info["clock"].now()
+async def peer_accepted_records(session: AsyncSession, connection: Connection, bodies: list[dict[str, Any]]) -> None:
+    """The peer accepted records we sent (one query for all): active, with its record's id."""
+    origins = {uuid.UUID(str(body["origin_id"])) for body in bodies}
+    shares = {
+        (s.object, s.origin_id): s for s in await ConnectRepository(session).shares_by_origin(connection.id, origins)
+    }
+    now = session.info["clock"].now()
+    for body in bodies:
+        share = shares.get((str(body["object"]), uuid.UUID(str(body["origin_id"]))))
+        if share is None or not share.ours or share.status is not ShareStatus.PENDING_SENT:
+            continue
+        share.status, share.partner_record_id = ShareStatus.ACTIVE_SENT, uuid.UUID(str(body["partner_record_id"]))
+        share.last_sync_at = now
+    await session.flush()
 
 
 async def peer_stopped(session: AsyncSession, connection: Connection, body: dict[str, Any]) -> None:
