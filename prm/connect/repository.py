@@ -126,7 +126,7 @@ class ConnectRepository:
 
     async def lock_shares(self, share_ids: list[uuid.UUID]) -> None:
         """Lock these shares and read them afresh (PostgreSQL; SQLite has one writer anyway)."""
-        stmt = select(Share).where(Share.id.in_(share_ids)).with_for_update()
+        stmt = select(Share).where(Share.id.in_(share_ids)).order_by(Share.id).with_for_update()
         await self.session.scalars(stmt.execution_options(populate_existing=True))
 
     async def pending_children(self, connection_id: uuid.UUID, parent_origin_ids: list[uuid.UUID]) -> list[Share]:

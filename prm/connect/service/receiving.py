@@ -211,9 +211,10 @@ async def _lock(session: AsyncSession, batch: _Batch, items: list[dict[str, Any]
     for share in existing:
         if share.local_id is not None:
             by_object[share.object].add(share.local_id)
-    for object_name, ids in by_object.items():
+    for object_name in sorted(by_object):  # one order for every batch: no deadlock between two
         model = OBJECTS[object_name].model
-        stmt = select(model).where(model.id.in_(ids)).with_for_update().execution_options(populate_existing=True)
+        stmt = select(model).where(model.id.in_(by_object[object_name])).order_by(model.id).with_for_update()
+        stmt = stmt.execution_options(populate_existing=True)
         batch.records.update({r.id: r for r in await session.scalars(stmt)})
     if existing:
         await ConnectRepository(session).lock_shares([s.id for s in existing])
