@@ -8,9 +8,13 @@ the whole request is one unit of work. A message id seen before is acknowledged 
 so the sender's retries never apply a change twice.
 
 A batch (`receive_batch`) is many messages of one live connection under one token: verified
-once, applied in order in one unit of work, each in its own savepoint, so one the rules
-refuse is answered "refused" with the reason (the sender retries it) and the others still
-apply; redeliveries are found with one query and answered "duplicate".
+once, applied in order in one unit of work; redeliveries are found with one query and answered
+"duplicate". Consecutive `records` (or `accepted`) messages are applied together, set-based, in
+one savepoint (a number of queries that does not grow with the batch); if the rules refuse
+anything in them, those messages are applied again one at a time, each in its own savepoint, so
+one the rules refuse is answered "refused" with the reason (the sender retries it, and the
+reason also becomes the last error of this side's shares it was about) and the others still
+apply. Any other message is applied alone in its own savepoint the same way.
 """
 
 from __future__ import annotations
@@ -226,7 +230,7 @@ async def receive_batch(session: AsyncSession, *, authorization: str, raw: bytes
         raise _refuse("token already used")
     seen = await repo.seen_message_ids([m.message_id for m in batch.messages])
     results: list[PeerResult] = []
-    run: list[PeerEnvelope] = []  # consecutive new records messages: applied together
+    run: list[PeerEnvelope] = []  # consecutive new messages of one bulk kind: applied together
     for envelope in batch.messages:
         if _joins_run(batch, envelope, seen, run):
             run.append(envelope)
