@@ -129,3 +129,54 @@ async def test_forwarding_200_records_costs_the_same_statements_as_10(client: Cl
 def _accepted(peer: Peer, origin: str) -> dict[str, Any]:
     body = {"object": "account", "origin_id": origin, "partner_record_id": str(uuid.uuid4())}
     return {**_envelope(peer, {}), "type": "accepted", "body": body}
+
+
+async def test_a_batch_of_parents_and_children_auto_accepted_links_each_child_to_its_parents_copy(
+    client: Client, world: World
+) -> None:
+    peer, _ = await subscribed_peer(client, world, auto_accept=True)
+    published = {
+        "contact": {"last_name": "text", "email": "text"},
+        "opportunity": {"name": "text", "close_date": "date", "stage": "stage"},
+        "lead": {"last_name": "text", "company": "text"},
+    }
+    for object_name, fields in published.items():
+        await peer.send(client, world, "publish", {"object": object_name, "fields": fields})
+        reply = await client.put(f"{CONNECTIONS}/{peer.ours}/subscriptions/{object_name}", json={"auto_accept": True},
+                                 headers=world.admin.headers)  # fmt: skip
+        assert reply.status_code == 200, reply.text
+    account, contact, opportunity, lead = (str(uuid.uuid4()) for _ in range(4))
+
+    def item(object_name: str, origin: str, values: dict[str, Any], parent: str | None = None) -> dict[str, Any]:
+        stamps = {f: [1000, peer.instance_id, 1] for f in values}
+        return {"object": object_name, "origin_id": origin, "origin": "sender", "parent_origin_id": parent,
+                "values": values, "stamps": stamps, "seq": 1}  # fmt: skip
+
+    items = [
+        item("account", account, {"name": "Fabrikam"}),
+        item("contact", contact, {"last_name": "Lovelace", "email": "ADA@Fabrikam.example"}, account),
+        item(
+            "opportunity",
+            opportunity,
+            {"name": "Fabrikam deal", "close_date": "2026-10-01", "stage": "Proposal"},
+            account,
+        ),
+        item("lead", lead, {"last_name": "Hopper", "company": "Contoso"}),
+    ]
+    assert await _post_batch(client, world, peer, [_envelope(peer, {"items": items})]) == ["applied"]
+
+    reply = await client.get(f"{CONNECTIONS}/{peer.ours}/shares", params={"limit": 200}, headers=world.admin.headers)
+    shares = {s["origin_id"]: s for s in reply.json()["items"]}
+    assert {shares[o]["status"] for o in (account, contact, opportunity, lead)} == {"active_received"}
+    local = {o: shares[o]["local_id"] for o in (account, contact, opportunity, lead)}
+    got = {}
+    for path, origin in (("contacts", contact), ("opportunities", opportunity), ("leads", lead)):
+        found = await client.get(f"{API}/{path}/{local[origin]}", headers=world.admin.headers)
+        assert found.status_code == 200, found.text
+        got[path] = found.json()
+    assert got["contacts"]["account_id"] == local[account]
+    assert got["contacts"]["email"] == "ada@fabrikam.example"  # normalised as any create
+    assert (got["opportunities"]["account_id"], got["opportunities"]["stage"]) == (local[account], "Proposal")
+    assert (got["leads"]["last_name"], got["leads"]["company"]) == ("Hopper", "Contoso")
+    history = await client.get(f"{API}/contacts/{local[contact]}/history", headers=world.admin.headers)
+    assert [h["action"] for h in history.json()["items"]] == ["created"]
