@@ -2,6 +2,7 @@
 
     python -m bench.connect            # 10k records, 200 timed updates, 500 updates across a restart
     python -m bench.connect --quick    # 1k records, 50 timed updates, 100 across a restart
+    python -m bench.connect --records 200 --timed 5 --restart 5   # a smoke run: any of the three
 
 Starts two `prm serve` processes (tests/connect/harness.py: each its own fresh PostgreSQL
 database, migrated with `prm db upgrade`, its own key and secret), links them through the API
@@ -140,8 +141,14 @@ def converge_after_restart(a: Instance, b: Instance, ids: list[str]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--records", type=int, help="records shared A to B (overrides the default)")
+    parser.add_argument("--timed", type=int, help="updates timed one at a time (at least 2)")
+    parser.add_argument("--restart", type=int, help="updates made while B is down")
     args = parser.parse_args()
     records, timed, restart = (1_000, 50, 100) if args.quick else (10_000, 200, 500)
+    records, timed, restart = args.records or records, max(2, args.timed or timed), args.restart or restart
+    if records < timed + restart:
+        parser.error("--records must be at least --timed plus --restart")
     folder = Path(tempfile.mkdtemp(prefix="prm-bench-connect-"))
     for name in ("a", "b"):
         (folder / name).mkdir()

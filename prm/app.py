@@ -19,7 +19,8 @@ from litestar.openapi.spec import Components, OAuthFlow, OAuthFlows, SecuritySch
 from prm.connect.jobs import register_jobs as register_connect_jobs
 from prm.connect.routes import ConnectionController, SharingController, peer_batch_inbox, peer_inbox
 from prm.connect.service.registrations import on_state_changed as on_registration_step
-from prm.connect.service.sharing import on_record_updated
+from prm.connect.service.registrations import on_states_changed as on_registration_steps
+from prm.connect.service.sharing import on_record_updated, on_records_updated
 from prm.connect.service.tombstones import on_record_ended
 from prm.core.auth import BearerTokenMiddleware
 from prm.core.clock import Clock, SystemClock
@@ -27,7 +28,13 @@ from prm.core.dependencies import DEPENDENCIES
 from prm.core.nul import refuse_nul_characters
 from prm.core.openapi import openapi_plugins
 from prm.core.problems import EXCEPTION_HANDLERS
-from prm.core.records import listen_to_ends, listen_to_states, listen_to_updates
+from prm.core.records import (
+    listen_to_bulk_states,
+    listen_to_bulk_updates,
+    listen_to_ends,
+    listen_to_states,
+    listen_to_updates,
+)
 from prm.core.request_id import RequestContextMiddleware, send_request_id
 from prm.core.runtime import Runtime, build_runtime
 from prm.core.seeds import SeedSource
@@ -146,8 +153,10 @@ def _ready_runtime(
     register_lead_distribution_jobs(runtime.jobs)
     register_connect_jobs(runtime.jobs)
     listen_to_updates(on_record_updated)
+    listen_to_bulk_updates(on_records_updated)
     listen_to_ends(on_record_ended)
     listen_to_states(on_registration_step)
+    listen_to_bulk_states(on_registration_steps)
     return runtime
 
 

@@ -52,6 +52,20 @@ def body_hash(body: bytes) -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+def sign(connection: Connection, instance_id: str, body: bytes, *, now: float) -> str:
+    """The short-lived token for one request to the connection's peer: signed with this side's
+    key, from this instance (`iss`) and connection (`sub`), for the peer (`aud`), bound to the
+    exact body (`bh`)."""
+    return issue_peer_token(
+        connection.private_key_pem,
+        issuer=instance_id,
+        subject=str(connection.id),
+        audience=connection.peer_url,
+        now=now,
+        claims={"bh": body_hash(body)},
+    )
+
+
 def normalize_url(url: str) -> str:
     return url.strip().rstrip("/")
 
@@ -91,14 +105,7 @@ class PeerDeliverer:
         if connection.peer_connection_id and envelope["receiver_connection_id"] is None:
             envelope = {**envelope, "receiver_connection_id": str(connection.peer_connection_id)}
         body = msgspec.json.encode(envelope)
-        token = issue_peer_token(
-            connection.private_key_pem,
-            issuer=str(instance_id),
-            subject=str(connection.id),
-            audience=connection.peer_url,
-            now=self._db.clock.now().timestamp(),
-            claims={"bh": body_hash(body)},
-        )
+        token = sign(connection, str(instance_id), body, now=self._db.clock.now().timestamp())
         try:
             response = await self._http.post(
                 connection.peer_url + INBOX_PATH,
@@ -196,14 +203,7 @@ class PeerBatchDeliverer:
             "messages": envelopes,
         }
         body = msgspec.json.encode(batch)
-        token = issue_peer_token(
-            connection.private_key_pem,
-            issuer=instance_id,
-            subject=str(connection.id),
-            audience=connection.peer_url,
-            now=self._db.clock.now().timestamp(),
-            claims={"bh": body_hash(body)},
-        )
+        token = sign(connection, instance_id, body, now=self._db.clock.now().timestamp())
         try:
             response = await self._http.post(
                 connection.peer_url + BATCH_INBOX_PATH,

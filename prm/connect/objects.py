@@ -15,8 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.activity import plain
 from prm.core.auth import Principal
 from prm.core.errors import RuleViolation
+from prm.core.repository import ScopedRepository
 from prm.crm import schemas as crm
 from prm.crm.models import Account, Contact, Lead, LeadSource, Opportunity
+from prm.crm.repository import AccountRepository, ContactRepository, LeadRepository, OpportunityRepository
 from prm.crm.services import accounts, contacts, leads, opportunities
 
 
@@ -96,7 +98,7 @@ async def load(session: AsyncSession, object_name: str, record_id: uuid.UUID) ->
     return await session.get(OBJECTS[object_name].model, record_id)
 
 
-def _create_struct(object_name: str, values: dict[str, Any], parent_local_id: uuid.UUID | None) -> Any:
+def create_struct(object_name: str, values: dict[str, Any], parent_local_id: uuid.UUID | None) -> Any:
     """The CRM create payload for a received record; required fields the peer does not share
     get a neutral placeholder (the receiving side completes them)."""
     base: dict[str, Any]
@@ -124,7 +126,7 @@ async def create_local(
     values: dict[str, Any],
     parent_local_id: uuid.UUID | None,
 ) -> Any:
-    data = _create_struct(object_name, values, parent_local_id)
+    data = create_struct(object_name, values, parent_local_id)
     if object_name == "account":
         return await accounts.create_account(session, principal=principal, data=data)
     if object_name == "contact":
@@ -132,6 +134,19 @@ async def create_local(
     if object_name == "opportunity":
         return await opportunities.create_opportunity(session, principal=principal, data=data)
     return await leads.create_lead(session, principal=principal, data=data)
+
+
+UPDATES: dict[str, type[msgspec.Struct]] = {
+    "account": crm.AccountUpdate,
+    "contact": crm.ContactUpdate,
+    "opportunity": crm.OpportunityUpdate,
+    "lead": crm.LeadUpdate,
+}
+
+
+def update_struct(object_name: str, body: dict[str, Any]) -> Any:
+    """The CRM update payload (with `expected_version`) for a received change."""
+    return msgspec.convert(body, UPDATES[object_name])
 
 
 async def update_local(
@@ -165,6 +180,22 @@ def check_type(value: Any, kind: str) -> bool:
     if kind == "date":
         return isinstance(value, (str, date))
     return isinstance(value, str)
+
+
+REPOSITORIES: dict[str, type[ScopedRepository[Any]]] = {
+    "account": AccountRepository,
+    "contact": ContactRepository,
+    "opportunity": OpportunityRepository,
+    "lead": LeadRepository,
+}
+
+
+async def visible_many(
+    session: AsyncSession, principal: Principal, object_name: str, record_ids: set[uuid.UUID]
+) -> tuple[dict[uuid.UUID, Any], str]:
+    """Those of the records `principal` may see, by id, in one query; and the object's label."""
+    repository = REPOSITORIES[object_name](session, principal)
+    return await repository.get_many(record_ids), repository.label
 
 
 async def get_visible(session: AsyncSession, principal: Principal, object_name: str, record_id: uuid.UUID) -> Any:

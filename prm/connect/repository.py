@@ -117,6 +117,36 @@ class ConnectRepository:
         found: Share | None = await self.session.scalar(stmt)
         return found
 
+    async def shares_by_origin(self, connection_id: uuid.UUID, origin_ids: set[uuid.UUID]) -> list[Share]:
+        """The connection's shares of any of these origin ids (a batch's records and parents)."""
+        if not origin_ids:
+            return []
+        stmt = select(Share).where(Share.connection_id == connection_id, Share.origin_id.in_(origin_ids))
+        return list((await self.session.scalars(stmt)).all())
+
+    async def lock_shares(self, share_ids: list[uuid.UUID]) -> None:
+        """Lock these shares and read them afresh (PostgreSQL; SQLite has one writer anyway)."""
+        stmt = select(Share).where(Share.id.in_(share_ids)).order_by(Share.id).with_for_update()
+        await self.session.scalars(stmt.execution_options(populate_existing=True))
+
+    async def pending_children(self, connection_id: uuid.UUID, parent_origin_ids: list[uuid.UUID]) -> list[Share]:
+        """Pending received records that waited for one of these parents (one query)."""
+        if not parent_origin_ids:
+            return []
+        stmt = select(Share).where(
+            Share.connection_id == connection_id,
+            Share.parent_origin_id.in_(parent_origin_ids),
+            Share.status == ShareStatus.PENDING_RECEIVED,
+        )
+        return list((await self.session.scalars(stmt.order_by(Share.started_at, Share.id))).all())
+
+    async def shares_of_records(self, local_ids: set[uuid.UUID]) -> list[Share]:
+        """Every share of any of these local records (one query; callers filter by object)."""
+        if not local_ids:
+            return []
+        stmt = select(Share).where(Share.local_id.in_(local_ids)).order_by(Share.started_at, Share.id)
+        return list((await self.session.scalars(stmt)).all())
+
     async def share_by_id(self, share_id: uuid.UUID) -> Share:
         found = await self.session.get(Share, share_id)
         if found is None:

@@ -15,13 +15,16 @@ from typing import Any
 
 import msgspec
 from advanced_alchemy.types import GUID, DateTimeUTC
-from sqlalchemy import JSON, Integer, MetaData, Text, event, insert
+from sqlalchemy import JSON, Integer, MetaData, Text, bindparam, event, insert, update
 from sqlalchemy import Enum as SAEnum
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from uuid_utils.compat import uuid7
 
 from prm.core.clock import Clock
@@ -135,6 +138,61 @@ async def insert_rows(session: AsyncSession, model: type[Base], rows: list[dict[
     if rows:
         connection = await session.connection()
         await connection.execute(insert(model), rows)
+
+
+async def save_modified(session: AsyncSession, records: list[Any]) -> None:
+    """Write the changed columns of these persistent objects with one executemany UPDATE per
+    model and set of changed columns, then mark them written (the ORM's flush sends one UPDATE
+    per versioned row where the driver cannot count an executemany's rows, as asyncpg).
+
+    A versioned row's version goes up by one and is part of the WHERE; the caller holds the rows
+    locked (PostgreSQL) or is the one writer (SQLite), so the version it read is the one there."""
+    groups: dict[tuple[type[Any], tuple[str, ...]], list[Any]] = {}
+    for record in records:
+        state = sa_inspect(record)
+        columns = state.mapper.column_attrs.keys()
+        keys = tuple(sorted(k for k in state.committed_state if k in columns))
+        if keys:
+            groups.setdefault((type(record), keys), []).append(record)
+    now = session.info["clock"].now() if "clock" in session.info else None
+    connection = await session.connection()
+    for (model, keys), group in groups.items():
+        result = await connection.execute(*_update_many(model, keys, group, now))
+        if connection.dialect.supports_sane_multi_rowcount and result.rowcount != len(group):
+            raise StaleDataError(f"{model.__name__}: {len(group)} rows to update, {result.rowcount} matched.")
+        for record in group:
+            _mark_written(record, keys, now)
+
+
+def _update_many(model: type[Any], keys: tuple[str, ...], group: list[Any], now: datetime | None) -> tuple[Any, Any]:
+    table = model.__table__
+    versioned = issubclass(model, VersionMixin)
+    stamped = issubclass(model, TimestampMixin) and now is not None and "updated_at" not in keys
+    values: dict[str, Any] = {k: bindparam(f"b_{k}", type_=table.c[k].type) for k in keys}
+    where = [table.c.id == bindparam("b_id", type_=table.c.id.type)]
+    if versioned:
+        values["version"] = table.c.version + 1
+        where.append(table.c.version == bindparam("b_version"))
+    if stamped:
+        values["updated_at"] = bindparam("b_updated_at", type_=table.c.updated_at.type)
+    rows = []
+    for record in group:
+        row = {f"b_{k}": getattr(record, k) for k in keys} | {"b_id": record.id}
+        if versioned:
+            row["b_version"] = record.version
+        if stamped:
+            row["b_updated_at"] = now
+        rows.append(row)
+    return update(table).where(*where).values(values), rows
+
+
+def _mark_written(record: Any, keys: tuple[str, ...], now: datetime | None) -> None:
+    for key in keys:
+        set_committed_value(record, key, getattr(record, key))
+    if isinstance(record, VersionMixin):
+        set_committed_value(record, "version", record.version + 1)
+    if isinstance(record, TimestampMixin) and now is not None and "updated_at" not in keys:
+        set_committed_value(record, "updated_at", now)
 
 
 class Database:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, select, true
@@ -45,6 +45,15 @@ class ScopedRepository(Generic[M]):
         if found is None:
             raise NotFound(f"{self.label} {record_id} not found.")
         return found
+
+    async def get_many(self, record_ids: Collection[uuid.UUID], *, for_update: bool = False) -> dict[uuid.UUID, M]:
+        """Those of the records the caller may see, by id, in one query (the others are not there)."""
+        if not record_ids:
+            return {}
+        stmt = self.select().where(self.model.id.in_(list(record_ids)))
+        if for_update:
+            stmt = stmt.with_for_update()
+        return {record.id: record for record in await self.session.scalars(stmt)}
 
     async def exists(self, record_id: uuid.UUID) -> bool:
         stmt = select(self.model.id).where(self.scope(), self.model.id == record_id)

@@ -373,3 +373,35 @@ async def test_a_batch_whose_token_is_not_genuine_changes_nothing(client: Client
     assert await _received_share(client, world, peer, origin) is not None
     replayed = await client.post(BATCH_INBOX_PATH, content=raw, headers=headers)
     assert replayed.status_code == 401
+
+
+async def test_a_received_change_that_cannot_be_applied_shows_on_the_receivers_share_until_one_applies(
+    client: Client, world: World
+) -> None:
+    peer, _ = await subscribed_peer(client, world, auto_accept=True)
+    origin = str(uuid.uuid4())
+    reply = await _post_batch(
+        client, world, peer, [_envelope(peer, "records", {"items": [_item(peer, origin, "Umbrella", 1)]})]
+    )
+    assert [r["status"] for r in reply.json()["results"]] == ["applied"]
+
+    too_long = _envelope(peer, "records", {"items": [_item(peer, origin, "U" * 201, 2)]})  # names are at most 200
+    reply = await _post_batch(client, world, peer, [too_long])
+    assert [r["status"] for r in reply.json()["results"]] == ["refused"]
+    share = await _received_share(client, world, peer, origin)
+    assert share is not None
+    assert share["last_error"] is not None
+    assert share["last_error"].startswith("Not applied here: ")
+    assert "name" in share["last_error"]
+    account = await client.get(f"{API}/accounts/{share['local_id']}", headers=world.admin.headers)
+    assert account.json()["name"] == "Umbrella"
+
+    reply = await _post_batch(
+        client, world, peer, [_envelope(peer, "records", {"items": [_item(peer, origin, "Umbrella v3", 3)]})]
+    )
+    assert [r["status"] for r in reply.json()["results"]] == ["applied"]
+    share = await _received_share(client, world, peer, origin)
+    assert share is not None
+    assert share["last_error"] is None
+    account = await client.get(f"{API}/accounts/{share['local_id']}", headers=world.admin.headers)
+    assert account.json()["name"] == "Umbrella v3"

@@ -190,6 +190,42 @@ async def test_deactivation_stops_changes_both_ways_removes_unaccepted_records_a
     assert [h["action"] for h in history["items"]][-1] == "peer_ended"
 
 
+async def _registered_from_b(linked: Linked) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A deal registered from B (the partner's instance) and approved on A: (A's registration, B's opportunity)."""
+    a, b = linked.a, linked.b
+    program = {"name": "Partner deals", "margin_bps": 500, "currency": "USD", "eligible_tiers": ["gold"],
+               "required_fields": []}  # fmt: skip
+    program_id = (await a.call("POST", f"{API}/deal-programs", program, expect=201))["id"]
+    account = await b.call("POST", f"{API}/accounts", {"name": "Tyrell", "website": "https://tyrell.example"},
+                           expect=201)  # fmt: skip
+    opportunity = await b.call("POST", f"{API}/opportunities", {"name": "Tyrell rollout",
+                               "account_id": account["id"], "amount_minor": 1_500_000, "currency": "USD",
+                               "close_date": "2026-09-30"}, expect=201)  # fmt: skip
+    body = {"connection_id": linked.b_connection, "opportunity_id": opportunity["id"], "program_id": program_id}
+    await b.call("POST", f"{API}/connect/deal-registrations", body, expect=201)
+    await linked.deliver()
+    [registration] = (await a.get(f"{API}/deal-registrations", limit=10))["items"]
+    decision = {"expected_version": registration["version"], "note": "Go"}
+    approved = await a.call("POST", f"{API}/deal-registrations/{registration['id']}/approve", decision)
+    await linked.deliver()
+    return dict(approved), dict(opportunity)
+
+
+async def test_a_registration_the_expiry_timer_ends_is_told_to_the_partners_instance(linked: Linked) -> None:
+    approved, opportunity = await _registered_from_b(linked)
+    sharing = f"{API}/connect/records/opportunities/{opportunity['id']}/sharing"
+    assert (await linked.b.get(sharing))[0]["registration"]["state"] == "approved"
+
+    linked.clock.advance(datetime.fromisoformat(approved["expires_at"]) - linked.clock.now() + timedelta(minutes=1))
+    ran = await linked.a.app.state.runtime.jobs.run_all()
+    assert ran["deal_registration.expire_registrations"] == 1  # one UPDATE for every due registration
+    await linked.deliver()
+    assert (await linked.b.get(sharing))[0]["registration"]["state"] == "expired"
+    history = await linked.b.get(f"{API}/opportunities/{opportunity['id']}/history", sort="created_at")
+    steps = [h["changes"]["registration_state"] for h in history["items"] if h["action"] == "connect_registration"]
+    assert steps == [[None, "submitted"], ["submitted", "approved"], ["approved", "expired"]]
+
+
 async def test_a_deal_registered_from_the_partners_instance_round_trips(linked: Linked) -> None:
     a, b = linked.a, linked.b
     program = {"name": "Partner deals", "margin_bps": 500, "currency": "USD", "eligible_tiers": ["gold"],

@@ -90,6 +90,22 @@ async def failed(
         await _suspend_if_long(session, connection.id, now - suspend_after)
 
 
+# The start of a share's last error when this side could not apply what its peer sent.
+NOT_APPLIED = "Not applied here: "
+
+
+async def not_applied(session: AsyncSession, *, connection: Connection, envelope: dict[str, Any], reason: str) -> None:
+    """A peer's message this side refused: the reason goes on this side's shares it was about too
+    (the sender's shows it as well), so the admin here sees why the copy is behind."""
+    try:
+        keys = shares_in(envelope)
+    except (ValueError, TypeError, AttributeError):
+        return  # a message too broken to name its records (the reply to the sender says why)
+    if keys:
+        values = {"last_error": f"{NOT_APPLIED}{reason}"[:2000]}
+        await session.execute(update(Share).where(_share_rows(connection.id, keys)).values(**values))
+
+
 async def _suspend_if_long(session: AsyncSession, connection_id: uuid.UUID, since: datetime) -> None:
     suspended = await session.execute(
         update(Connection)

@@ -8,9 +8,13 @@ the whole request is one unit of work. A message id seen before is acknowledged 
 so the sender's retries never apply a change twice.
 
 A batch (`receive_batch`) is many messages of one live connection under one token: verified
-once, applied in order in one unit of work, each in its own savepoint, so one the rules
-refuse is answered "refused" with the reason (the sender retries it) and the others still
-apply; redeliveries are found with one query and answered "duplicate".
+once, applied in order in one unit of work; redeliveries are found with one query and answered
+"duplicate". Consecutive `records` (or `accepted`) messages are applied together, set-based, in
+one savepoint (a number of queries that does not grow with the batch); if the rules refuse
+anything in them, those messages are applied again one at a time, each in its own savepoint, so
+one the rules refuse is answered "refused" with the reason (the sender retries it, and the
+reason also becomes the last error of this side's shares it was about) and the others still
+apply. Any other message is applied alone in its own savepoint the same way.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from prm.connect.client import HANDSHAKE_TYPES, body_hash
 from prm.connect.models import SYNCING, Connection, ConnectionStatus
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import PeerBatch, PeerEnvelope, PeerResult
-from prm.connect.service import connections, publishing, registrations, sharing, tombstones
+from prm.connect.service import connections, health, publishing, receiving, registrations, sharing, tombstones
 from prm.core.db import savepoint
 from prm.core.errors import DomainError, Unauthenticated
 from prm.core.outbox import OutboxKind, release_waiting
@@ -44,6 +48,18 @@ LIFE_HANDLERS: dict[str, Callable[[AsyncSession, Connection, dict[str, Any]], Aw
     "tombstone": tombstones.peer_tombstone,
     "deal_registration": registrations.received_deal,
     "registration": registrations.peer_registration,
+}
+
+
+# What a message the rules refuse raises: it is answered "refused" with the reason.
+REFUSALS = (DomainError, IntegrityError, msgspec.ValidationError, KeyError, TypeError, ValueError)
+
+
+# Message kinds applied many at once (consecutive ones of a batch): a number of queries that
+# does not grow with the number of messages or records in them.
+BULK_HANDLERS: dict[str, Callable[[AsyncSession, Connection, list[dict[str, Any]]], Awaitable[None]]] = {
+    "records": receiving.receive_records,
+    "accepted": sharing.peer_accepted_records,
 }
 
 
@@ -172,10 +188,8 @@ async def _dispatch(session: AsyncSession, connection: Connection, envelope: Pee
         await publishing.peer_unpublished(session, connection, body)
     elif kind in ("subscribe", "unsubscribe"):
         await publishing.peer_subscribed(session, connection, body, on=kind == "subscribe")
-    elif kind == "records":
-        await sharing.received_records(session, connection, body)
-    elif kind == "accepted":
-        await sharing.peer_accepted_record(session, connection, body)
+    elif kind in BULK_HANDLERS:
+        await BULK_HANDLERS[kind](session, connection, [body])
     elif kind == "stop":
         await sharing.peer_stopped(session, connection, body)
     elif kind in LIFE_HANDLERS:
@@ -215,7 +229,47 @@ async def receive_batch(session: AsyncSession, *, authorization: str, raw: bytes
     if not await repo.remember_token(str(claims["jti"]), datetime.fromtimestamp(float(claims["exp"]) + 60, UTC)):
         raise _refuse("token already used")
     seen = await repo.seen_message_ids([m.message_id for m in batch.messages])
-    return [await _apply_in_batch(session, connection, batch, envelope, seen) for envelope in batch.messages]
+    results: list[PeerResult] = []
+    run: list[PeerEnvelope] = []  # consecutive new messages of one bulk kind: applied together
+    for envelope in batch.messages:
+        if _joins_run(batch, envelope, seen, run):
+            run.append(envelope)
+            continue
+        results += await _apply_run(session, connection, batch, run, seen)
+        run = []
+        results.append(await _apply_in_batch(session, connection, batch, envelope, seen))
+    return results + await _apply_run(session, connection, batch, run, seen)
+
+
+def _joins_run(batch: PeerBatch, envelope: PeerEnvelope, seen: set[uuid.UUID], run: list[PeerEnvelope]) -> bool:
+    ids = (envelope.sender_connection_id, envelope.receiver_connection_id)
+    return (
+        envelope.type in BULK_HANDLERS
+        and (not run or run[0].type == envelope.type)
+        and ids == (batch.sender_connection_id, batch.receiver_connection_id)
+        and envelope.message_id not in seen
+        and all(m.message_id != envelope.message_id for m in run)
+    )
+
+
+async def _apply_run(
+    session: AsyncSession, connection: Connection, batch: PeerBatch, run: list[PeerEnvelope], seen: set[uuid.UUID]
+) -> list[PeerResult]:
+    """Messages of one kind applied set-based in one savepoint; if the rules refuse any of them,
+    one at a time instead, so the reply names the refused one and the others still apply."""
+    if run:
+        try:
+            async with savepoint(session):
+                await BULK_HANDLERS[run[0].type](session, connection, [envelope.body for envelope in run])
+        except REFUSALS:
+            pass
+        else:
+            now = session.info["clock"].now()
+            for envelope in run:
+                seen.add(envelope.message_id)
+                ConnectRepository(session).remember_message_at_commit(envelope.message_id, connection.id, now)
+            return [PeerResult(envelope.message_id, "applied") for envelope in run]
+    return [await _apply_in_batch(session, connection, batch, envelope, seen) for envelope in run]
 
 
 async def _live_connection(repo: ConnectRepository, batch: PeerBatch) -> Connection:
@@ -242,8 +296,12 @@ async def _apply_in_batch(
     try:
         async with savepoint(session):
             await _dispatch(session, connection, envelope)
-    except (DomainError, IntegrityError, msgspec.ValidationError, KeyError, TypeError, ValueError) as exc:
-        return PeerResult(envelope.message_id, "refused", _reason(exc))
+    except REFUSALS as exc:
+        reason = _reason(exc)
+        await health.not_applied(
+            session, connection=connection, envelope={"type": envelope.type, "body": envelope.body}, reason=reason
+        )
+        return PeerResult(envelope.message_id, "refused", reason)
     seen.add(envelope.message_id)
     ConnectRepository(session).remember_message_at_commit(
         envelope.message_id, connection.id, session.info["clock"].now()

@@ -140,6 +140,28 @@ async def on_state_changed(session: AsyncSession, entity: str, record: Any) -> N
             _tell(session, connection, share, record)
 
 
+async def on_states_changed(session: AsyncSession, entity: str, record_ids: list[Any]) -> None:
+    """`on_state_changed` for many registrations a timer moved at once (expiry): one query finds
+    those that came from a partner's instance, one reads them as they stand now."""
+    if entity != REGISTRATION:
+        return
+    repo = ConnectRepository(session)
+    shares = [
+        s
+        for s in await repo.shares_of_records(set(record_ids))
+        if s.object == REGISTRATION and not s.ours and s.ended_at is None
+    ]
+    if not shares:
+        return
+    stmt = select(DealRegistration).where(DealRegistration.id.in_({s.local_id for s in shares}))
+    registrations = {r.id: r for r in await session.scalars(stmt.execution_options(populate_existing=True))}
+    for share in shares:
+        connection = await repo.find_connection(share.connection_id)
+        registration = registrations.get(share.local_id) if share.local_id else None
+        if connection is not None and registration is not None:
+            _tell(session, connection, share, registration)
+
+
 async def peer_registration(session: AsyncSession, connection: Connection, body: dict[str, Any]) -> None:
     """Partner side: the vendor's registration as it stands now."""
     share = await ConnectRepository(session).share(connection.id, REGISTRATION, uuid.UUID(str(body["origin_id"])))

@@ -21,18 +21,19 @@ from a connection are never sent back to it (no echo).
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.connect.client import send
-from prm.connect.models import ACTIVE_SHARES, REGISTRATION, SYNCING, Connection, Share, ShareStatus
-from prm.connect.objects import OBJECTS, create_local, get_visible, load, spec_for, update_local, values_of
+from prm.connect.models import ACTIVE_SHARES, REGISTRATION, SYNCING, Connection, Publication, Share, ShareStatus
+from prm.connect.objects import OBJECTS, create_local, get_visible, spec_for, values_of, visible_many
 from prm.connect.repository import ConnectRepository
 from prm.connect.schemas import RecordRef, ShareRequest
 from prm.connect.service.publishing import accepted_connection
-from prm.core.activity import plain, record_activity
+from prm.core.activity import plain
 from prm.core.auth import Principal, Role
 from prm.core.errors import Conflict, NotFound, RuleViolation
 from prm.core.outbox import enqueue_email
@@ -66,15 +67,19 @@ def acting_for(connection: Connection) -> Principal:
 
 
 async def share_records(session: AsyncSession, *, principal: Principal, data: ShareRequest) -> list[Share]:
+    """Forward records to connections: a query per connection and per object, not per record."""
     connections = [await _named_connection(session, cid, i) for i, cid in enumerate(dict.fromkeys(data.connection_ids))]
-    records = [await _named_record(session, principal, ref, i) for i, ref in enumerate(data.records)]
-    instance_id = await ConnectRepository(session).instance_id()
+    records = await _named_records(session, principal, data.records)
+    repo = ConnectRepository(session)
+    instance_id = await repo.instance_id()
+    known = await _known_shares(repo, data.records, records)
     started: list[Share] = []
     for connection in connections:
+        publications = {p.object: p for p in await repo.publications(connection.id)}
         items: list[dict[str, Any]] = []
         shared_now: dict[uuid.UUID, uuid.UUID] = {}  # local id -> origin id, for parents in this request
         for index, (ref, record) in enumerate(zip(data.records, records, strict=True)):
-            share = await _share_one(session, connection, ref, record, index, shared_now)
+            share = _share_one(session, connection, publications, known, ref, record, index, shared_now)
             if share is None:
                 continue
             shared_now[record.id] = share.origin_id
@@ -96,25 +101,47 @@ async def _named_connection(session: AsyncSession, connection_id: uuid.UUID, ind
         raise RuleViolation(exc.detail, field=f"connection_ids[{index}]") from exc
 
 
-async def _named_record(session: AsyncSession, principal: Principal, ref: RecordRef, index: int) -> Any:
-    """A record named in the body: hidden and missing look the same (422 naming it)."""
-    try:
-        return await get_visible(session, principal, ref.object, ref.id)
-    except NotFound as exc:
-        raise RuleViolation(exc.detail, field=f"records[{index}].id") from exc
+async def _named_records(session: AsyncSession, principal: Principal, refs: list[RecordRef]) -> list[Any]:
+    """The records named in the body, one query per object: hidden and missing look the same
+    (422 naming the first such)."""
+    found: dict[tuple[str, uuid.UUID], Any] = {}
+    labels: dict[str, str] = {}
+    for object_name in dict.fromkeys(ref.object for ref in refs):
+        spec = spec_for(object_name)
+        ids = {ref.id for ref in refs if ref.object == object_name}
+        visible, labels[spec.name] = await visible_many(session, principal, spec.name, ids)
+        found.update({(spec.name, record_id): record for record_id, record in visible.items()})
+    for index, ref in enumerate(refs):
+        if (ref.object, ref.id) not in found:
+            raise RuleViolation(f"{labels[ref.object]} {ref.id} not found.", field=f"records[{index}].id")
+    return [found[(ref.object, ref.id)] for ref in refs]
 
 
-async def _share_one(
+async def _known_shares(
+    repo: ConnectRepository, refs: list[RecordRef], records: list[Any]
+) -> dict[tuple[str, uuid.UUID], list[Share]]:
+    """Every share of the records and of their parents, by (object, local id), in one query."""
+    ids = {record.id for record in records}
+    ids |= {record.account_id for ref, record in zip(refs, records, strict=True) if OBJECTS[ref.object].parent}
+    known: dict[tuple[str, uuid.UUID], list[Share]] = defaultdict(list)
+    for share in await repo.shares_of_records(ids):
+        if share.local_id is not None:
+            known[(share.object, share.local_id)].append(share)
+    return known
+
+
+def _share_one(
     session: AsyncSession,
     connection: Connection,
+    publications: dict[str, Publication],
+    known: dict[tuple[str, uuid.UUID], list[Share]],
     ref: RecordRef,
     record: Any,
     index: int,
     shared_now: dict[uuid.UUID, uuid.UUID],
 ) -> Share | None:
-    repo = ConnectRepository(session)
     where = f"records[{index}]"
-    publication = await repo.publication(connection.id, ref.object)
+    publication = publications.get(ref.object)
     if publication is None or not publication.peer_subscribed:
         raise RuleViolation(
             f"The peer has not subscribed to {ref.object} on this connection; publish it and have them subscribe.",
@@ -122,12 +149,12 @@ async def _share_one(
         )
     if ref.object == "lead" and not (record.company or "").strip():
         raise RuleViolation("A lead without a company cannot be shared.", field=where)
-    existing = [s for s in await repo.shares_of_record(ref.object, record.id) if s.connection_id == connection.id]
+    existing = [s for s in known[(ref.object, record.id)] if s.connection_id == connection.id]
     if any(not s.ours for s in existing):
         raise RuleViolation("This record came from this connection; it is never sent back to its origin.", field=where)
     if any(s.status in ACTIVE_SHARES for s in existing):
         return None  # already shared: only new recipients are sent anything
-    parent_origin = await _parent_origin(repo, connection, ref.object, record, shared_now, where)
+    parent_origin = _parent_origin(known, connection, ref.object, record, shared_now, where)
     now = session.info["clock"].now()
     share = (
         existing[0]
@@ -140,11 +167,12 @@ async def _share_one(
     share.sent_seq, share.received_seq, share.received_count = 1, 0, 0
     if not existing:
         session.add(share)
+        known[(ref.object, record.id)].append(share)
     return share
 
 
-async def _parent_origin(
-    repo: ConnectRepository,
+def _parent_origin(
+    known: dict[tuple[str, uuid.UUID], list[Share]],
     connection: Connection,
     object_name: str,
     record: Any,
@@ -157,7 +185,7 @@ async def _parent_origin(
     parent_id: uuid.UUID = record.account_id
     if parent_id in shared_now:
         return shared_now[parent_id]
-    for share in await repo.shares_of_record(parent_object, parent_id):
+    for share in known[(parent_object, parent_id)]:
         if share.connection_id == connection.id and share.status in (*ACTIVE_SHARES, ShareStatus.PENDING_RECEIVED):
             return share.origin_id
     raise RuleViolation(
@@ -216,142 +244,24 @@ async def on_record_updated(session: AsyncSession, entity: str, record: Any, cha
         send(session, connection, "records", {"items": [item]})
 
 
-# Inbound
-
-
-async def received_records(session: AsyncSession, connection: Connection, body: dict[str, Any]) -> None:
-    new_pending = 0
-    for item in body["items"]:
-        new_pending += await _receive_item(session, connection, item)
-    if new_pending:
-        await _tell_owner_of_pending(session, connection, new_pending)
-
-
-async def _receive_item(session: AsyncSession, connection: Connection, item: dict[str, Any]) -> int:
-    repo = ConnectRepository(session)
-    object_name = spec_for(str(item["object"])).name
-    origin_id = uuid.UUID(str(item["origin_id"]))
-    from_origin = item["origin"] == "sender"
-    share = await repo.share(connection.id, object_name, origin_id)
-    if share is None:
-        if not from_origin:
-            raise Conflict(f"No {object_name} {origin_id} is shared on this connection.")
-        share = await _new_received(session, connection, item)
-        return 1 if share.status is ShareStatus.PENDING_RECEIVED else 0
-    if share.ours == from_origin:
-        raise Conflict(f"{object_name} {origin_id} is shared the other way on this connection.")
-    await _lock(session, share)
-    if share.status not in (*ACTIVE_SHARES, ShareStatus.PENDING_RECEIVED):
-        return 0  # sharing stopped: no further updates
-    share.received_count += 1
-    share.received_seq = max(share.received_seq, int(item["seq"]))
-    share.last_sync_at = session.info["clock"].now()
-    await _merge(session, connection, share, item)
-    return 0
-
-
-async def _lock(session: AsyncSession, share: Share) -> None:
-    """The record first, then its share: the order a local edit takes them (its UPDATE, then the
-    change hook's share update), so an incoming change and a local edit queue instead of
-    deadlocking, and two incoming changes to one record apply one after the other, each on the
-    other's committed row (PostgreSQL; SQLite has one writer anyway)."""
-    if share.local_id is not None:
-        model = OBJECTS[share.object].model
-        await session.execute(select(model.id).where(model.id == share.local_id).with_for_update())
-    await session.refresh(share, with_for_update=True)
-
-
-async def _new_received(session: AsyncSession, connection: Connection, item: dict[str, Any]) -> Share:
-    repo = ConnectRepository(session)
-    object_name = str(item["object"])
-    subscription = await repo.subscription(connection.id, object_name)
-    if subscription is None or not subscription.subscribed:
-        raise Conflict(f"{object_name} is not subscribed on this connection.", field="object")
-    parent = await _parent_share(repo, connection, object_name, item.get("parent_origin_id"))
-    now = session.info["clock"].now()
-    share = Share(
-        connection_id=connection.id,
-        object=object_name,
-        origin_id=uuid.UUID(str(item["origin_id"])),
-        ours=False,
-        local_id=None,
-        partner_record_id=uuid.UUID(str(item["origin_id"])),
-        parent_origin_id=parent.origin_id if parent else None,
-        status=ShareStatus.PENDING_RECEIVED,
-        started_at=now,
-        last_sync_at=now,
-        stamps=dict(item["stamps"]),
-        pending_values=dict(item["values"]),
-        sent_seq=0,
-        received_seq=int(item["seq"]),
-        received_count=1,
-    )
-    session.add(share)
-    await session.flush()
-    parent_ready = parent is None or parent.status in (ShareStatus.ACTIVE_RECEIVED, ShareStatus.ACTIVE_SENT)
-    if subscription.auto_accept and parent_ready:
-        await _activate(session, connection, share)
-    return share
-
-
-async def _parent_share(
-    repo: ConnectRepository, connection: Connection, object_name: str, parent_origin: Any
-) -> Share | None:
-    parent_object = OBJECTS[object_name].parent
-    if parent_object is None or parent_origin is None:
-        return None
-    parent = await repo.share(connection.id, parent_object, uuid.UUID(str(parent_origin)))
-    if parent is None:
-        raise Conflict(f"The {object_name}'s {parent_object} has not arrived yet.")
-    return parent
-
-
-async def _merge(session: AsyncSession, connection: Connection, share: Share, item: dict[str, Any]) -> None:
-    our_instance = str(await ConnectRepository(session).instance_id())
-    winners: dict[str, Any] = {}
-    losers: dict[str, Any] = {}
-    stamps = dict(share.stamps)
-    for field, value in dict(item["values"]).items():
-        theirs = list(item["stamps"][field])
-        mine = list(stamps.get(field) or [0, ""])
-        if newer(theirs, mine):
-            winners[field], stamps[field] = value, theirs
-        elif mine[1] == our_instance:
-            losers[field] = value
-    share.stamps = stamps
-    if share.status is ShareStatus.PENDING_RECEIVED:
-        share.pending_values = {**(share.pending_values or {}), **winners}
-        return
-    await _apply(session, connection, share, winners, losers)
-
-
-async def _apply(
-    session: AsyncSession, connection: Connection, share: Share, winners: dict[str, Any], losers: dict[str, Any]
+async def on_records_updated(
+    session: AsyncSession, entity: str, changed: list[tuple[Any, dict[str, list[Any]]]]
 ) -> None:
-    if share.local_id is None:
+    """`on_record_updated` for many records changed at once (a peer's batch): one query finds
+    the few shared on another connection than the one the change came from."""
+    if entity not in OBJECTS:
         return
-    record = await load(session, share.object, share.local_id)
-    if record is None:
-        return
-    wire = {w: local for local, w in (await _wire_fields(ConnectRepository(session), share)).items()}
-    local_values = {wire[w]: v for w, v in winners.items() if w in wire}
-    if local_values:
-        session.info[APPLYING] = connection.id
-        try:
-            await update_local(session, acting_for(connection), share.object, record, local_values)
-        finally:
-            session.info.pop(APPLYING, None)
-    if losers:
-        kept = {w: plain(getattr(record, wire[w])) for w in losers if w in wire}
-        record_activity(
-            session,
-            entity_type=share.object,
-            entity_id=record.id,
-            action="connect_conflict",
-            actor=None,
-            changes={w: [losers[w], kept[w]] for w in kept},
-            note=f"A concurrent change from {connection.peer_url} lost to a later local change; its value is kept.",
-        )
+    shares = await ConnectRepository(session).shares_of_records({record.id for record, _ in changed})
+    applying = session.info.get(APPLYING)
+    elsewhere = {
+        s.local_id for s in shares if s.object == entity and s.status in ACTIVE_SHARES and s.connection_id != applying
+    }
+    for record, changes in changed:
+        if record.id in elsewhere:
+            await on_record_updated(session, entity, record, changes)
+
+
+# Inbound (many records at once: receiving.py)
 
 
 async def _activate(session: AsyncSession, connection: Connection, share: Share) -> None:
@@ -418,14 +328,20 @@ async def stop_share(session: AsyncSession, *, share_id: uuid.UUID) -> Share:
     return share
 
 
-async def peer_accepted_record(session: AsyncSession, connection: Connection, body: dict[str, Any]) -> None:
-    share = await ConnectRepository(session).share(
-        connection.id, str(body["object"]), uuid.UUID(str(body["origin_id"]))
-    )
-    if share is None or not share.ours or share.status is not ShareStatus.PENDING_SENT:
-        return
-    share.status, share.partner_record_id = ShareStatus.ACTIVE_SENT, uuid.UUID(str(body["partner_record_id"]))
-    share.last_sync_at = session.info["clock"].now()
+async def peer_accepted_records(session: AsyncSession, connection: Connection, bodies: list[dict[str, Any]]) -> None:
+    """The peer accepted records we sent (one query for all): active, with its record's id."""
+    origins = {uuid.UUID(str(body["origin_id"])) for body in bodies}
+    shares = {
+        (s.object, s.origin_id): s for s in await ConnectRepository(session).shares_by_origin(connection.id, origins)
+    }
+    now = session.info["clock"].now()
+    for body in bodies:
+        share = shares.get((str(body["object"]), uuid.UUID(str(body["origin_id"]))))
+        if share is None or not share.ours or share.status is not ShareStatus.PENDING_SENT:
+            continue
+        share.status, share.partner_record_id = ShareStatus.ACTIVE_SENT, uuid.UUID(str(body["partner_record_id"]))
+        share.last_sync_at = now
+    await session.flush()
 
 
 async def peer_stopped(session: AsyncSession, connection: Connection, body: dict[str, Any]) -> None:
@@ -436,7 +352,7 @@ async def peer_stopped(session: AsyncSession, connection: Connection, body: dict
         share.status, share.ended_at = ShareStatus.INACTIVE, session.info["clock"].now()
 
 
-async def _tell_owner_of_pending(session: AsyncSession, connection: Connection, count: int) -> None:
+async def tell_owner_of_pending(session: AsyncSession, connection: Connection, count: int) -> None:
     owner = await session.get(User, connection.owner_id) if connection.owner_id else None
     if owner is not None:
         enqueue_email(

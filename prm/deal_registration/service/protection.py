@@ -21,6 +21,7 @@ from prm.core.auth import Principal
 from prm.core.changes import expect_version
 from prm.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from prm.core.outbox import Email, enqueue_emails
+from prm.core.records import states_changed
 from prm.core.webhooks import publish_event, publish_events
 from prm.crm.services.deal_protection import extend_protection, lapse_protection
 from prm.crm.services.directory import emails_of, vendor_admin_emails
@@ -260,6 +261,7 @@ async def expire_registrations(session: AsyncSession, now: datetime) -> int:
         )
         await lapse_protection(session, [r.opportunity_id for r in rows if r.opportunity_id], now)
         await publish_events(session, "deal_registration.expire", [_event(r, state="expired") for r in rows])
+        await states_changed(session, [r.id for r in rows], entity=ENTITY)
         emails = await emails_of(session, [r.submitted_by_id for r in rows])
         await enqueue_emails(
             session,
