@@ -79,11 +79,15 @@ def fresh_database(kind: str, workdir: Path) -> Iterator[str]:
 
 @contextlib.contextmanager
 def workdir() -> Iterator[Path]:
+    """A folder for the run's keys, logs and configs; BENCH_KEEP=1 keeps it (the services' logs)."""
     path = Path(tempfile.mkdtemp(prefix="prm-bench-"))
     try:
         yield path
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        if os.environ.get("BENCH_KEEP") == "1":
+            print(f"# kept: {path}", file=sys.stderr, flush=True)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def service_env(database_url: str, folder: Path, **extra: str) -> dict[str, str]:

@@ -316,3 +316,50 @@ async def test_lead_program_cells_stay_exact_when_offers_race(
     plain, program = kept["scorecard_lead_cells"], kept["scorecard_program_lead_cells"]
     assert (sum(row[-1] for row in plain), sum(row[-1] for row in plain if row[-2])) == (5, 5)
     assert (sum(row[-1] for row in program), sum(row[-1] for row in program if row[-2])) == (5, 5)
+
+
+def copy_lead(lead: str, copy: str) -> str:
+    """An INSERT of a copy of a lead under another id: the same plain cell as the original."""
+    columns = ", ".join(c.name for c in metadata.tables["leads"].columns if c.name != "id")
+    return f"INSERT INTO leads (id, {columns}) SELECT '{copy}'::uuid, {columns} FROM leads WHERE id = '{lead}'"
+
+
+async def test_a_claim_and_a_route_of_two_leads_in_one_cell_do_not_deadlock(
+    client: httpx.AsyncClient,
+    world: World,
+    setup: Setup,  # noqa: F811
+) -> None:
+    """Leads A and B share a plain cell and a program; A has an open offer there. B's route offers
+    it in the program (its program cell) then marks it routed (its plain cell); meanwhile A's offer
+    is taken within the hour (A's plain cells, then its program cells). Both take the plain cell
+    before the program cell, so the second waits for the first instead of the two deadlocking."""
+    await lead_writes(client, world)
+    async with world.db.unit_of_work() as session:
+        declined = (await session.execute(text(
+            "SELECT id FROM lead_offers WHERE status = 'declined' AND program_id IS NOT NULL"
+        ))).scalar_one()  # fmt: skip
+        never_routed = (await session.execute(text(
+            "SELECT id FROM leads WHERE id NOT IN (SELECT lead_id FROM lead_offers)"
+        ))).scalar_one()  # fmt: skip
+        lead_a, lead_b = str(uuid.uuid4()), str(uuid.uuid4())
+        for lead in (lead_a, lead_b):
+            await session.execute(text(copy_lead(str(never_routed), lead)))
+        await session.execute(text(copy_offer(str(declined), "open", None, lead_a)), {"copies": 1})
+        offer_of_a = text("SELECT id FROM lead_offers WHERE lead_id = :lead")
+        open_offer = (await session.execute(offer_of_a, {"lead": lead_a})).scalar_one()
+
+    async with world.db.engine.connect() as route, world.db.engine.connect() as claim:
+        await route.execute(text(copy_offer(str(declined), "open", None, lead_b)), {"copies": 1})
+
+        async def take_within_the_hour() -> None:
+            taken = "UPDATE lead_offers SET status = 'accepted', response_seconds = 60 WHERE id = :offer"
+            await claim.execute(text(taken), {"offer": open_offer})
+            await claim.commit()
+
+        taking = asyncio.create_task(take_within_the_hour())
+        await blocked_on_a_lock(world)
+        await route.execute(text("UPDATE leads SET status = 'routed' WHERE id = :lead"), {"lead": lead_b})
+        await route.commit()
+        await taking
+
+    assert await cells(world) == await rebuilt(world)
