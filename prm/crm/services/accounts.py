@@ -31,9 +31,9 @@ async def owning_partner(session: AsyncSession, principal: Principal, requested:
     return requested
 
 
-async def create_account(session: AsyncSession, *, principal: Principal, data: AccountCreate) -> Account:
-    partner_id = await owning_partner(session, principal, data.partner_id)
-    account = Account(
+def new_account(data: AccountCreate, partner_id: uuid.UUID | None) -> Account:
+    """The account a create body makes (its names and domain normalised), owned by `partner_id`."""
+    return Account(
         name=data.name,
         normalized_name=normalize_company(data.name),
         domain=normalize_domain(data.domain or data.website),
@@ -44,6 +44,10 @@ async def create_account(session: AsyncSession, *, principal: Principal, data: A
         kind=data.kind,
         partner_id=partner_id,
     )
+
+
+async def create_account(session: AsyncSession, *, principal: Principal, data: AccountCreate) -> Account:
+    account = new_account(data, await owning_partner(session, principal, data.partner_id))
     session.add(account)
     await record_created(session, account, entity="account", principal=principal, fields=FIELDS)
     return account

@@ -42,20 +42,7 @@ async def create_many(session: AsyncSession, *, principal: Principal, entity: st
 
 async def _new_accounts(session: AsyncSession, principal: Principal, bodies: list[AccountCreate]) -> list[Account]:
     owners = {p: await accounts.owning_partner(session, principal, p) for p in {b.partner_id for b in bodies}}
-    return [
-        Account(
-            name=data.name,
-            normalized_name=normalize_company(data.name),
-            domain=normalize_domain(data.domain or data.website),
-            website=data.website,
-            country=data.country,
-            industry=data.industry,
-            employees=data.employees,
-            kind=data.kind,
-            partner_id=owners[data.partner_id],
-        )
-        for data in bodies
-    ]
+    return [accounts.new_account(data, owners[data.partner_id]) for data in bodies]
 
 
 async def _visible_accounts(
@@ -93,18 +80,7 @@ async def _new_opportunities(
         partners = [None] * len(bodies)
     now = session.info["clock"].now()
     return [
-        Opportunity(
-            name=data.name,
-            account_id=data.account_id,
-            partner_id=partner_id,
-            stage=data.stage,
-            amount_minor=data.amount_minor,
-            currency=data.currency,
-            close_date=data.close_date,
-            owner_id=principal.user_id,
-            lead_source=data.lead_source,
-            closed_at=now if data.stage.is_closed else None,
-        )
+        opportunities.new_opportunity(data, partner_id, principal, now)
         for data, partner_id in zip(bodies, partners, strict=True)
     ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 
 import msgspec
@@ -60,9 +60,11 @@ async def _partner_for(session: AsyncSession, principal: Principal, data: Opport
     return partner_id
 
 
-async def create_opportunity(session: AsyncSession, *, principal: Principal, data: OpportunityCreate) -> Opportunity:
-    partner_id = await _partner_for(session, principal, data)
-    opportunity = Opportunity(
+def new_opportunity(
+    data: OpportunityCreate, partner_id: uuid.UUID | None, principal: Principal, now: datetime
+) -> Opportunity:
+    """The opportunity a create body makes, owned by its creator (closed now if made closed)."""
+    return Opportunity(
         name=data.name,
         account_id=data.account_id,
         partner_id=partner_id,
@@ -72,8 +74,13 @@ async def create_opportunity(session: AsyncSession, *, principal: Principal, dat
         close_date=data.close_date,
         owner_id=principal.user_id,
         lead_source=data.lead_source,
-        closed_at=session.info["clock"].now() if data.stage.is_closed else None,
+        closed_at=now if data.stage.is_closed else None,
     )
+
+
+async def create_opportunity(session: AsyncSession, *, principal: Principal, data: OpportunityCreate) -> Opportunity:
+    partner_id = await _partner_for(session, principal, data)
+    opportunity = new_opportunity(data, partner_id, principal, session.info["clock"].now())
     session.add(opportunity)
     await record_created(session, opportunity, entity="opportunity", principal=principal, fields=FIELDS)
     return opportunity
