@@ -118,18 +118,24 @@ def cmd_serve(args: argparse.Namespace) -> None:
         raise SystemExit(2)
     from prm.core.logs import logging_config
 
-    uvicorn.run(
-        "prm.cli:app_factory",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        log_level=args.log_level,
-        log_config=logging_config(settings.log_format, args.log_level),
-        proxy_headers=True,
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": args.host,
+        "port": args.port,
+        "workers": args.workers,
+        "log_level": args.log_level,
+        "log_config": logging_config(settings.log_format, args.log_level),
+        "proxy_headers": True,
         # After the drain (prm/core/lifecycle.py), in-flight requests get this long to finish.
-        timeout_graceful_shutdown=max(int(settings.shutdown_timeout_seconds), 1),
-    )
+        "timeout_graceful_shutdown": max(int(settings.shutdown_timeout_seconds), 1),
+    }
+    if args.workers > 1:
+        from prm.core.workers import Supervisor
+
+        config = uvicorn.Config("prm.cli:app_factory", **options)
+        Supervisor(config, sockets=[config.bind_socket()]).run()
+    else:
+        uvicorn.run("prm.cli:app_factory", **options)
 
 
 def upgrade_database(url: str) -> None:

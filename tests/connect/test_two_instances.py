@@ -20,11 +20,9 @@ import pytest
 
 from prm.connect.client import INBOX_PATH, body_hash
 from prm.core.tokens import generate_private_key_pem, issue_peer_token
-from tests.connect.harness import Instance, eventually
+from tests.connect.harness import CONNECTIONS, Instance, eventually, link, local_copy, patch, received_share
 
 pytestmark = pytest.mark.e2e
-
-CONNECTIONS = "/api/v1/connect/connections"
 
 
 class Pair:
@@ -35,19 +33,10 @@ class Pair:
         self.b_connection = ""
 
     def b_share(self, object_name: str, origin_id: str) -> dict[str, Any]:
-        shares = self.partner.get(
-            f"{CONNECTIONS}/{self.b_connection}/shares", params={"limit": 200, "sort": "-started_at"}
-        )
-        found = [s for s in shares["items"] if s["object"] == object_name and s["origin_id"] == origin_id]
-        assert found, f"{object_name} {origin_id} has not arrived"
-        return dict(found[0])
+        return received_share(self.partner, self.b_connection, object_name, origin_id)
 
     def b_copy(self, object_name: str, origin_id: str) -> dict[str, Any]:
-        share = self.b_share(object_name, origin_id)
-        assert share["local_id"], "not accepted yet"
-        return dict(
-            self.partner.get(f"/api/v1/{object_name}s/{share['local_id']}".replace("opportunitys", "opportunities"))
-        )
+        return local_copy(self.partner, self.b_connection, object_name, origin_id)
 
 
 @pytest.fixture(scope="module")
@@ -77,24 +66,9 @@ def linked(pair: Pair) -> Pair:
     b_admin = {"email": "admin@partner-b.example", "name": "B admin", "role": "partner_admin",
                "partner_id": partner["id"], "password": "correct horse battery"}  # fmt: skip
     a.call("POST", "/api/v1/users", b_admin, expect=201)
-    invitation = {"peer_url": b.url, "contact_email": "owner@partner.example", "partner_id": partner["id"]}
-    invited = a.call("POST", CONNECTIONS, invitation, expect=201)
-    assert invited["status"] == "sent"
-    pair.a_connection = invited["id"]
-    received = eventually(lambda: b.get(CONNECTIONS)["items"], what="the invitation on the partner")
-    assert received[0]["status"] == "received"
-    assert received[0]["peer_url"] == a.url
-    pair.b_connection = received[0]["id"]
-    b.call("POST", f"{CONNECTIONS}/{pair.b_connection}/accept", {})
-    eventually(lambda: a.get(f"{CONNECTIONS}/{pair.a_connection}")["status"] == "accepted", what="accepted on A")
-    for object_name in ("account", "contact", "opportunity"):
-        a.call("PUT", f"{CONNECTIONS}/{pair.a_connection}/publications", {"object": object_name})
-    subscriptions = f"{CONNECTIONS}/{pair.b_connection}/subscriptions"
-    eventually(lambda: len(b.get(subscriptions)) == 3, what="publications on B")
-    for object_name in ("account", "contact", "opportunity"):
-        b.call("PUT", f"{subscriptions}/{object_name}", {"auto_accept": False})
-    publications = f"{CONNECTIONS}/{pair.a_connection}/publications"
-    eventually(lambda: all(p["peer_subscribed"] for p in a.get(publications)), what="subscriptions on A")
+    objects = ("account", "contact", "opportunity")
+    pair.a_connection, pair.b_connection = link(a, b, partner_id=partner["id"], objects=objects, auto_accept=False)
+    assert b.get(f"{CONNECTIONS}/{pair.b_connection}")["peer_url"] == a.url
     return pair
 
 
@@ -215,29 +189,17 @@ def test_a_shared_opportunity_arrives_pending_with_its_children_and_accepting_th
     assert on_b[0]["partner_record_id"] == opportunity["id"]
 
 
-def _patch(instance: Instance, path: str, **values: Any) -> dict[str, Any]:
-    """Read, then change; a change synced in from the peer in between is a 409: read again."""
-    for _attempt in range(20):
-        current = instance.get(path)
-        body = {"expected_version": current["version"], **values}
-        reply = instance.http.patch(path, json=body, headers=instance.headers)
-        if reply.status_code != 409:
-            assert reply.status_code == 200, reply.text
-            return dict(reply.json())
-    raise AssertionError(f"PATCH {path} lost 20 races in a row")
-
-
 def test_edits_on_both_sides_converge(linked: Pair) -> None:
     a, b = linked.vendor, linked.partner
     _account, _contact, opportunity = _shared_deal(linked, "Contoso")
     b_path = f"/api/v1/opportunities/{linked.b_copy('opportunity', opportunity['id'])['id']}"
     a_path = f"/api/v1/opportunities/{opportunity['id']}"
-    _patch(a, a_path, name="Contoso expansion")
-    _patch(b, b_path, stage="Negotiation")
+    patch(a, a_path, name="Contoso expansion")
+    patch(b, b_path, stage="Negotiation")
     eventually(lambda: b.get(b_path)["name"] == "Contoso expansion", what="A's name on B")
     eventually(lambda: a.get(a_path)["stage"] == "Negotiation", what="B's stage on A")
     b_amount = b.get(b_path)["amount_minor"]
-    _patch(a, a_path, amount_minor=1, name="Contoso barrier")  # the amount is not published
+    patch(a, a_path, amount_minor=1, name="Contoso barrier")  # the amount is not published
     eventually(lambda: b.get(b_path)["name"] == "Contoso barrier", what="the barrier on B")
     assert b.get(b_path)["amount_minor"] == b_amount != 1
 
@@ -250,10 +212,10 @@ def test_concurrent_edits_resolve_the_same_on_both_sides_and_keep_the_loser(link
     # Concurrent: each side edits before it can see the other's edit (a restarted peer is caught
     # up at once, so each edit is made while the other side is down).
     b.kill()
-    _patch(a, a_path, name="Fabrikam by A")  # earlier; cannot reach B yet
+    patch(a, a_path, name="Fabrikam by A")  # earlier; cannot reach B yet
     a.kill()  # its change waits in its outbox
     b.start()
-    _patch(b, b_path, name="Fabrikam by B")  # later: wins on both sides
+    patch(b, b_path, name="Fabrikam by B")  # later: wins on both sides
     a.start()
     eventually(lambda: a.get(a_path)["name"] == "Fabrikam by B", what="B's later name on A")
 
@@ -300,7 +262,7 @@ def test_sender_killed_after_commit_before_delivery_loses_nothing(linked: Pair) 
     _account, _contact, opportunity = _shared_deal(linked, "Litware")
     a_path = f"/api/v1/opportunities/{opportunity['id']}"
     b.kill()
-    _patch(a, a_path, name="Litware committed")
+    patch(a, a_path, name="Litware committed")
     # The change committed with its message; the first attempt failed (B is down).
     eventually(lambda: [m for m in _peer_outbox(a) if m["last_error"]], what="a failed first attempt")
     a.kill()
@@ -360,7 +322,7 @@ def test_forged_expired_or_replayed_peer_tokens_change_nothing(linked: Pair) -> 
     first = httpx.post(b.url + INBOX_PATH, content=body, headers=headers)
     assert first.status_code == 200  # the positive control: a genuinely signed message applies
     assert b.get(f"/api/v1/opportunities/{b_copy['id']}")["name"] == "genuine"
-    _patch(b, f"/api/v1/opportunities/{b_copy['id']}", name="after")
+    patch(b, f"/api/v1/opportunities/{b_copy['id']}", name="after")
     replayed = httpx.post(b.url + INBOX_PATH, content=body, headers=headers)
     assert replayed.status_code == 401
     assert b.get(f"/api/v1/opportunities/{b_copy['id']}")["name"] == "after"
@@ -375,8 +337,8 @@ def test_stop_sharing_keeps_both_copies_and_ends_updates(linked: Pair) -> None:
     assert stopped["status"] == "inactive"
     assert stopped["ended_at"]
     eventually(lambda: linked.b_share("opportunity", opportunity["id"])["status"] == "inactive", what="stopped on B")
-    _patch(a, a_path, name="Adatum after stop")
-    marker = _patch(a, f"/api/v1/accounts/{_account['id']}", name="Adatum Corp renamed")
+    patch(a, a_path, name="Adatum after stop")
+    marker = patch(a, f"/api/v1/accounts/{_account['id']}", name="Adatum Corp renamed")
     assert marker
     eventually(lambda: linked.b_copy("account", _account["id"])["name"] == "Adatum Corp renamed", what="account sync")
     assert linked.b_copy("opportunity", opportunity["id"])["name"] == "Adatum deal"
@@ -442,7 +404,7 @@ def test_deactivation_ends_sync_and_removes_pending_records_on_the_other_side(li
     pending = b.get(f"{CONNECTIONS}/{linked.b_connection}/shares", params={"status": "pending_received"})
     assert pending["items"] == []
     b_path = f"/api/v1/opportunities/{linked.b_copy('opportunity', opportunity['id'])['id']}"
-    _patch(a, f"/api/v1/opportunities/{opportunity['id']}", name="Proseware after the end")
+    patch(a, f"/api/v1/opportunities/{opportunity['id']}", name="Proseware after the end")
     assert b.get(b_path)["name"] == "Proseware deal"  # accepted copies stay
     sharing = a.get(f"/api/v1/connect/records/opportunities/{opportunity['id']}/sharing")
     assert sharing[0]["status"] == "inactive"

@@ -1,20 +1,30 @@
-"""Three real `prm serve` instances on one fresh PostgreSQL database, one of them killed mid-timer.
+"""Three real `prm serve` instances on one fresh PostgreSQL database, one of them killed mid-timer,
+and a partner's instance connected to them.
 
 The instances share the database, the signing key and the secret, as instances behind a load
-balancer do; their email goes to a real SMTP server (aiosmtpd) and their webhooks to a real
-receiver, both in this process, both counting what they get by the outbox id (Message-ID,
-X-PRM-Delivery). The demo data gives the world (programs, partners, rules, a shark tank).
+balancer do (tests/connect/harness.py's twins); their email goes to a real SMTP server (aiosmtpd)
+and their webhooks to a real receiver, both in this process, both counting what they get by the
+outbox id (Message-ID, X-PRM-Delivery). The demo data gives the world (programs, partners, rules,
+a shark tank). A fourth `prm serve`, the partner Acme's own instance with its own database, is
+connected to the vendor through HTTP as their admins would; it knows the vendor by one address,
+a round-robin balancer in front of the three (PRM_BASE_URL, the audience of its peer tokens).
 
 1. Traffic through all three in turns: deal registrations submitted (an Idempotency-Key retried on
    another instance), leads routed by the rules into the shark tank and claimed by two partners
-   at once on two instances, and the emails and webhooks all that sends.
+   at once on two instances, and the emails and webhooks all that sends. Accounts, contacts and
+   opportunities shared with the partner from every instance, and renamed on every instance:
+   once with the partner up, once while it is down (so the messages wait in the outbox, some of
+   them written by the instance about to be killed), once more on the survivors after the kill.
 2. The servers run on real time (no injected clock crosses a process), so instead of moving time
    the test moves the submitted registrations' review deadlines into the past. Holding the
    history table in SHARE mode, it lets the escalation timer start on whichever instance takes
    the job's advisory lock and stop mid-run at its first history insert; the lock holder is found
    in pg_locks (each connection names its process) and SIGKILLed. Released, the two survivors
    must escalate every overdue registration exactly once within the job interval.
-3. Nothing accepted is lost; every outbox message is delivered, each exactly once.
+3. Nothing accepted is lost; every outbox message is delivered, each exactly once: the survivors'
+   outbox dispatchers send the killed instance's waiting peer messages when the partner is back,
+   the partner's copies equal the vendor's records, each share counts each update once, and the
+   message ids each side remembers are exactly the ones the other sent.
 
 It runs in the PostgreSQL pass of `make test` only (marked `postgres_pass`): it needs nothing of
 the SQLite pass, and running it twice would only cost CI minutes.
@@ -23,68 +33,47 @@ the SQLite pass, and running it twice would only cost CI minutes.
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import signal
-import socket
-import subprocess
-import sys
 import threading
-import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from email import message_from_bytes
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import asyncpg
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-from sqlalchemy.engine import make_url
 
+from prm.cli import upgrade_database
 from prm.core.locks import lock_key
-from prm.core.tokens import generate_private_key_pem
-from tests.conftest import _asyncpg_dsn, _pg_admin
+from tests.conftest import PG_URL, _asyncpg_dsn
+from tests.connect.harness import (
+    CONNECTIONS,
+    Instance,
+    eventually,
+    free_port,
+    link,
+    local_copy,
+    patch,
+    received_share,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.postgres_pass]
 
-T = TypeVar("T")
-SERVER_URL = make_url(os.environ.get("PRM_TEST_DATABASE_URL") or "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
-PRM = str(Path(sys.executable).parent / "prm")
 PASSWORD = "demo-password-1"
 JOB_INTERVAL_SECONDS = 2.0
 CATCH_UP_GRACE_SECONDS = 3.0  # the run itself, on a shared two-core machine
 ESCALATION = "deal_registration.escalate_overdue_reviews"
 REGISTRATIONS = 12
 LEADS = 3  # the demo tank lets a partner hold three claims: every race has a winner
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def eventually(check: Callable[[], T], *, within: float, what: str) -> T:
-    """Poll the other processes until `check` gives something truthy, up to a deadline."""
-    deadline = time.monotonic() + within
-    last: BaseException | None = None
-    while time.monotonic() < deadline:
-        try:
-            result = check()
-        except (AssertionError, httpx.HTTPError) as exc:
-            last = exc
-        else:
-            if result:
-                return result
-        time.sleep(0.05)  # waiting for other processes, not for time to pass
-    raise AssertionError(f"{what} not reached within {within}s (last: {last!r})")
+DEALS = 6  # shared with the partner's instance, each renamed three times
+PUBLISHED = ("account", "contact", "opportunity")
 
 
 # --- what the instances send -------------------------------------------------------------------
@@ -122,7 +111,7 @@ class Hooks:
 
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler, port = Inbox(), _free_port()
+    handler, port = Inbox(), free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     yield handler, port
@@ -153,45 +142,76 @@ def hooks() -> Iterator[tuple[Hooks, str]]:
 
 # --- the instances -----------------------------------------------------------------------------
 
+# Not passed on: what belongs to one hop, and what http.server writes itself.
+HOP_BY_HOP = frozenset(
+    {"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding", "host", "server", "date"}
+)
 
-@dataclass
-class Instance:
-    name: str
-    env: dict[str, str]
-    folder: Path
-    port: int = field(default_factory=_free_port)
-    process: subprocess.Popen[bytes] | None = None
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+class RoundRobin:
+    """The vendor's one address, as a load balancer's: each request goes to the next live
+    instance. A refused connection (a killed instance: nothing was sent) moves the request to the
+    next one; any other failure is the caller's 502, as a POST is never sent twice."""
 
-    def start(self) -> None:
-        log = (self.folder / f"{self.name}.log").open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own CLI
-            [PRM, "serve", "--port", str(self.port), "--log-level", "warning"],
-            env=self.env | {"PRM_BASE_URL": self.url},
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    def __init__(self) -> None:
+        self.instances: list[Instance] = []
+        self._turn = 0
+        self._lock = threading.Lock()
+        self._http = httpx.Client(timeout=90)
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
-    def healthy(self) -> bool:
-        assert self.process is not None
-        assert self.process.poll() is None, f"{self.name} exited"
-        return httpx.get(f"{self.url}/health", timeout=5).status_code == 200
+    def _next(self) -> list[Instance]:
+        with self._lock:
+            self._turn += 1
+            turn = self._turn
+        return [self.instances[(turn + k) % len(self.instances)] for k in range(len(self.instances))]
 
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+    def forward(self, method: str, path: str, headers: dict[str, str], body: bytes) -> httpx.Response | None:
+        for target in self._next():
             try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+                return self._http.request(method, target.url + path, headers=headers, content=body)
+            except httpx.ConnectError:
+                continue
+            except httpx.HTTPError:
+                return None
+        return None
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        balancer = self
+
+        class Forward(BaseHTTPRequestHandler):
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
+                reply = balancer.forward(self.command, self.path, headers, body)
+                if reply is None:
+                    self.send_error(502)
+                    return
+                self.send_response(reply.status_code)
+                for name, value in reply.headers.items():
+                    if name.lower() not in HOP_BY_HOP:
+                        self.send_header(name, value)
+                self.send_header("content-length", str(len(reply.content)))
+                self.end_headers()
+                self.wfile.write(reply.content)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _forward  # noqa: N815 - http.server API
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        return Forward
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._http.close()
+
+
+def _live(instances: list[Instance]) -> list[Instance]:
+    return [i for i in instances if i.process is not None and i.process.poll() is None]
 
 
 @dataclass
@@ -203,7 +223,7 @@ class Cluster:
 
     def next(self) -> Instance:
         """Round robin over the live instances, as a load balancer would."""
-        live = [i for i in self.instances if i.process is not None and i.process.poll() is None]
+        live = _live(self.instances)
         self._turn += 1
         return live[self._turn % len(live)]
 
@@ -230,52 +250,58 @@ class Cluster:
         return reply.json()
 
     def query(self, sql: str, *args: Any) -> list[asyncpg.Record]:
-        async def run() -> list[asyncpg.Record]:
-            connection = await asyncpg.connect(_asyncpg_dsn(self.database_url))
-            try:
-                return list(await connection.fetch(sql, *args))
-            finally:
-                await connection.close()
-
-        return asyncio.run(run())
-
-
-def _prm(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run([PRM, *args], env=env, capture_output=True, text=True, check=False)  # noqa: S603
-    assert done.returncode == 0, done.stderr
+        return self.instances[0].query(sql, *args)  # the database, whichever instance is alive
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, inbox: tuple[Inbox, int], hooks: tuple[Hooks, str]) -> Iterator[Cluster]:
-    name = f"prm_scale_{uuid.uuid4().hex[:10]}"
-    admin_url = SERVER_URL.set(database="postgres").render_as_string(hide_password=False)
-    asyncio.run(_pg_admin(admin_url, f'CREATE DATABASE "{name}"'))
-    database_url = SERVER_URL.set(database=name).render_as_string(hide_password=False)
-    key_file = tmp_path / "jwt.pem"
-    key_file.write_text(generate_private_key_pem())
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PRM_")} | {
-        "PRM_DATABASE_URL": database_url,
-        "PRM_JWT_PRIVATE_KEY_FILE": str(key_file),
-        "PRM_SECRET_KEY": secrets.token_urlsafe(48),
+def balancer() -> Iterator[RoundRobin]:
+    front = RoundRobin()
+    yield front
+    front.close()
+
+
+@pytest.fixture
+def partner(tmp_path: Path) -> Iterator[Instance]:
+    """The partner's instance: its own database and admin; started with the cluster."""
+    assert PG_URL, "three instances on one database need PostgreSQL (PRM_TEST_DATABASE_URL)"
+    (tmp_path / "partner").mkdir()
+    instance = Instance("partner", tmp_path / "partner")
+    try:
+        instance.set_up()
+        yield instance
+    finally:
+        instance.stop()
+        instance.drop_database()
+
+
+@pytest.fixture
+def cluster(
+    tmp_path: Path, inbox: tuple[Inbox, int], balancer: RoundRobin, partner: Instance, hooks: tuple[Hooks, str]
+) -> Iterator[Cluster]:
+    settings = {
         "PRM_SMTP_HOST": "127.0.0.1",
         "PRM_SMTP_PORT": str(inbox[1]),
         "PRM_OUTBOX_POLL_SECONDS": "0.5",
         "PRM_JOB_INTERVAL_SECONDS": str(JOB_INTERVAL_SECONDS),
         "PRM_DB_POOL_SIZE": "4",
+        "PRM_BASE_URL": balancer.url,  # the one address the partner's instance knows
     }
-    instances = [Instance(n, env, tmp_path) for n in ("a", "b", "c")]
+    first = Instance("a", tmp_path, **settings)
+    instances = [first, *(Instance(name, tmp_path, twin_of=first, **settings) for name in ("b", "c"))]
+    for instance in instances:  # the demo's vendor admin, for the harness's calls
+        instance.admin_email, instance.password = ADMIN, PASSWORD
+    balancer.instances = instances
     try:
-        _prm(env, "db", "upgrade")
-        _prm(env, "demo")
-        for instance in instances:
-            instance.start()
-        for instance in instances:
-            eventually(instance.healthy, within=90, what=f"instance {instance.name} serving")
-        yield Cluster(instances, database_url)
+        upgrade_database(first.database_url)
+        first.prm("demo")
+        # All four start side by side: most of it is each process importing the app.
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(Instance.start, [*instances, partner]))
+        yield Cluster(instances, first.database_url)
     finally:
         for instance in instances:
             instance.stop()
-        asyncio.run(_pg_admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        first.drop_database()
 
 
 # --- the traffic -------------------------------------------------------------------------------
@@ -358,6 +384,129 @@ def route_and_claim(cluster: Cluster, n: int) -> tuple[str, Counter[int]]:
     return str(lead["id"]), Counter(r.status_code for r in replies)
 
 
+# --- the connector: records shared with the partner's instance and renamed on every instance ---
+
+
+@dataclass
+class Deal:
+    account: str
+    contact: str
+    opportunity: str
+    n: int
+
+
+@dataclass
+class Connector:
+    """The partner's instance linked to the vendor's cluster, the deals shared with it, and the
+    rounds of renames sent so far."""
+
+    partner: Instance
+    ours: str  # the connection on the vendor's side
+    theirs: str  # ... and on the partner's
+    deals: list[Deal] = field(default_factory=list)
+    renamed: list[str] = field(default_factory=list)  # the labels of each round of renames
+
+
+def connect_the_partner(cluster: Cluster, partner: Instance) -> Connector:
+    """Acme's instance, invited on one vendor instance, its answers taken by whichever the
+    balancer picks; accounts, contacts and opportunities published, all auto-accepted there."""
+    partners = cluster.ok(ADMIN, "GET", "/api/v1/partners", params={"limit": 100})["items"]
+    [acme] = [p for p in partners if p["name"] == "Acme Resellers"]
+    vendor = cluster.next()
+    ours, theirs = link(vendor, partner, partner_id=acme["id"], objects=PUBLISHED, auto_accept=True)
+    assert partner.get(f"{CONNECTIONS}/{theirs}")["peer_url"] == vendor.env["PRM_BASE_URL"]
+    return Connector(partner, ours, theirs)
+
+
+def share_deals(cluster: Cluster, connector: Connector) -> None:
+    """An account, its contact and an opportunity made and shared on each instance in turn."""
+    for n in range(DEALS):
+        on = cluster.next()
+        account = cluster.ok(ADMIN, "POST", "/api/v1/accounts", {"name": f"Linked {n} Corp"}, on=on)
+        person = {"account_id": account["id"], "first_name": "Ada", "last_name": f"Linked{n}"}
+        contact = cluster.ok(ADMIN, "POST", "/api/v1/contacts", person, on=on)
+        deal = {"name": f"Linked deal {n}", "account_id": account["id"], "amount_minor": 500_000, "currency": "EUR",
+                "close_date": "2027-06-30"}  # fmt: skip
+        opportunity = cluster.ok(ADMIN, "POST", "/api/v1/opportunities", deal, on=on)
+        made = zip(PUBLISHED, (account, contact, opportunity), strict=True)
+        body = {"connection_ids": [connector.ours], "records": [{"object": o, "id": r["id"]} for o, r in made]}
+        cluster.ok(ADMIN, "POST", "/api/v1/connect/shares", body, on=on)
+        connector.deals.append(Deal(account["id"], contact["id"], opportunity["id"], n))
+
+
+def rename_deals(connector: Connector, label: str, on: list[Instance]) -> None:
+    """Each deal's opportunity renamed on `on`'s instances in turn; the request id (which the
+    outbox message keeps) names the round and the instance."""
+    for deal in connector.deals:
+        instance = on[deal.n % len(on)]
+        request_id = f"sync-{label}-{instance.name}-{deal.n}"
+        patch(instance, f"/api/v1/opportunities/{deal.opportunity}", headers={"x-request-id": request_id},
+              name=f"Linked deal {deal.n} {label}")  # fmt: skip
+    connector.renamed.append(label)
+
+
+def arrived(connector: Connector, label: str) -> bool:
+    return all(
+        local_copy(connector.partner, connector.theirs, "opportunity", deal.opportunity)["name"]
+        == f"Linked deal {deal.n} {label}"
+        for deal in connector.deals
+    )
+
+
+def peer_messages(cluster: Cluster, request_ids: str) -> list[asyncpg.Record]:
+    """The vendor's peer messages written by the requests whose id is LIKE `request_ids`."""
+    return cluster.query(
+        "SELECT payload->'envelope'->>'message_id' AS message_id, status, last_error FROM outbox"
+        " WHERE kind = 'peer' AND request_id LIKE $1",
+        request_ids,
+    )
+
+
+def sent_ids(sender: Instance, *, delivered: bool) -> set[str]:
+    """The peer message ids in the sender's outbox (only those it delivered, or all)."""
+    rows = sender.query(
+        "SELECT payload->'envelope'->>'message_id' AS message_id FROM outbox"
+        " WHERE kind = 'peer' AND (status = 'delivered' OR NOT $1)",
+        delivered,
+    )
+    return {str(r["message_id"]) for r in rows}
+
+
+def check_each_message_once(sender: Instance, receiver: Instance, connection: str) -> None:
+    """Every message the sender delivered is remembered by the receiver, once, and it remembers
+    none the sender did not send. Read in this order: a message sent meanwhile (a timer's hello)
+    may be remembered there before its delivery is recorded here."""
+    delivered = sent_ids(sender, delivered=True)
+    rows = receiver.query(
+        "SELECT message_id FROM connect_inbound_messages WHERE connection_id = $1", uuid.UUID(connection)
+    )
+    remembered = Counter(str(r["message_id"]) for r in rows)
+    assert [i for i, n in remembered.items() if n > 1] == []
+    assert delivered <= set(remembered), delivered - set(remembered)
+    assert set(remembered) <= sent_ids(sender, delivered=False)
+
+
+def undelivered_peer_messages(instance: Instance) -> list[asyncpg.Record]:
+    return instance.query("SELECT id, last_error FROM outbox WHERE kind = 'peer' AND status <> 'delivered'")
+
+
+def check_in_sync(cluster: Cluster, connector: Connector) -> None:
+    """Each update arrived exactly once, and the partner's copies equal the vendor's records."""
+    partner, theirs = connector.partner, connector.theirs
+    for deal in connector.deals:
+        ours = cluster.ok(ADMIN, "GET", f"/api/v1/opportunities/{deal.opportunity}")
+        copy = local_copy(partner, theirs, "opportunity", deal.opportunity)
+        assert (copy["name"], copy["stage"], copy["close_date"]) == (ours["name"], ours["stage"], ours["close_date"])
+        assert ours["name"] == f"Linked deal {deal.n} {connector.renamed[-1]}"
+        account = cluster.ok(ADMIN, "GET", f"/api/v1/accounts/{deal.account}")
+        assert local_copy(partner, theirs, "account", deal.account)["name"] == account["name"]
+        contact = cluster.ok(ADMIN, "GET", f"/api/v1/contacts/{deal.contact}")
+        assert local_copy(partner, theirs, "contact", deal.contact)["last_name"] == contact["last_name"]
+        # The share itself, then one message per rename: each counted once, retries and all.
+        counts = {o: received_share(partner, theirs, o, getattr(deal, o))["received_count"] for o in PUBLISHED}
+        assert counts == {"account": 1, "contact": 1, "opportunity": 1 + len(connector.renamed)}, (deal, counts)
+
+
 # --- the timer, stopped mid-run and its instance killed ----------------------------------------
 
 
@@ -428,15 +577,29 @@ def escalations(cluster: Cluster, registration_id: str) -> int:
 
 
 def test_three_instances_share_the_work_and_survive_a_killed_timer(
-    cluster: Cluster, inbox: tuple[Inbox, int], hooks: tuple[Hooks, str]
+    cluster: Cluster, partner: Instance, inbox: tuple[Inbox, int], hooks: tuple[Hooks, str]
 ) -> None:
     mail, hook_tally = inbox[0], hooks[0]
     cluster.ok(ADMIN, "POST", "/api/v1/webhooks", {"url": hooks[1], "event_types": ["*"]})
+    connector = connect_the_partner(cluster, partner)
+    share_deals(cluster, connector)
 
     registrations = register_deals(cluster)
     claims = [route_and_claim(cluster, n) for n in range(LEADS)]
     for lead_id, statuses in claims:
         assert statuses == Counter({200: 1, 409: 1}), (lead_id, statuses)
+
+    # Renames on every instance, delivered as they come; then more while the partner is down,
+    # which wait in the outbox (each tried and failed once at least) when the timer's instance dies.
+    rename_deals(connector, "v1", cluster.instances)
+    eventually(lambda: arrived(connector, "v1"), within=60, what="the first renames on the partner")
+    partner.kill()
+    rename_deals(connector, "v2", cluster.instances)
+    eventually(
+        lambda: len(waiting := peer_messages(cluster, "sync-v2-%")) == DEALS and all(m["last_error"] for m in waiting),
+        within=30,
+        what="every v2 rename tried once at least",
+    )
 
     victim, released = kill_the_instance_mid_escalation(cluster, registrations)
     survivors = [i for i in cluster.instances if i is not victim]
@@ -452,6 +615,23 @@ def test_three_instances_share_the_work_and_survive_a_killed_timer(
     caught_up = max(r["overdue_at"] for r in done) - released
     assert caught_up.total_seconds() <= JOB_INTERVAL_SECONDS + CATCH_UP_GRACE_SECONDS, caught_up
     assert [escalations(cluster, r) for r in registrations] == [1] * REGISTRATIONS
+
+    # What the killed instance wrote for the partner still waits; the survivors rename once more,
+    # then the partner comes back and gets it all from them, each message once.
+    left_behind = peer_messages(cluster, f"sync-v2-{victim.name}-%")
+    assert left_behind, "the killed instance wrote none of the waiting renames"
+    assert {m["status"] for m in left_behind} == {"pending"}
+    rename_deals(connector, "v3", survivors)
+    partner.start()
+    eventually(lambda: arrived(connector, "v3"), within=60, what="the last renames on the partner")
+    eventually(
+        lambda: not undelivered_peer_messages(cluster.instances[0]), within=60, what="the vendor's peer outbox drained"
+    )
+    eventually(lambda: not undelivered_peer_messages(partner), within=60, what="the partner's peer outbox drained")
+    assert {m["status"] for m in peer_messages(cluster, f"sync-v2-{victim.name}-%")} == {"delivered"}
+    check_in_sync(cluster, connector)
+    check_each_message_once(cluster.instances[0], partner, connector.theirs)
+    check_each_message_once(partner, cluster.instances[0], connector.ours)
 
     # No accepted request lost: every registration and claimed lead is there, as accepted.
     for registration_id in registrations:
