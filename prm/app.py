@@ -55,6 +55,7 @@ from prm.deal_registration.routes import ProgramController, RegistrationControll
 from prm.lead_distribution.jobs import register_jobs as register_lead_distribution_jobs
 from prm.lead_distribution.routes import CONTROLLERS as LEAD_DISTRIBUTION_CONTROLLERS
 from prm.portal import UNKNOWN_PAGE_HANDLERS, portal_router, template_config
+from prm.scorecards.jobs import register_jobs as register_scorecard_jobs
 from prm.scorecards.routes import ScorecardController
 from prm.settings import Settings
 from prm.system.bench import register_bench_routes
@@ -152,6 +153,7 @@ def _ready_runtime(
     register_deal_registration_jobs(runtime.jobs)
     register_lead_distribution_jobs(runtime.jobs)
     register_connect_jobs(runtime.jobs)
+    register_scorecard_jobs(runtime.jobs, runtime.db)
     listen_to_updates(on_record_updated)
     listen_to_bulk_updates(on_records_updated)
     listen_to_ends(on_record_ended)

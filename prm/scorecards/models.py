@@ -1,11 +1,12 @@
 """Maintained aggregates the reports read on PostgreSQL instead of scanning a million records.
 
-Each row is one cell: how many records (and, for opportunities, how much money) share a key.
-PostgreSQL triggers on the records keep the cells in the same transaction as every write
-(service, import, timer or bulk statement alike) with `INSERT ... ON CONFLICT DO UPDATE SET
-n = n + delta`, so concurrent writers add up exactly and nobody reads-modifies-writes.
-`prm scorecards rebuild` recomputes them from the records. On SQLite (development and tests at
-small scale) the tables stay empty and the reports read the records.
+A cell is how many records (and, for opportunities, how much money) share a key: the sum of the
+rows with that key, never one row. PostgreSQL triggers on the records insert a delta row (+1, -1,
+an amount) in the same transaction as every write (service, import, timer or bulk statement
+alike): an insert takes no lock another writer waits on, so writers of one cell run side by side
+and add up exactly. A timer folds each key's rows into one (`rollups.compact`); the key indexes
+are plain, not unique. `prm scorecards rebuild` recomputes the cells from the records. On SQLite
+(development and tests at small scale) the tables stay empty and the reports read the records.
 """
 
 from __future__ import annotations
@@ -26,17 +27,13 @@ class OpportunityCell(Base):
     closed_at for closed stages, the month of close_date for open ones."""
 
     __tablename__ = "scorecard_opportunity_cells"
-    # Cells with a NULL in their key (direct business, an open deal without a close date) are
-    # still one cell each: the unique index treats NULLs as equal (PostgreSQL 15).
     __table_args__ = (
         Index(
-            "uq_scorecard_opportunity_cells_key",
+            "ix_scorecard_opportunity_cells_key",
             "stage",
             "partner_id",
             "currency",
             "month",
-            unique=True,
-            postgresql_nulls_not_distinct=True,
         ),
     )
 
@@ -53,9 +50,7 @@ class RegistrationCell(Base):
     """Deal registrations per state, partner, program and currency (deal status)."""
 
     __tablename__ = "scorecard_registration_cells"
-    __table_args__ = (
-        Index("uq_scorecard_registration_cells_key", "state", "partner_id", "program_id", "currency", unique=True),
-    )
+    __table_args__ = (Index("ix_scorecard_registration_cells_key", "state", "partner_id", "program_id", "currency"),)
 
     id: Mapped[int] = mapped_column(ID, primary_key=True)
     state: Mapped[str] = mapped_column(String(40))
@@ -73,7 +68,7 @@ class LeadCell(Base):
     __tablename__ = "scorecard_lead_cells"
     __table_args__ = (
         Index(
-            "uq_scorecard_lead_cells_key",
+            "ix_scorecard_lead_cells_key",
             "month",
             "source",
             "campaign_id",
@@ -82,8 +77,6 @@ class LeadCell(Base):
             "qualified",
             "converted",
             "touched",
-            unique=True,
-            postgresql_nulls_not_distinct=True,
         ),
     )
 
@@ -107,14 +100,12 @@ class ProgramOpportunityCell(Base):
     __tablename__ = "scorecard_program_opportunity_cells"
     __table_args__ = (
         Index(
-            "uq_scorecard_program_opportunity_cells_key",
+            "ix_scorecard_program_opportunity_cells_key",
             "program_id",
             "stage",
             "partner_id",
             "currency",
             "month",
-            unique=True,
-            postgresql_nulls_not_distinct=True,
         ),
     )
 
@@ -135,7 +126,7 @@ class ProgramLeadCell(Base):
     __tablename__ = "scorecard_program_lead_cells"
     __table_args__ = (
         Index(
-            "uq_scorecard_program_lead_cells_key",
+            "ix_scorecard_program_lead_cells_key",
             "program_id",
             "month",
             "source",
@@ -145,8 +136,6 @@ class ProgramLeadCell(Base):
             "qualified",
             "converted",
             "touched",
-            unique=True,
-            postgresql_nulls_not_distinct=True,
         ),
     )
 

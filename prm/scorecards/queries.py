@@ -94,12 +94,13 @@ def _program_condition(query: ReportQuery, cell: OpportunityCells | LeadCells) -
 
 
 def _cells(query: ReportQuery, stages: tuple[OpportunityStage, ...], months: list[Month] | None) -> list[Any]:
-    """The opportunity cells a report over `stages` (and `months`, when given) reads."""
+    """The opportunity cells a report over `stages` (and `months`, when given) reads. Conditions on
+    the key only: a cell is the sum of its rows (deltas, some negative), so the sums are filtered
+    after grouping (HAVING), never row by row."""
     cell = opportunity_cell(query)
     conditions: list[Any] = [
         *_program_condition(query, cell),
         cell.stage.in_([stage.value for stage in stages]),
-        cell.opportunities > 0,
         *partner_conditions(query, cell.partner_id),
         currency_condition(query, cell.currency),
     ]
@@ -156,9 +157,9 @@ async def _cell_sums(session: AsyncSession, query: ReportQuery, stages: tuple[Op
     grouping = [inner.c[key.name] for key in keys]
     return await _all(
         session,
-        select(*grouping, func.sum(inner.c.amount).label("amount"), func.sum(inner.c.n).label("count")).group_by(
-            *grouping
-        ),
+        select(*grouping, func.sum(inner.c.amount).label("amount"), func.sum(inner.c.n).label("count"))
+        .group_by(*grouping)
+        .having(func.sum(inner.c.n) > 0),
     )
 
 
@@ -248,7 +249,8 @@ async def won_by_partner(session: AsyncSession, query: ReportQuery) -> Rows:
             )
             .join(Partner, Partner.id == cell.partner_id)
             .where(*_cells(query, (OpportunityStage.CLOSED_WON,), query.months))
-            .group_by(cell.partner_id, Partner.name, cell.currency),
+            .group_by(cell.partner_id, Partner.name, cell.currency)
+            .having(func.sum(cell.opportunities) > 0),
         )
         return await _in_zone(session, query, query.months, cells, (OpportunityStage.CLOSED_WON,),
                               ("partner_id", "partner_name", "currency"), Opportunity.partner_id.label("partner_id"),
@@ -387,7 +389,6 @@ async def registrations_by_state(session: AsyncSession, query: ReportQuery) -> R
         cells = [
             *partner_conditions(query, RegistrationCell.partner_id),
             currency_condition(query, RegistrationCell.currency),
-            RegistrationCell.registrations > 0,
         ]
         if query.program_id is not None:
             cells.append(RegistrationCell.program_id == query.program_id)
@@ -395,7 +396,8 @@ async def registrations_by_state(session: AsyncSession, query: ReportQuery) -> R
             session,
             select(RegistrationCell.state.label("state"), func.sum(RegistrationCell.registrations).label("count"))
             .where(*cells)
-            .group_by(RegistrationCell.state),
+            .group_by(RegistrationCell.state)
+            .having(func.sum(RegistrationCell.registrations) > 0),
         )
     return await _all(
         session,
@@ -656,7 +658,7 @@ async def _lead_cell_sums(session: AsyncSession, query: ReportQuery, key: Any, *
     def leads_where(flag: Any) -> ColumnElement[int]:
         return func.sum(case((flag, cell.leads), else_=0))
 
-    conditions = [*_program_condition(query, cell), *partner_conditions(query, cell.partner_id), cell.leads > 0]
+    conditions = [*_program_condition(query, cell), *partner_conditions(query, cell.partner_id)]
     if not whole_life:
         conditions += [cell.month >= query.first.first_day(), cell.month < query.last.shift(1).first_day()]
     return await _all(
@@ -668,7 +670,8 @@ async def _lead_cell_sums(session: AsyncSession, query: ReportQuery, key: Any, *
             leads_where(cell.touched).label("touched"),
         )
         .where(*conditions)
-        .group_by(key, cell.band),
+        .group_by(key, cell.band)
+        .having(func.sum(cell.leads) > 0),
     )
 
 

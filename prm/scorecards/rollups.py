@@ -1,5 +1,6 @@
-"""The maintained aggregates (see `prm.scorecards.models`): when the reports may read them,
-and how `prm scorecards rebuild` recomputes them from the records.
+"""The maintained aggregates (see `prm.scorecards.models`): when the reports may read them, how
+a timer folds their delta rows (`compact`) and how `prm scorecards rebuild` recomputes them from
+the records. A report sums a cell's rows grouped by its key, never reads one row as the cell.
 
 The cells count by UTC month. When a month boundary a report asks for is not a UTC month
 boundary (a zone such as Europe/Berlin), the report still reads the cells and moves only the
@@ -70,13 +71,39 @@ REBUILD = [
        WHERE l.merged_into_id IS NULL
        GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9""",
 ]
-CELL_TABLES = (
-    "scorecard_opportunity_cells",
-    "scorecard_registration_cells",
-    "scorecard_lead_cells",
-    "scorecard_program_opportunity_cells",
-    "scorecard_program_lead_cells",
-)
+LEAD_KEY = ("month", "source", "campaign_id", "partner_id", "band", "qualified", "converted", "touched")
+# Each cell table: the columns of its key and its measures (a cell is the sum of its key's rows).
+CELL_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "scorecard_opportunity_cells": (("stage", "partner_id", "currency", "month"), ("opportunities", "amount_minor")),
+    "scorecard_registration_cells": (("state", "partner_id", "program_id", "currency"), ("registrations",)),
+    "scorecard_lead_cells": (LEAD_KEY, ("leads",)),
+    "scorecard_program_opportunity_cells": (
+        ("program_id", "stage", "partner_id", "currency", "month"),
+        ("opportunities", "amount_minor"),
+    ),
+    "scorecard_program_lead_cells": (("program_id", *LEAD_KEY), ("leads",)),
+}
+CELL_TABLES = tuple(CELL_KEYS)
+COMPACT_EVERY_SECONDS = 60
+
+
+def _compaction(table: str) -> str:
+    """Fold a table's delta rows into one row per key, keys summing to nothing left out; how many
+    rows fewer there are. The DELETE sees the rows committed when it starts: rows of writers
+    still in flight (or committed since) are not deleted and stay, so every sum stays exact."""
+    keys, measures = CELL_KEYS[table]
+    key, measure = ", ".join(keys), ", ".join(measures)
+    sums = ", ".join(f"sum({m})" for m in measures)
+    nonzero = " OR ".join(f"sum({m}) <> 0" for m in measures)
+    return (
+        f"WITH gone AS (DELETE FROM {table} RETURNING {key}, {measure}),"  # noqa: S608 - names from CELL_KEYS
+        f" kept AS (INSERT INTO {table} ({key}, {measure}) SELECT {key}, {sums} FROM gone GROUP BY {key}"
+        f" HAVING {nonzero} RETURNING 1)"
+        " SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)"
+    )
+
+
+COMPACT = [_compaction(table) for table in CELL_TABLES]
 
 
 def maintained(session: AsyncSession) -> bool:
@@ -95,12 +122,24 @@ def opportunity_cells_usable(session: AsyncSession, query: ReportQuery) -> bool:
     return maintained(session)
 
 
+async def compact(session: AsyncSession) -> int:
+    """Fold each cell table's delta rows, one statement per table, within the caller's
+    transaction; how many rows fewer there are. Nothing on SQLite (no cells)."""
+    if not maintained(session):
+        return 0
+    folded = 0
+    for statement in COMPACT:
+        folded += int((await session.execute(text(statement))).scalar_one())
+    return folded
+
+
 async def rebuild(session: AsyncSession) -> dict[str, int]:
     """Recompute every cell from the records (within the caller's transaction); the counts of cells."""
     if not maintained(session):
         return {}
     for statement in REBUILD:
         await session.execute(text(statement))
+    await compact(session)
     counts = {}
     for table in CELL_TABLES:
         counts[table] = int((await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one())  # noqa: S608
