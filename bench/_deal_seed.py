@@ -3,7 +3,7 @@ tables, COPY on PostgreSQL and multi-row INSERTs on SQLite.
 
 The book looks like a channel program after a few years: registrations spread over many
 partners, customers (a few big ones attract many registrations) and every state, with their
-product lines and the conflicts found when the open ones were submitted; accounts carrying
+product lines; accounts carrying
 normalised names and domains, and opportunities on them, direct and through partners. One
 channel manager manages a third of the partners, so their review queue is long.
 """
@@ -32,11 +32,9 @@ from prm.core.webhooks import WebhookEndpoint
 from prm.crm.models import Account, AccountKind, Opportunity, OpportunityStage, Partner, PartnerTier, Product, User
 from prm.crm.normalize import normalize_company
 from prm.deal_registration.models import (
-    ConflictKind,
     DealProgram,
     DealRegistration,
     ProofStatus,
-    RegistrationConflict,
     RegistrationProduct,
     RegistrationState,
     RejectionReason,
@@ -57,7 +55,6 @@ STATE_MIX = {
     RegistrationState.LOST: 70,
     RegistrationState.CANCELLED: 30,
 }
-LIVE = (RegistrationState.SUBMITTED, RegistrationState.APPROVED)
 DECIDED = (RegistrationState.APPROVED, RegistrationState.EXPIRED, RegistrationState.WON, RegistrationState.LOST)
 OPEN_STAGES = [s for s in OpportunityStage if not s.is_closed]
 CLOSED_STAGES = [s for s in OpportunityStage if s.is_closed]
@@ -442,14 +439,13 @@ class BookSeeder:
             for p in chosen
         ]
 
-    async def book(self, world: DealWorld, count: int, open_of: dict[int, tuple[uuid.UUID, uuid.UUID | None]]) -> None:
-        """`count` registrations in every state, their product lines, and for the submitted ones
-        the conflicts the submit found: live registrations and open opportunities of the customer."""
+    async def book(self, world: DealWorld, count: int) -> None:
+        """`count` registrations in every state and their product lines (their conflicts are
+        computed when they are read, from the registrations and opportunities of the customer)."""
         states, weights = list(STATE_MIX), list(STATE_MIX.values())
         managed = set(world.managed_partner_ids)
-        live: dict[int, list[tuple[uuid.UUID, set[uuid.UUID]]]] = {}
         for start in range(0, count, CHUNK):
-            registrations, lines, conflicts = [], [], []
+            registrations, lines = [], []
             for i in range(start, min(start + CHUNK, count)):
                 state = self.rng.choices(states, weights)[0]
                 partner_id = world.partner_ids[skewed(self.rng, len(world.partner_ids))]
@@ -464,56 +460,13 @@ class BookSeeder:
                     self._clocks(state),
                 )
                 registrations.append(row)
-                own = self._lines(row["id"], world.product_ids)
-                lines.extend(own)
-                products = {line["product_id"] for line in own}
+                lines.extend(self._lines(row["id"], world.product_ids))
                 if state is RegistrationState.SUBMITTED:
-                    conflicts.extend(self._conflicts(row, products, live.get(k, []), open_of.get(k)))
                     world.queue_rows += partner_id in managed
-                if state in LIVE:
-                    live.setdefault(k, []).append((row["id"], products))
-                    del live[k][:-4]  # the submit check looks at a handful, newest first
                 world.counts[state.value] = world.counts.get(state.value, 0) + 1
             await self.writer.write(DealRegistration, registrations)
             await self.writer.write(RegistrationProduct, lines)
-            await self.writer.write(RegistrationConflict, conflicts)
         world.registrations += count
-
-    def _conflicts(
-        self,
-        row: dict[str, Any],
-        products: set[uuid.UUID],
-        live: list[tuple[uuid.UUID, set[uuid.UUID]]],
-        opportunity: tuple[uuid.UUID, uuid.UUID | None] | None,
-    ) -> list[dict[str, Any]]:
-        found = []
-        base = {"registration_id": row["id"], "detected_at": row["submitted_at"], "matched_on": ["name"]}
-        for other_id, theirs in live:
-            if overlap := products & theirs:
-                found.append(
-                    {
-                        **base,
-                        "id": new_id(),
-                        "kind": ConflictKind.REGISTRATION,
-                        "other_registration_id": other_id,
-                        "other_opportunity_id": None,
-                        "overlapping_product_ids": sorted(str(p) for p in overlap),
-                    }
-                )
-        if opportunity is not None:
-            opportunity_id, partner = opportunity
-            kind = ConflictKind.OPPORTUNITY if partner else ConflictKind.DIRECT_OPPORTUNITY
-            found.append(
-                {
-                    **base,
-                    "id": new_id(),
-                    "kind": kind,
-                    "other_registration_id": None,
-                    "other_opportunity_id": opportunity_id,
-                    "overlapping_product_ids": [],
-                }
-            )
-        return found
 
     async def due(self, world: DealWorld, count: int, purpose: str) -> list[uuid.UUID]:
         """`count` approved registrations whose timer fell due while nobody ran it.
@@ -593,9 +546,9 @@ async def seed_book(
         )
         accounts = await book.accounts(world.customers, partner_ids)
         world.accounts = len(accounts)
-        open_of = await book.opportunities(opportunities, accounts, partner_ids)
+        await book.opportunities(opportunities, accounts, partner_ids)
         world.opportunities = opportunities
-        await book.book(world, registrations, open_of)
+        await book.book(world, registrations)
         await seeder.analyze()
         return world
     finally:

@@ -195,24 +195,6 @@ class ConflictKind(StrEnum):
     DIRECT_OPPORTUNITY = "direct_opportunity"
 
 
-class RegistrationConflict(IdMixin, Base):
-    """A possible conflict found at submit time. No longer written nor read: conflicts are
-    computed when a registration is shown or decided (conflicts.py). Kept until a migration
-    drops it (the benchmark seed still fills it)."""
-
-    __tablename__ = "deal_registration_conflicts"
-
-    registration_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("deal_registrations.id", ondelete="CASCADE"), index=True
-    )
-    kind: Mapped[ConflictKind] = enum_column(ConflictKind)
-    other_registration_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("deal_registrations.id"))
-    other_opportunity_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("opportunities.id"))
-    matched_on: Mapped[list[str]]
-    overlapping_product_ids: Mapped[list[str]]
-    detected_at: Mapped[datetime]
-
-
 class OverrideReason(StrEnum):
     """Why a channel manager approved a second partner while another holds protection (a fixed list)."""
 
