@@ -36,6 +36,7 @@ from prm.deal_registration.models import (
     DealProgram,
     DealRegistration,
     ExtensionRequest,
+    ExtensionStatus,
     ProtectionOverride,
     RegistrationProduct,
     RegistrationState,
@@ -161,6 +162,44 @@ class RegistrationRepository(ScopedRepository[DealRegistration]):
             or_(DealRegistration.id == original_id, DealRegistration.original_id == original_id)
         )
         return len((await self.session.scalars(stmt)).all())
+
+    async def chain_lengths(self, original_ids: set[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """How many submissions each resubmission chain has (its original included), in one query."""
+        if not original_ids:
+            return {}
+        head = func.coalesce(DealRegistration.original_id, DealRegistration.id)
+        ids = list(original_ids)
+        stmt = (
+            select(head.label("original_id"), func.count().label("length"))
+            .where(or_(DealRegistration.id.in_(ids), DealRegistration.original_id.in_(ids)))
+            .group_by(head)
+        )
+        return {row.original_id: row.length for row in await self.session.execute(stmt)}
+
+    async def resubmitted(self, registration_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these registrations a resubmission has already replaced."""
+        if not registration_ids:
+            return set()
+        stmt = select(DealRegistration.resubmission_of_id).where(
+            DealRegistration.resubmission_of_id.in_(registration_ids)
+        )
+        return {found for found in await self.session.scalars(stmt) if found is not None}
+
+    async def with_pending_extension(self, registration_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Which of these registrations have an extension request waiting for a decision."""
+        if not registration_ids:
+            return set()
+        stmt = select(ExtensionRequest.registration_id).where(
+            ExtensionRequest.registration_id.in_(registration_ids),
+            ExtensionRequest.status == ExtensionStatus.PENDING,
+        )
+        return set(await self.session.scalars(stmt))
+
+    async def programs(self, program_ids: set[uuid.UUID]) -> dict[uuid.UUID, DealProgram]:
+        if not program_ids:
+            return {}
+        stmt = select(DealProgram).where(DealProgram.id.in_(list(program_ids)))
+        return {program.id: program for program in await self.session.scalars(stmt)}
 
     async def extensions(self, registration_id: uuid.UUID) -> list[ExtensionRequest]:
         stmt = select(ExtensionRequest).where(ExtensionRequest.registration_id == registration_id)

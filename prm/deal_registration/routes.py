@@ -134,7 +134,7 @@ class RegistrationController(Controller):
     ) -> Response[RegistrationRead]:
         async def create() -> RegistrationRead:
             registered = await registrations.create_registration(db_session, principal=principal, data=data)
-            return views.read_registered(registered)
+            return await views.read_registered(db_session, principal, registered)
 
         return await idempotent_create(request, db_session, principal, create, RegistrationRead)
 
@@ -226,7 +226,7 @@ class RegistrationController(Controller):
         registered = await registrations.resubmit_registration(
             db_session, principal=principal, registration_id=registration_id, data=data
         )
-        return views.read_registered(registered)
+        return await views.read_registered(db_session, principal, registered)
 
     @post("/{registration_id:uuid}/approve", status_code=200, guards=[allow(*STAFF)])
     async def approve(

@@ -345,6 +345,8 @@ class RegistrationRead(ReadStruct, kw_only=True):
     updated_at: datetime
     conflicts: list[ConflictRead] = msgspec.field(default_factory=list)
     conflict_hints: list[ConflictHint] = msgspec.field(default_factory=list)
+    # What the caller may do with it now (service/actions.py); anything else is refused.
+    allowed_actions: list[str] = msgspec.field(default_factory=list)
 
 
 class ExtensionRead(ReadStruct):

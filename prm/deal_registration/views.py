@@ -21,6 +21,7 @@ from prm.deal_registration.schemas import (
     ProtectionTerms,
     RegistrationRead,
 )
+from prm.deal_registration.service.actions import actions_for
 from prm.deal_registration.service.registrations import Registered
 
 
@@ -93,6 +94,7 @@ async def read_many(
     overrides = await overrides_of(session, ids)
     partner = principal.is_partner
     names = {} if partner else await _partner_names(session, conflicts)
+    allowed = await actions_for(session, principal, registrations)
     result = []
     for registration in registrations:
         read = msgspec.convert(registration, RegistrationRead, from_attributes=True)
@@ -108,6 +110,7 @@ async def read_many(
         read.overrides = _overrides_for(registration.id, overrides, partner=partner)
         if partner:
             read.first_approved_by_id = None
+        read.allowed_actions = allowed[registration.id]
         result.append(read)
     return result
 
@@ -118,12 +121,15 @@ async def _partner_names(
     return await partner_names(session, [c.other.partner_id for cs in conflicts.values() for c in cs if c.other])
 
 
-def read_registered(registered: Registered) -> RegistrationRead:
-    """The reply to the partner that just registered: what it wrote, and hints of conflicts."""
-    read = msgspec.convert(registered.registration, RegistrationRead, from_attributes=True)
+async def read_registered(session: AsyncSession, principal: Principal, registered: Registered) -> RegistrationRead:
+    """The reply to the partner that just registered: what it wrote, hints of conflicts, and
+    what it may do next."""
+    registration = registered.registration
+    read = msgspec.convert(registration, RegistrationRead, from_attributes=True)
     read.products = [ProductLineRead(product_id=x.product_id, quantity=x.quantity) for x in registered.lines]
     read.conflict_hints = hints(registered.conflicts)
-    read.terms = _terms(registered.registration)
+    read.terms = _terms(registration)
+    read.allowed_actions = (await actions_for(session, principal, [registration]))[registration.id]
     return read
 
 

@@ -462,6 +462,8 @@ class OfferRead(ReadStruct):
     version: int
     lead: OfferLead
     contact: OfferContact | None = None
+    program_id: uuid.UUID | None = None  # the lead program it came through, if any
+    allowed_actions: list[str] = msgspec.field(default_factory=list)  # accept, decline, claim, convert
 
 
 class Decline(Struct):

@@ -25,7 +25,7 @@ from prm.deal_registration.schemas import Cancel, CloseLost, ExtensionCreate, Tr
 from prm.deal_registration.service import closing, protection, registrations
 from prm.portal.attempts import GENERAL, Refusal, Refuse, attempt, field_messages, run_form, text_of, version_of
 from prm.portal.deal_forms import friendly_errors
-from prm.portal.deal_views import OVERRIDE_REASONS, REJECTION_REASONS, hint_text, partner_actions, registration_view
+from prm.portal.deal_views import OVERRIDE_REASONS, REJECTION_REASONS, hint_text, registration_view
 from prm.portal.deals import PARTNER_PAGES
 from prm.portal.money import AmountError, parse_amount
 from prm.portal.templating import page
@@ -66,7 +66,7 @@ async def detail_page(
         view=view,
         read=view.read,
         hints=[hint_text(h) for h in view.read.conflict_hints],
-        actions=partner_actions(view),
+        actions=view.read.allowed_actions,
         notice=NOTICES.get(done or ""),
         action=action,
         errors=errors,

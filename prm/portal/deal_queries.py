@@ -17,8 +17,9 @@ from prm.core.errors import NotFound
 from prm.core.pagination import PageRequest
 from prm.credits.models import Credit
 from prm.credits.service import CreditRepository
-from prm.crm.models import Opportunity, Product
+from prm.crm.models import Account, Opportunity, Product
 from prm.crm.repository import ProductRepository
+from prm.crm.services.accounts import get_account
 from prm.crm.services.opportunities import get_opportunity
 from prm.crm.services.products import list_products
 from prm.deal_registration.models import (
@@ -114,6 +115,14 @@ async def visible_opportunity(
     """An opportunity a conflict points at, when the reviewer may see it (else only its kind shows)."""
     try:
         return await get_opportunity(session, principal=principal, opportunity_id=opportunity_id)
+    except NotFound:
+        return None
+
+
+async def visible_account(session: AsyncSession, principal: Principal, account_id: uuid.UUID) -> Account | None:
+    """The customer account of a conflicting opportunity, when the reviewer may see it."""
+    try:
+        return await get_account(session, principal=principal, account_id=account_id)
     except NotFound:
         return None
 

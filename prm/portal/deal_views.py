@@ -231,35 +231,3 @@ def now_of(session: AsyncSession) -> datetime:
     """The injected clock's now (the same clock the services stamp their changes with)."""
     now: datetime = session.info["clock"].now()
     return now
-
-
-def partner_actions(view: RegistrationView) -> set[str]:
-    """What the partner may do now, by state (the services refuse anything else with a 409)."""
-    read, actions = view.read, set()
-    if read.state is S.DRAFT:
-        actions |= {"edit", "submit", "cancel"}
-    elif read.state is S.SUBMITTED:
-        actions.add("cancel")
-    elif read.state is S.APPROVED:
-        actions |= {"close_won", "close_lost"}
-        if view.extensions_left and view.pending_extension is None:
-            actions.add("extend")
-    elif read.state is S.WON and read.proof_status is ProofStatus.REJECTED:
-        actions.add("close_won")
-    elif read.state in (S.REJECTED, S.EXPIRED) and view.resubmissions_left and view.replaced_by is None:
-        actions.add("resubmit")
-    return actions
-
-
-def reviewer_actions(view: RegistrationView) -> set[str]:
-    """What a channel manager may decide now: the registration, a pending extension, submitted proof."""
-    actions: set[str] = set()
-    if view.read.state is S.SUBMITTED:
-        actions |= {"approve", "reject"}
-        if any(c.other_registration_id for c in view.read.conflicts):
-            actions.add("duplicate")
-    if view.pending_extension is not None:
-        actions.add("extension")
-    if view.proof_waiting:
-        actions.add("proof")
-    return actions

@@ -39,7 +39,6 @@ from prm.portal.deal_queries import product_choices, program_choices
 from prm.portal.deal_views import (
     RegistrationView,
     now_of,
-    partner_actions,
     protection_clock,
     registration_view,
     review_clock,
@@ -47,7 +46,6 @@ from prm.portal.deal_views import (
 from prm.portal.session import page_allow
 from prm.portal.templating import page
 
-S = RegistrationState
 PARTNER_PAGES = [page_allow(Role.PARTNER_ADMIN, Role.PARTNER_USER)]
 LIST_PAGE_SIZE = 20
 Cursor = Annotated[str | None, Parameter(max_length=500)]
@@ -132,7 +130,7 @@ def _to_registration(registration_id: uuid.UUID, done: str) -> Response[Any]:
 @get("/deals/{registration_id:uuid}/edit", guards=PARTNER_PAGES)
 async def edit_draft_form(db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID) -> Response[Any]:
     view = await registration_view(db_session, principal, registration_id)
-    if view.read.state is not S.DRAFT:
+    if "edit" not in view.read.allowed_actions:
         return Redirect(f"/deals/{registration_id}", status_code=303)
     choices = await _choices(db_session, principal)
     return _form_page(principal, choices, form_from(view.read), {}, mode="edit", view=view)
@@ -177,7 +175,7 @@ async def edit_draft(
 @get("/deals/{registration_id:uuid}/resubmit", guards=PARTNER_PAGES)
 async def resubmit_form(db_session: AsyncSession, principal: Principal, registration_id: uuid.UUID) -> Response[Any]:
     view = await registration_view(db_session, principal, registration_id)
-    if "resubmit" not in partner_actions(view):  # already resubmitted, out of resubmissions, or not refused
+    if "resubmit" not in view.read.allowed_actions:  # already resubmitted, out of resubmissions, or not refused
         return Redirect(f"/deals/{registration_id}", status_code=303)
     choices = await _choices(db_session, principal)
     return _form_page(principal, choices, form_from(view.read), {}, mode="resubmit", view=view)

@@ -1,6 +1,7 @@
-"""Partner portal: the leads inbox (offers to my organisation or me, limited details until
-accepted, the response clock, accept, decline with a reason), the shark-tank board (claim before
-the window closes; a lost race says so), and converting an accepted lead.
+"""Partner portal: the leads inbox, a paged table of the offers to my organisation or me (and
+the shark-tank leads I may claim), filtered by status, lead program and the days they came in;
+limited details until accepted, the response clock, accept, decline with a reason (its form
+opened in one row at a time), claim (a lost race says so), and converting an accepted lead.
 
 Pages call the offer and conversion services in the request's unit of work. A refused action
 shows the inbox again with the message next to that lead's form, nothing written (`attempt`
@@ -10,9 +11,10 @@ rolls back); one that worked redirects back (post/redirect/get) with a notice.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 import msgspec
 from litestar import Request, Response, get, post
@@ -25,10 +27,11 @@ from prm.core.errors import Conflict, Forbidden
 from prm.core.pagination import PageRequest
 from prm.crm.models import Lead, LeadStatus
 from prm.crm.services import leads as crm_leads
-from prm.lead_distribution.models import OfferKind, OfferStatus
+from prm.lead_distribution.models import OfferStatus
 from prm.lead_distribution.repository import ConfigStore
 from prm.lead_distribution.schemas import ConvertRequest, Decline, OfferRead
-from prm.lead_distribution.service import conversion, offers
+from prm.lead_distribution.service import conversion, offers, setup
+from prm.lead_distribution.service.offers import OfferFilter
 from prm.portal.attempts import GENERAL, Refusal, attempt, field_messages, text_of, version_of
 from prm.portal.lead_views import DECLINE_REASONS, SIZE_BANDS, TIME_FRAMES, Clock, clock_of, now_of, product_choices
 from prm.portal.money import AmountError, parse_amount, plain_amount
@@ -36,8 +39,9 @@ from prm.portal.session import page_allow
 from prm.portal.templating import page
 
 PARTNER_PAGES = [page_allow(Role.PARTNER_ADMIN, Role.PARTNER_USER)]
-SHOWN = 50
+INBOX_PAGE_SIZE = 10
 Done = Annotated[str | None, Parameter(max_length=20)]
+Query = Annotated[str | None, Parameter(max_length=500)]
 NOTICES = {
     "accepted": "Accepted. The lead is yours: its contact details are shown below.",
     "declined": "Declined. The lead goes to another partner; it will not come back to you.",
@@ -47,6 +51,19 @@ NOTICES = {
 LOST_RACE = "Another partner claimed this lead first, or its claim window closed. It is no longer on the board."
 CHOOSE_REASON = "Choose why you decline."
 DONE_OF = {"accept": "accepted", "decline": "declined", "claim": "claimed"}
+# Where an action that worked lands: the accepted lead among the accepted ones, with its contact.
+STATUS_AFTER = {"accept": "accepted", "decline": "open", "claim": "accepted"}
+STATUS_CHOICES = {
+    OfferStatus.OPEN.value: "Waiting for your answer",
+    OfferStatus.ACCEPTED.value: "Accepted, to convert",
+    OfferStatus.CONVERTED.value: "Converted",
+    OfferStatus.DECLINED.value: "Declined",
+    OfferStatus.EXPIRED.value: "Expired (no answer in time)",
+    OfferStatus.LAPSED.value: "Lapsed (nobody claimed it)",
+    OfferStatus.WITHDRAWN.value: "Withdrawn by the vendor",
+    "all": "All",
+}
+BAD_DATE = "Enter a date like 2026-03-01."
 
 
 @dataclass(frozen=True)
@@ -56,6 +73,7 @@ class OfferRow:
     mine: bool  # offered to me, or to my organisation without a named rep
     product: str | None
     group: str | None
+    program: str | None
 
 
 @dataclass
@@ -68,16 +86,71 @@ class Problem:
     values: dict[str, str] | None = None
 
 
-async def _offers(
-    session: AsyncSession, principal: Principal, status: OfferStatus, kind: OfferKind | None, sort: str
-) -> list[OfferRead]:
-    rows, _ = await offers.list_offers(
-        session, principal=principal, page=PageRequest(limit=SHOWN, sort=sort), status=status, kind=kind
-    )
-    return rows
+@dataclass(frozen=True)
+class InboxQuery:
+    """The inbox's filters as the page's query string has them, checked; `errors` names the bad ones."""
+
+    status: str = OfferStatus.OPEN.value
+    program: str = ""
+    received_from: str = ""
+    received_to: str = ""
+    cursor: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def parse(cls, status: str | None, program: str | None, received_from: str | None, received_to: str | None,
+              cursor: str | None, programs: dict[str, str]) -> InboxQuery:  # fmt: skip
+        errors: dict[str, str] = {}
+        chosen = status if status in STATUS_CHOICES else OfferStatus.OPEN.value
+        if program and program not in programs:
+            errors["program"] = "Choose one of your lead programs."
+        for name, value in (("received_from", received_from), ("received_to", received_to)):
+            if value and _day(value) is None:
+                errors[name] = BAD_DATE
+        return cls(chosen, program or "", received_from or "", received_to or "", cursor, errors)
+
+    def filter(self) -> OfferFilter:
+        return OfferFilter(
+            status=None if self.status == "all" else OfferStatus(self.status),
+            program_id=_uuid(self.program) if "program" not in self.errors else None,
+            offered_from=_day(self.received_from),
+            offered_to=_day(self.received_to),
+        )
+
+    @property
+    def sort(self) -> str:
+        """Open offers by their deadline, the most pressing first; the rest newest first."""
+        return "respond_by" if self.status == OfferStatus.OPEN.value else "-created_at"
+
+    def link(self, **changes: str | None) -> str:
+        """This inbox's address with some parameters changed (None drops one)."""
+        params: dict[str, str | None] = {
+            "status": self.status,
+            "program": self.program,
+            "received_from": self.received_from,
+            "received_to": self.received_to,
+            "cursor": self.cursor,
+        } | changes
+        return "/leads?" + urlencode({k: v for k, v in params.items() if v})
 
 
-async def _rows(session: AsyncSession, principal: Principal, reads: list[OfferRead]) -> list[OfferRow]:
+def _uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def _day(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+
+
+async def _rows(
+    session: AsyncSession, principal: Principal, reads: list[OfferRead], programs: dict[str, str]
+) -> list[OfferRow]:
     now = now_of(session)
     products = dict(await product_choices(session, principal))
     store, groups = ConfigStore(session), {}
@@ -92,6 +165,7 @@ async def _rows(session: AsyncSession, principal: Principal, reads: list[OfferRe
             mine=admin or r.user_id in (None, principal.user_id),
             product=products.get(str(r.lead.product_id)) if r.lead.product_id else None,
             group=groups.get(r.group_id) if r.group_id else None,
+            program=programs.get(str(r.program_id)) if r.program_id else None,
         )
         for r in reads
     ]
@@ -101,21 +175,35 @@ async def inbox_page(
     session: AsyncSession,
     principal: Principal,
     *,
+    query: InboxQuery | None = None,
+    opened: uuid.UUID | None = None,
     done: str | None = None,
     problem: Problem | None = None,
     status_code: int = 200,
 ) -> Response[Any]:
-    inbox = await _offers(session, principal, OfferStatus.OPEN, OfferKind.DIRECT, "respond_by")
-    board = await _offers(session, principal, OfferStatus.OPEN, OfferKind.SHARK_TANK, "respond_by")
-    accepted = await _offers(session, principal, OfferStatus.ACCEPTED, None, "-created_at")
+    """One page of the offers the filters pick, as a table; the decline form only in the row
+    opened (`opened`, or the row whose decline was refused)."""
+    programs = {str(p.id): p.name for p in await setup.programs_joined(session, principal=principal)}
+    query = query or InboxQuery()
     problem = problem or Problem()
+    reads, next_cursor = await offers.list_offers(
+        session,
+        principal=principal,
+        page=PageRequest(limit=INBOX_PAGE_SIZE, cursor=query.cursor, sort=query.sort),
+        where=query.filter(),
+    )
     return page(
         "leads_inbox.html",
         principal,
-        status_code=status_code,
-        inbox=await _rows(session, principal, inbox),
-        board=await _rows(session, principal, board),
-        accepted=await _rows(session, principal, accepted),
+        status_code=400 if query.errors and status_code == 200 else status_code,
+        rows=await _rows(session, principal, reads, programs),
+        query=query,
+        next_link=query.link(cursor=next_cursor) if next_cursor else None,
+        first_link=query.link(cursor=None) if query.cursor else None,
+        opened=problem.offer_id if problem.action == "decline" else opened,
+        statuses=list(STATUS_CHOICES.items()),
+        status_label=STATUS_CHOICES[query.status],
+        programs=list(programs.items()),
         notice=NOTICES.get(done or ""),
         problem=problem,
         errors=problem.errors or {},
@@ -127,12 +215,40 @@ async def inbox_page(
 
 
 @get("/leads", name="leads", guards=PARTNER_PAGES)
-async def leads_inbox(db_session: AsyncSession, principal: Principal, done: Done = None) -> Response[Any]:
-    return await inbox_page(db_session, principal, done=done)
+async def leads_inbox(
+    db_session: AsyncSession,
+    principal: Principal,
+    done: Done = None,
+    status: Query = None,
+    program: Query = None,
+    received_from: Query = None,
+    received_to: Query = None,
+    cursor: Query = None,
+    decline: uuid.UUID | None = None,
+) -> Response[Any]:
+    programs = {str(p.id): p.name for p in await setup.programs_joined(db_session, principal=principal)}
+    query = InboxQuery.parse(status, program, received_from, received_to, cursor, programs)
+    return await inbox_page(db_session, principal, query=query, opened=decline, done=done)
+
+
+def _back_to(form: Any, status: str) -> InboxQuery:
+    """The inbox the action was sent from (its filters ride along as hidden fields), on `status`."""
+    return InboxQuery(
+        status=status,
+        program=text_of(form, "program"),
+        received_from=text_of(form, "received_from"),
+        received_to=text_of(form, "received_to"),
+    )
 
 
 async def _answer(
-    session: AsyncSession, principal: Principal, offer_id: uuid.UUID, action: str, work: Any, values: dict[str, str]
+    session: AsyncSession,
+    principal: Principal,
+    offer_id: uuid.UUID,
+    action: str,
+    work: Any,
+    values: dict[str, str],
+    back: InboxQuery,
 ) -> Response[Any]:
     """Run an offer action; worked -> back to the inbox at that lead, refused -> the message beside it."""
     outcome = await attempt(session, work)
@@ -141,9 +257,10 @@ async def _answer(
         if action == "claim" and isinstance(outcome.error, Conflict):
             messages = {GENERAL: LOST_RACE}
         problem = Problem(offer_id, action, messages, values)
-        return await inbox_page(session, principal, problem=problem, status_code=outcome.status)
+        return await inbox_page(session, principal, query=back, problem=problem, status_code=outcome.status)
     read: OfferRead = outcome
-    return Redirect(f"/leads?done={DONE_OF[action]}#lead-{read.lead_id}", status_code=303)
+    landing = replace(back, status=STATUS_AFTER[action], cursor=None)
+    return Redirect(f"{landing.link(done=DONE_OF[action])}#lead-{read.lead_id}", status_code=303)
 
 
 def _forbidden_as_refusal(work: Any) -> Any:
@@ -159,9 +276,12 @@ def _forbidden_as_refusal(work: Any) -> Any:
 
 
 @post("/leads/offers/{offer_id:uuid}/accept", guards=PARTNER_PAGES)
-async def accept_offer(db_session: AsyncSession, principal: Principal, offer_id: uuid.UUID) -> Response[Any]:
+async def accept_offer(
+    request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, offer_id: uuid.UUID
+) -> Response[Any]:
+    back = _back_to(await request.form(), OfferStatus.OPEN.value)
     work = _forbidden_as_refusal(lambda: offers.accept(db_session, principal=principal, offer_id=offer_id))
-    return await _answer(db_session, principal, offer_id, "accept", work, {})
+    return await _answer(db_session, principal, offer_id, "accept", work, {}, back)
 
 
 @post("/leads/offers/{offer_id:uuid}/decline", guards=PARTNER_PAGES)
@@ -169,22 +289,26 @@ async def decline_offer(
     request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, offer_id: uuid.UUID
 ) -> Response[Any]:
     raw = await request.form()
+    back = _back_to(raw, OfferStatus.OPEN.value)
     values = {"reason": text_of(raw, "reason"), "note": text_of(raw, "note")}
     if values["reason"] not in DECLINE_REASONS:
         problem = Problem(offer_id, "decline", {"reason": CHOOSE_REASON}, values)
-        return await inbox_page(db_session, principal, problem=problem, status_code=400)
+        return await inbox_page(db_session, principal, query=back, problem=problem, status_code=400)
     if len(values["note"]) > 2000:
         problem = Problem(offer_id, "decline", {"note": "A note has at most 2,000 characters."}, values)
-        return await inbox_page(db_session, principal, problem=problem, status_code=400)
+        return await inbox_page(db_session, principal, query=back, problem=problem, status_code=400)
     data = msgspec.convert({"reason": values["reason"], "note": values["note"] or None}, Decline)
     work = _forbidden_as_refusal(lambda: offers.decline(db_session, principal=principal, offer_id=offer_id, data=data))
-    return await _answer(db_session, principal, offer_id, "decline", work, values)
+    return await _answer(db_session, principal, offer_id, "decline", work, values, back)
 
 
 @post("/leads/offers/{offer_id:uuid}/claim", guards=PARTNER_PAGES)
-async def claim_offer(db_session: AsyncSession, principal: Principal, offer_id: uuid.UUID) -> Response[Any]:
+async def claim_offer(
+    request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, offer_id: uuid.UUID
+) -> Response[Any]:
+    back = _back_to(await request.form(), OfferStatus.OPEN.value)
     work = lambda: offers.claim(db_session, principal=principal, offer_id=offer_id)  # noqa: E731
-    return await _answer(db_session, principal, offer_id, "claim", work, {})
+    return await _answer(db_session, principal, offer_id, "claim", work, {}, back)
 
 
 # Convert -------------------------------------------------------------------------------------

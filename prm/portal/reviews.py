@@ -33,10 +33,17 @@ from prm.deal_registration.schemas import (
     Reject,
 )
 from prm.deal_registration.service import closing, protection, review
+from prm.deal_registration.service.rules import rules_of
 from prm.portal.attempts import GENERAL, Refuse, run_form, text_of, version_of
 from prm.portal.connect_records import external_sharing
 from prm.portal.deal_actions import document_response
-from prm.portal.deal_queries import pending_extensions, product_names, proof_to_verify, visible_opportunity
+from prm.portal.deal_queries import (
+    pending_extensions,
+    product_names,
+    proof_to_verify,
+    visible_account,
+    visible_opportunity,
+)
 from prm.portal.deal_views import (
     MATCHED_ON,
     OVERRIDE_REASONS,
@@ -45,7 +52,6 @@ from prm.portal.deal_views import (
     now_of,
     registration_view,
     review_clock,
-    reviewer_actions,
 )
 from prm.portal.money import format_minor
 from prm.portal.session import page_allow
@@ -111,6 +117,7 @@ class ConflictColumn:
     conflict: ConflictRead
     kind: str
     partner: str
+    customer: str | None
     domain: str | None
     amount: str
     matched_on: list[str]
@@ -127,15 +134,18 @@ async def conflict_columns(session: AsyncSession, principal: Principal, view: Re
     columns = []
     for conflict in conflicts:
         other = others.get(conflict.other_registration_id) if conflict.other_registration_id else None
-        opportunity = None
+        opportunity, account = None, None
         if conflict.other_opportunity_id is not None:
             opportunity = await visible_opportunity(session, principal, conflict.other_opportunity_id)
+        if opportunity is not None:
+            account = await visible_account(session, principal, opportunity.account_id)
         columns.append(
             ConflictColumn(
                 conflict=conflict,
                 kind=KIND_LABELS.get(conflict.kind, conflict.kind.value),
                 partner=await _owner(session, conflict, opportunity),
-                domain=other.customer_domain if other else None,
+                customer=conflict.other_customer_name or (account.name if account else None),
+                domain=other.customer_domain if other else (account.domain if account else None),
                 amount=_amount_of(conflict, other.currency if other else None, opportunity),
                 matched_on=[MATCHED_ON.get(m, m) for m in conflict.matched_on],
                 products=[names.get(p, p) for p in conflict.overlapping_product_ids],
@@ -185,7 +195,8 @@ async def _review_page(
         read=view.read,
         partner=partner,
         columns=await conflict_columns(session, principal, view),
-        actions=reviewer_actions(view),
+        actions=view.read.allowed_actions,
+        second_approver=second.approver if (second := rules_of(view.program).second_approval) else None,
         reasons=REJECT_REASONS,
         reasons_text=REJECTION_REASONS,
         override_reasons=OVERRIDE_REASONS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from litestar.contrib.jinja import JinjaTemplateEngine
@@ -24,14 +24,24 @@ def iso_utc(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def utc_text(moment: datetime) -> str:
-    """What a reader sees before app.js shows the time in their own zone."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def date_text(value: date | datetime | None) -> str:
+    """The one way a page writes a date, "4 Mar 2026", or a moment, "4 Mar 2026, 09:00 UTC"
+    (static/app.js writes a <time> the same way in the viewer's own zone); nothing is "—"."""
+    if value is None:
+        return "—"
+    day = f"{value.day} {MONTHS[value.month - 1]} {value.year}"
+    if not isinstance(value, datetime):
+        return day
+    moment = value.astimezone(UTC)
+    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
 
 
 def register_filters(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["iso_utc"] = iso_utc
-    engine.engine.filters["utc_text"] = utc_text
+    engine.engine.filters["date_text"] = date_text
     engine.engine.filters["money"] = format_minor  # {{ amount_minor | money(currency) }}
     engine.engine.filters["bps"] = format_bps
 

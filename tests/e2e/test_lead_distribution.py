@@ -98,24 +98,24 @@ async def test_route_accept_convert(
     await switch_user(page, world.pa_user)
     clock.advance(timedelta(minutes=30))
     await page.get_by_role("navigation", name="Main").get_by_role("link", name="Leads inbox").click()
-    card = page.locator(".lead-card").filter(has=page.get_by_role("heading", name="Initech"))
+    card = page.locator("tr.lead-row").filter(has_text="Initech")
     await expect(card).to_contain_text("Firewalls at end of life, 40 sites")
     await expect(card).to_contain_text("Firewall 100 (FW-100)")
-    await expect(card).to_contain_text("Contact details are shown once you accept.")
     await expect(card).not_to_contain_text("peter@initech.example")
     # A warm lead gets the program's 48 h response time (a hot one 4 h); 30 minutes are gone.
     await expect(card.locator(".lead-left")).to_have_text("1 day 23 hours left")
-    respond_by = card.locator("time")
+    respond_by = card.locator(".lead-clock time")
     await expect(respond_by).to_have_attribute("datetime", "2026-03-04T09:00:00Z")
     await expect(respond_by).to_contain_text("10:00")  # shown in Berlin time (CET), UTC behind it
-    await expect(respond_by).to_have_attribute("title", "2026-03-04 09:00 UTC")
+    await expect(respond_by).to_have_attribute("title", "4 Mar 2026, 09:00 UTC")
+    await expect(respond_by).to_have_text("4 Mar 2026, 10:00 CET")  # the pages' one date format
     await page.screenshot(path=SCREENSHOT, full_page=True)
 
     accept = card.get_by_role("button", name="Accept")
     await accept.focus()
     await page.keyboard.press("Enter")
     await expect(page.get_by_role("status")).to_contain_text("Accepted. The lead is yours")
-    accepted = page.locator(".lead-card-accepted").filter(has=page.get_by_role("heading", name="Initech"))
+    accepted = page.locator("tr.lead-row").filter(has_text="Initech")
     await expect(accepted).to_contain_text("Peter Gibbons, Engineer")
     await expect(accepted.get_by_role("link", name="peter@initech.example")).to_be_visible()
 
@@ -127,7 +127,7 @@ async def test_route_accept_convert(
     await page.get_by_role("button", name="Convert").click()
     await expect(page).to_have_url(re.compile(r"/leads\?done=converted$"))
     await expect(page.get_by_role("status")).to_contain_text("Converted into an account, a contact")
-    await expect(page.locator(".lead-card")).to_have_count(0)
+    await expect(page.locator("tr.lead-row")).to_have_count(0)
 
     leads = await ok(await api.get("/api/v1/leads", headers=world.pa_user.headers))
     [lead] = leads["items"]
@@ -151,18 +151,18 @@ async def test_shark_tank_claim_first_wins_the_other_is_told(
     try:
         await sign_in(other, world.pb_user, next_path="/leads")
         for viewer in (page, other):  # both see it on the board, with the claim window
-            card = viewer.locator(".lead-card").filter(has=viewer.get_by_role("heading", name="Hooli"))
-            await expect(card).to_contain_text("Group: Firewall tank")
+            card = viewer.locator("tr.lead-row").filter(has_text="Hooli")
+            await expect(card).to_contain_text("Shark tank: Firewall tank")
             await expect(card.locator(".lead-left")).to_have_text("1 day left")  # the program's 24 h window
             await expect(card.get_by_role("button", name="Claim")).to_be_visible()
 
         await page.get_by_role("button", name="Claim").click()
         await expect(page.get_by_role("status")).to_contain_text("Claimed. The lead is yours")
-        await expect(page.locator(".lead-card-accepted")).to_contain_text("peter@initech.example")
+        await expect(page.locator("tr.lead-row").filter(has_text="Hooli")).to_contain_text("peter@initech.example")
 
         await other.get_by_role("button", name="Claim").click()  # B's page still shows it: B loses the race
         await expect(other.get_by_role("alert")).to_contain_text("Another partner claimed this lead first")
-        await expect(other.get_by_text("Nothing to claim right now.")).to_be_visible()
+        await expect(other.get_by_text("No leads wait for your answer.")).to_be_visible()
         await expect(other.locator("body")).not_to_contain_text("peter@initech.example")
     finally:
         await other.context.close()

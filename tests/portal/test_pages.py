@@ -78,7 +78,7 @@ async def test_mailbox_pages_newest_first_with_a_cursor(sign_in: SignIn, world: 
     subjects = re.findall(r'class="mail-subject">Message (\d+)<', first)
     assert subjects == [f"{n:02d}" for n in range(24, 4, -1)]
     assert "Body &lt;24&gt;" in first  # bodies are text, escaped, never HTML
-    assert '<time datetime="2026-03-02T09:24:00Z" title="2026-03-02 09:24 UTC">' in first
+    assert '<time datetime="2026-03-02T09:24:00Z" title="2 Mar 2026, 09:24 UTC">' in first
     next_link = _NEXT_LINK.search(first)
     assert next_link
 

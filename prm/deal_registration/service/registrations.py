@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.auth import Principal
 from prm.core.changes import apply_changes, expect_version
 from prm.core.db import insert_rows
-from prm.core.errors import Forbidden, RuleViolation
+from prm.core.errors import Conflict, Forbidden, RuleViolation
 from prm.core.pagination import PageRequest
 from prm.crm.models import Product
 from prm.crm.normalize import normalize_company, normalize_domain
@@ -39,12 +39,12 @@ from prm.deal_registration.schemas import (
     RegistrationUpdate,
 )
 from prm.deal_registration.service import notify, review
+from prm.deal_registration.service.actions import RESUBMITTABLE
 from prm.deal_registration.service.programs import program_of, programs_for
 from prm.deal_registration.service.rules import rules_of
 from prm.deal_registration.service.state import record_event, transition
 
 S = RegistrationState
-RESUBMITTABLE = frozenset({RegistrationState.REJECTED, RegistrationState.EXPIRED})
 EDITABLE_FIELDS = [f for f in RegistrationUpdate.__struct_fields__ if f not in ("expected_version", "products")]
 
 
@@ -248,7 +248,7 @@ async def update_draft(
     registration = await RegistrationRepository(session, principal).get(registration_id)
     expect_version(registration, data.expected_version)
     if registration.state is not RegistrationState.DRAFT:
-        raise RuleViolation(
+        raise Conflict(
             "Only drafts can be edited; resubmit a rejected or expired registration instead.",
             current_state=registration.state.value,
         )
@@ -323,8 +323,13 @@ async def resubmit_registration(
     repo = RegistrationRepository(session, principal)
     previous = await repo.get(registration_id)
     if previous.state not in RESUBMITTABLE:
-        raise RuleViolation(
+        raise Conflict(
             f"Only rejected or expired registrations can be resubmitted; {previous.number} is {previous.state.value}.",
+            current_state=previous.state.value,
+        )
+    if await repo.resubmitted([previous.id]):
+        raise Conflict(
+            f"{previous.number} has been resubmitted already; resubmit the latest of its chain.",
             current_state=previous.state.value,
         )
     original_id = previous.original_id or previous.id

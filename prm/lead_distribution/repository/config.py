@@ -48,6 +48,12 @@ class ProgramRepository(ScopedRepository[LeadProgram]):
     async def member(self, program_id: uuid.UUID, partner_id: uuid.UUID) -> ProgramMember | None:
         return await self.session.get(ProgramMember, (program_id, partner_id))
 
+    async def joined_by(self, partner_id: uuid.UUID) -> list[LeadProgram]:
+        """The programs a partner is a member of, by name."""
+        joined = select(ProgramMember.program_id).where(ProgramMember.partner_id == partner_id)
+        stmt = self.select().where(LeadProgram.id.in_(joined.scalar_subquery())).order_by(LeadProgram.name)
+        return list((await self.session.scalars(stmt)).all())
+
     async def remove_member(self, program_id: uuid.UUID, partner_id: uuid.UUID) -> bool:
         result = await self.session.execute(
             delete(ProgramMember).where(ProgramMember.program_id == program_id, ProgramMember.partner_id == partner_id)

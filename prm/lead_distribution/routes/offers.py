@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated
 
 from litestar import Controller, get, post
@@ -26,7 +27,11 @@ class OfferController(Controller):
     tags = ["lead distribution"]
     guards = [allow(*EVERYONE)]
 
-    @get("/", summary="Offers you may see: your inbox (status=open), the shark-tank board (kind=shark_tank)")
+    @get(
+        "/",
+        summary="Offers you may see: your inbox (status=open), the shark-tank board (kind=shark_tank); "
+        "program_id, and offered_from / offered_to (UTC days, both included) narrow them",
+    )
     async def list_offers(
         self,
         db_session: AsyncSession,
@@ -34,10 +39,12 @@ class OfferController(Controller):
         page: PageRequest,
         offer_status: Annotated[OfferStatus | None, QueryParameter(name="status")] = None,
         kind: OfferKind | None = None,
+        program_id: uuid.UUID | None = None,
+        offered_from: date | None = None,
+        offered_to: date | None = None,
     ) -> Page[OfferRead]:
-        items, cursor = await offers.list_offers(
-            db_session, principal=principal, page=page, status=offer_status, kind=kind
-        )
+        where = offers.OfferFilter(offer_status, kind, program_id, offered_from, offered_to)
+        items, cursor = await offers.list_offers(db_session, principal=principal, page=page, where=where)
         return Page(items=items, next_cursor=cursor)
 
     @get("/{offer_id:uuid}")

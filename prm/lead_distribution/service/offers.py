@@ -4,9 +4,10 @@ with a reason, and the shark-tank claim where the first eligible partner wins.""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import and_
+from sqlalchemy import ColumnElement, and_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal, Role
@@ -28,6 +29,23 @@ def _sees_contact(principal: Principal, offer: LeadOffer) -> bool:
     if not principal.is_partner:
         return True
     return offer.partner_id == principal.partner_id and offer.status in REVEALED
+
+
+def allowed_actions(offer: LeadOffer, principal: Principal, now: datetime) -> list[str]:
+    """What the viewer may do with an offer now: `accept` and `decline` (a direct offer to its
+    organisation, for the rep it names or any rep when it names none, a partner admin always),
+    `claim` (an open shark-tank lead), `convert` (its accepted lead). The inbox shows these; the
+    services refuse anything else (409 once answered, taken or past its time)."""
+    if not principal.is_partner:
+        return []
+    if offer.status is OfferStatus.ACCEPTED:
+        return ["convert"] if offer.partner_id == principal.partner_id else []
+    if offer.status is not OfferStatus.OPEN or offer.respond_by <= now:
+        return []
+    if offer.kind is OfferKind.SHARK_TANK:
+        return ["claim"] if offer.partner_id is None else []
+    for_me = offer.user_id in (None, principal.user_id) or principal.role is Role.PARTNER_ADMIN
+    return ["accept", "decline"] if offer.partner_id == principal.partner_id and for_me else []
 
 
 def view(offer: LeadOffer, lead: Lead, *, principal: Principal, now: datetime) -> OfferRead:
@@ -63,6 +81,8 @@ def view(offer: LeadOffer, lead: Lead, *, principal: Principal, now: datetime) -
             band=band_of(lead.score),
         ),
         contact=contact,
+        program_id=offer.program_id,
+        allowed_actions=allowed_actions(offer, principal, now),
     )
 
 
@@ -72,6 +92,36 @@ async def views(session: AsyncSession, principal: Principal, offers: list[LeadOf
     return [view(o, leads[o.lead_id], principal=principal, now=now) for o in offers]
 
 
+@dataclass(frozen=True)
+class OfferFilter:
+    """Which offers a list shows: by status, kind, lead program, and the UTC days they came in
+    (`offered_from` and `offered_to` both included)."""
+
+    status: OfferStatus | None = None
+    kind: OfferKind | None = None
+    program_id: uuid.UUID | None = None
+    offered_from: date | None = None
+    offered_to: date | None = None
+
+    def clauses(self) -> list[ColumnElement[bool]]:
+        found: list[ColumnElement[bool]] = []
+        if self.status is not None:
+            found.append(LeadOffer.status == self.status)
+        if self.kind is not None:
+            found.append(LeadOffer.kind == self.kind)
+        if self.program_id is not None:
+            found.append(LeadOffer.program_id == self.program_id)
+        if self.offered_from is not None:
+            found.append(LeadOffer.offered_at >= _day_start(self.offered_from))
+        if self.offered_to is not None:
+            found.append(LeadOffer.offered_at < _day_start(self.offered_to + timedelta(days=1)))
+        return found
+
+
+def _day_start(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
 async def list_offers(
     session: AsyncSession,
     *,
@@ -79,14 +129,13 @@ async def list_offers(
     page: PageRequest,
     status: OfferStatus | None = None,
     kind: OfferKind | None = None,
+    where: OfferFilter | None = None,
 ) -> tuple[list[OfferRead], str | None]:
-    repo = OfferRepository(session, principal)
-    filters = [
-        c
-        for c in (LeadOffer.status == status if status else None, LeadOffer.kind == kind if kind else None)
-        if c is not None
-    ]
-    rows, cursor = await repo.page(page, *filters)
+    """The offers the viewer may see (the repository's scope), filtered, one keyset page."""
+    where = where or OfferFilter()
+    if status is not None or kind is not None:
+        where = replace(where, status=status or where.status, kind=kind or where.kind)
+    rows, cursor = await OfferRepository(session, principal).page(page, *where.clauses())
     return await views(session, principal, rows), cursor
 
 

@@ -129,6 +129,13 @@ async def list_programs(
     return await ProgramRepository(session, principal).page(page)
 
 
+async def programs_joined(session: AsyncSession, *, principal: Principal) -> list[LeadProgram]:
+    """The lead programs the viewer's organisation is a member of (none for vendor staff)."""
+    if principal.partner_id is None:
+        return []
+    return await ProgramRepository(session, principal).joined_by(principal.partner_id)
+
+
 async def put_member(
     session: AsyncSession, *, principal: Principal, program_id: uuid.UUID, partner_id: uuid.UUID, data: MemberPut
 ) -> ProgramMember:

@@ -1,21 +1,28 @@
 // Shows every <time datetime="..."> in the viewer's own time zone; the UTC value stays in the title.
 (function () {
   "use strict";
-  // dateStyle/timeStyle cannot be combined with timeZoneName, hence the separate fields.
-  var format = new Intl.DateTimeFormat(undefined, {
+  // The pages' one date format, "4 Mar 2026, 10:00 CET", as templating.date_text writes it in UTC.
+  var format = new Intl.DateTimeFormat("en-GB", {
     year: "numeric",
-    month: "short",
+    month: "numeric",
     day: "numeric",
     hour: "2-digit",
     minute: "2-digit",
+    hourCycle: "h23",
     timeZoneName: "short",
   });
+  var MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+  function text(moment) {
+    var parts = {};
+    format.formatToParts(moment).forEach(function (part) { parts[part.type] = part.value; });
+    return Number(parts.day) + " " + MONTHS[Number(parts.month) - 1] + " " + parts.year + ", " + parts.hour + ":" + parts.minute + " " + parts.timeZoneName;
+  }
   function localise(root) {
     root.querySelectorAll("time[datetime]").forEach(function (el) {
       var moment = new Date(el.getAttribute("datetime"));
       if (isNaN(moment.getTime()) || el.dataset.local === "1") return;
       if (!el.title) el.title = el.textContent.trim();
-      el.textContent = format.format(moment);
+      el.textContent = text(moment);
       el.dataset.local = "1";
     });
   }
