@@ -2,8 +2,8 @@
 decided (prm/deal_registration/conflicts.py); nothing has written or read this table since
 
 Revision ID: 3f8b6d2a9c17
-Revises: 7e4a2c9b1d58
-Create Date: 2026-12-03 14:00:00.000000+00:00
+Revises: 870733cf5316
+Create Date: 2026-12-03 15:10:00.000000+00:00
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "3f8b6d2a9c17"
-down_revision: str | None = "7e4a2c9b1d58"
+down_revision: str | None = "870733cf5316"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
