@@ -32,24 +32,40 @@ def _free_port() -> int:
 class Inbox:
     def __init__(self) -> None:
         self.messages: list[Any] = []
+        self.port = 0
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
         self.messages.append(message_from_bytes(envelope.content))
         return "250 OK"
 
 
-@pytest.fixture
-def smtp_port() -> int:
-    return _free_port()
+def _listening_controller(handler: Inbox) -> Controller:
+    """An SMTP server on a free port; another process may take a port between the probe and the bind, so retry."""
+    for _attempt in range(20):
+        controller = Controller(handler, hostname="127.0.0.1", port=_free_port())
+        try:
+            controller.start()
+        except (OSError, RuntimeError):
+            continue
+        return controller
+    raise RuntimeError("no free port for the test SMTP server")
 
 
 @pytest.fixture
-def inbox(smtp_port: int) -> Iterator[Inbox]:
+def inbox() -> Iterator[Inbox]:
     handler = Inbox()
-    controller = Controller(handler, hostname="127.0.0.1", port=smtp_port)
-    controller.start()
+    controller = _listening_controller(handler)
+    handler.port = controller.port
     yield handler
     controller.stop()
+
+
+@pytest.fixture
+def smtp_port(request: pytest.FixtureRequest) -> int:
+    """The inbox's port when the test has one (bound before the app is built), else a port nobody listens on."""
+    if "inbox" in request.fixturenames:
+        return int(request.getfixturevalue("inbox").port)
+    return _free_port()
 
 
 @pytest.fixture
