@@ -12,9 +12,9 @@ from litestar.exceptions import NotFoundException
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from prm.portal.errors import PAGE_EXCEPTION_HANDLERS, not_found_handler
-from prm.portal.session import csrf_bound_to_session, provide_page_principal, provide_viewer
-from prm.portal.templating import SECURITY_HEADERS, register_filters
+from prm.portal.shell.errors import PAGE_EXCEPTION_HANDLERS, not_found_handler
+from prm.portal.shell.session import csrf_bound_to_session, provide_page_principal, provide_viewer
+from prm.portal.shell.templating import SECURITY_HEADERS, register_filters
 
 HERE = Path(__file__).parent
 

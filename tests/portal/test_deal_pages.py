@@ -12,7 +12,7 @@ import pytest
 from litestar import Litestar
 
 from prm.core.clock import ManualClock
-from prm.portal.money import AmountError, format_minor, parse_amount
+from prm.portal.shell.money import AmountError, format_minor, parse_amount
 from tests.conftest import World
 from tests.deal_registration.conftest import emails_to
 from tests.portal.conftest import SignIn

@@ -11,8 +11,8 @@ from litestar.response import Redirect
 
 from prm.core.auth import Role
 from prm.core.pagination import PageRequest
-from prm.portal.attempts import GENERAL
-from prm.portal.session import page_allow
+from prm.portal.shell.attempts import GENERAL
+from prm.portal.shell.session import page_allow
 
 VENDOR_ADMIN_PAGES = [page_allow(Role.VENDOR_ADMIN)]
 PAGE_SIZE = 50

@@ -30,8 +30,8 @@ from prm.portal.admin.common import (
     number,
     or_none,
 )
-from prm.portal.attempts import run_form, text_of, version_of
-from prm.portal.templating import page
+from prm.portal.shell.attempts import run_form, text_of, version_of
+from prm.portal.shell.templating import page
 
 NOTICES = {
     "created": "Group created: its members can claim the leads routed to it.",

@@ -21,8 +21,8 @@ from prm.lead_distribution.rules import Band
 from prm.lead_distribution.schemas import ProgramCreate, ProgramUpdate
 from prm.lead_distribution.service import setup
 from prm.portal.admin.common import VENDOR_ADMIN_PAGES, Cursor, Done, back, first_error, listed, listing, number
-from prm.portal.attempts import run_form, text_of, version_of
-from prm.portal.templating import page
+from prm.portal.shell.attempts import run_form, text_of, version_of
+from prm.portal.shell.templating import page
 
 NOTICES = {
     "created": "Lead program created.",

@@ -31,8 +31,8 @@ from prm.portal.admin.common import (
     listing,
     or_none,
 )
-from prm.portal.attempts import run_form, text_of, version_of
-from prm.portal.templating import page
+from prm.portal.shell.attempts import run_form, text_of, version_of
+from prm.portal.shell.templating import page
 
 NOTICES = {
     "created": "Partner created.",

@@ -23,9 +23,18 @@ from prm.deal_registration.schemas import ApprovalRulesUpdate, ProgramCreate, Pr
 from prm.deal_registration.service import programs as service
 from prm.deal_registration.service import rules as rules_service
 from prm.portal.admin.common import VENDOR_ADMIN_PAGES, Cursor, Done, back, first_error, listed, listing, number
-from prm.portal.attempts import GENERAL, STALE_FORM, Refusal, attempt, field_messages, run_form, text_of, version_of
-from prm.portal.money import AmountError, parse_amount, plain_amount
-from prm.portal.templating import page
+from prm.portal.shell.attempts import (
+    GENERAL,
+    STALE_FORM,
+    Refusal,
+    attempt,
+    field_messages,
+    run_form,
+    text_of,
+    version_of,
+)
+from prm.portal.shell.money import AmountError, parse_amount, plain_amount
+from prm.portal.shell.templating import page
 
 NOTICES = {
     "created": "Program created. Set its approval rules below, or leave every decision to people.",

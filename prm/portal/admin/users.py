@@ -19,9 +19,9 @@ from prm.crm.services import users as service
 from prm.crm.services.directory import partner_names
 from prm.crm.services.partners import list_partners
 from prm.portal.admin.common import CHOICES_SHOWN, Cursor, Done, back, first_error, listing, or_none
-from prm.portal.attempts import GENERAL, run_form, text_of, version_of
-from prm.portal.session import page_allow
-from prm.portal.templating import page
+from prm.portal.shell.attempts import GENERAL, run_form, text_of, version_of
+from prm.portal.shell.session import page_allow
+from prm.portal.shell.templating import page
 
 USER_PAGES = [page_allow(Role.VENDOR_ADMIN, Role.PARTNER_ADMIN)]
 NOTICES = {

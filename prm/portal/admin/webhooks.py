@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.auth import Principal
 from prm.core.webhooks import WebhookEndpoint
 from prm.portal.admin.common import VENDOR_ADMIN_PAGES, Cursor, Done, back, first_error, listing
-from prm.portal.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of
-from prm.portal.templating import page
+from prm.portal.shell.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of
+from prm.portal.shell.templating import page
 from prm.system import webhook_service as service
 from prm.system.schemas import WebhookCreate
 

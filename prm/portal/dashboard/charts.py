@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prm.portal.money import minor_digits
+from prm.portal.shell.money import minor_digits
 from prm.scorecards.schemas import (
     ChannelMonthRow,
     DealStatusRow,

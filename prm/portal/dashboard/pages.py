@@ -20,8 +20,8 @@ from prm.core.db import Database
 from prm.core.errors import DomainError, NotFound
 from prm.crm.models import PartnerTier
 from prm.portal.dashboard import charts
-from prm.portal.session import page_allow
-from prm.portal.templating import page
+from prm.portal.shell.session import page_allow
+from prm.portal.shell.templating import page
 from prm.scorecards import service
 from prm.scorecards.csv_export import rows_to_csv
 from prm.scorecards.filters import ReportQuery, build_query

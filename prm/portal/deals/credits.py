@@ -12,8 +12,8 @@ from prm.core.auth import Principal, Role
 from prm.core.pagination import PageRequest
 from prm.credits.service import list_credits
 from prm.crm.services.directory import partner_names
-from prm.portal.session import page_allow
-from prm.portal.templating import page
+from prm.portal.shell.session import page_allow
+from prm.portal.shell.templating import page
 
 CREDITS_PAGE_SIZE = 25
 

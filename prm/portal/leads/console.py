@@ -24,9 +24,8 @@ from prm.crm.models import LeadStatus
 from prm.lead_distribution.schemas import AutoRoute, LeadDetails, Qualify, RouteRequest
 from prm.lead_distribution.service import intake, qualification, routing
 from prm.lead_distribution.service.state import QUALIFY_FROM, QUEUE, ROUTABLE
-from prm.portal.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of, version_of
-from prm.portal.connect_records import external_sharing
-from prm.portal.lead_views import (
+from prm.portal.connect.records import external_sharing
+from prm.portal.leads.views import (
     SOURCES,
     STATUS_LABELS,
     TIME_FRAMES,
@@ -38,9 +37,10 @@ from prm.portal.lead_views import (
     routing_targets,
     target_names,
 )
-from prm.portal.money import AmountError, parse_amount, plain_amount
-from prm.portal.session import page_allow
-from prm.portal.templating import page
+from prm.portal.shell.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of, version_of
+from prm.portal.shell.money import AmountError, parse_amount, plain_amount
+from prm.portal.shell.session import page_allow
+from prm.portal.shell.templating import page
 
 CONSOLE_PAGES = [page_allow(Role.CHANNEL_MANAGER, Role.VENDOR_ADMIN)]
 QUEUE_SIZE = 25

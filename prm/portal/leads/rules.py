@@ -25,10 +25,10 @@ from prm.lead_distribution.models import RoutingRule
 from prm.lead_distribution.rules import Band
 from prm.lead_distribution.schemas import ImportMode, ImportReport, RowError, RuleCreate, RuleOrder, RuleUpdate
 from prm.lead_distribution.service import imports, routing_rules
-from prm.portal.attempts import GENERAL, Refusal, attempt, field_messages, text_of, version_of
-from prm.portal.lead_views import SIZE_BANDS, SOURCES, parse_target, product_choices, routing_targets, target_names
-from prm.portal.session import check_streamed_csrf, page_allow
-from prm.portal.templating import page
+from prm.portal.leads.views import SIZE_BANDS, SOURCES, parse_target, product_choices, routing_targets, target_names
+from prm.portal.shell.attempts import GENERAL, Refusal, attempt, field_messages, text_of, version_of
+from prm.portal.shell.session import check_streamed_csrf, page_allow
+from prm.portal.shell.templating import page
 
 CONSOLE_PAGES = [page_allow(Role.CHANNEL_MANAGER, Role.VENDOR_ADMIN)]
 RULE_NOTICES = {

@@ -9,7 +9,7 @@ from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.response import Template
 
 from prm.core.auth import Principal
-from prm.portal.money import format_bps, format_minor
+from prm.portal.shell.money import format_bps, format_minor
 
 # Browsers get the pages and their own assets only: no inline script, no third-party origin.
 SECURITY_HEADERS = {

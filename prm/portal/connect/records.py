@@ -27,10 +27,10 @@ from prm.connect.service import sharing
 from prm.core.auth import Principal, Role
 from prm.core.pagination import PageRequest
 from prm.crm.services import accounts, contacts, leads, opportunities
-from prm.portal.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of
-from prm.portal.connect_pages import ADMIN_PAGES, NOTICES
-from prm.portal.connect_views import CONNECTION_LABELS, RECORD_KINDS, ShareRow, record_href, share_rows
-from prm.portal.templating import page
+from prm.portal.connect.pages import ADMIN_PAGES, NOTICES
+from prm.portal.connect.views import CONNECTION_LABELS, RECORD_KINDS, ShareRow, record_href, share_rows
+from prm.portal.shell.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of
+from prm.portal.shell.templating import page
 
 LISTED = 25
 CONTACTS_TAKEN = 50

@@ -23,12 +23,12 @@ from prm.core.http import attachment_disposition
 from prm.deal_registration.models import DealRegistration
 from prm.deal_registration.schemas import Cancel, CloseLost, ExtensionCreate, Transition
 from prm.deal_registration.service import closing, protection, registrations
-from prm.portal.attempts import GENERAL, Refusal, Refuse, attempt, field_messages, run_form, text_of, version_of
-from prm.portal.deal_forms import friendly_errors
-from prm.portal.deal_views import OVERRIDE_REASONS, REJECTION_REASONS, hint_text, registration_view
-from prm.portal.deals import PARTNER_PAGES
-from prm.portal.money import AmountError, parse_amount
-from prm.portal.templating import page
+from prm.portal.deals.forms import friendly_errors
+from prm.portal.deals.pages import PARTNER_PAGES
+from prm.portal.deals.views import OVERRIDE_REASONS, REJECTION_REASONS, hint_text, registration_view
+from prm.portal.shell.attempts import GENERAL, Refusal, Refuse, attempt, field_messages, run_form, text_of, version_of
+from prm.portal.shell.money import AmountError, parse_amount
+from prm.portal.shell.templating import page
 
 NOTICES = {
     "submitted": "Submitted for review. The review clock below shows when your channel manager decides.",

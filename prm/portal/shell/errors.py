@@ -16,8 +16,8 @@ from litestar.response import Redirect
 from prm.core.errors import DomainError
 from prm.core.problems import http_exception_handler
 from prm.core.request_id import request_id
-from prm.portal.session import SignInRequired, layout_viewer, login_url
-from prm.portal.templating import SECURITY_HEADERS, page
+from prm.portal.shell.session import SignInRequired, layout_viewer, login_url
+from prm.portal.shell.templating import SECURITY_HEADERS, page
 
 log = logging.getLogger("prm.portal")
 

@@ -19,7 +19,7 @@ from prm.core.pagination import PageRequest
 from prm.core.webhooks import WebhookEndpoint
 from prm.crm.repository import AccountRepository, OpportunityRepository, PartnerRepository
 from prm.crm.services.partners import get_partner, list_partners
-from prm.portal.queries import count_rows, count_visible
+from prm.portal.shell.queries import count_rows, count_visible
 
 MANAGED_PARTNERS_SHOWN = 50
 

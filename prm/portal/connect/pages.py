@@ -26,8 +26,7 @@ from prm.connect.schemas import ConnectionAccept, ConnectionInvite, PublicationS
 from prm.connect.service import connections, publishing, sharing
 from prm.core.auth import Principal, Role
 from prm.core.pagination import PageRequest
-from prm.portal.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of
-from prm.portal.connect_views import (
+from prm.portal.connect.views import (
     CONNECTION_LABELS,
     OBJECT_LABELS,
     actions_of,
@@ -38,8 +37,9 @@ from prm.portal.connect_views import (
     share_rows,
     subscribe_forms,
 )
-from prm.portal.session import page_allow, safe_next
-from prm.portal.templating import page
+from prm.portal.shell.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of
+from prm.portal.shell.session import page_allow, safe_next
+from prm.portal.shell.templating import page
 from prm.settings import Settings
 
 ADMIN_PAGES = [page_allow(Role.VENDOR_ADMIN)]

@@ -29,7 +29,7 @@ from prm.deal_registration.models import (
 from prm.deal_registration.repository import RegistrationRepository
 from prm.deal_registration.schemas import ConflictHint, ProtectionTerms, RegistrationRead
 from prm.deal_registration.service.state import ENTITY
-from prm.portal.deal_queries import chain_links, credits_for, product_names
+from prm.portal.deals.queries import chain_links, credits_for, product_names
 
 S = RegistrationState
 HISTORY_SHOWN = 200

@@ -21,8 +21,7 @@ from prm.core.pagination import PageRequest
 from prm.deal_registration import views
 from prm.deal_registration.models import RegistrationState
 from prm.deal_registration.service import registrations
-from prm.portal.attempts import Refusal, attempt, version_of
-from prm.portal.deal_forms import (
+from prm.portal.deals.forms import (
     DealForm,
     ProductChoice,
     ProgramChoice,
@@ -35,16 +34,17 @@ from prm.portal.deal_forms import (
     registration_update,
     service_errors,
 )
-from prm.portal.deal_queries import product_choices, program_choices
-from prm.portal.deal_views import (
+from prm.portal.deals.queries import product_choices, program_choices
+from prm.portal.deals.views import (
     RegistrationView,
     now_of,
     protection_clock,
     registration_view,
     review_clock,
 )
-from prm.portal.session import page_allow
-from prm.portal.templating import page
+from prm.portal.shell.attempts import Refusal, attempt, version_of
+from prm.portal.shell.session import page_allow
+from prm.portal.shell.templating import page
 
 PARTNER_PAGES = [page_allow(Role.PARTNER_ADMIN, Role.PARTNER_USER)]
 LIST_PAGE_SIZE = 20

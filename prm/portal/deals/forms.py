@@ -24,8 +24,8 @@ from prm.deal_registration.schemas import (
     RegistrationRead,
     RegistrationUpdate,
 )
-from prm.portal.attempts import GENERAL, Refusal, field_messages
-from prm.portal.money import AmountError, format_minor, parse_amount, plain_amount
+from prm.portal.shell.attempts import GENERAL, Refusal, field_messages
+from prm.portal.shell.money import AmountError, format_minor, parse_amount, plain_amount
 
 PRODUCT_ROWS = 3  # rows shown without JavaScript; empty rows are ignored
 MAX_PRODUCT_ROWS = 50  # the schema's limit

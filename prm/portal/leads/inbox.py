@@ -32,11 +32,11 @@ from prm.lead_distribution.repository import ConfigStore
 from prm.lead_distribution.schemas import ConvertRequest, Decline, OfferRead
 from prm.lead_distribution.service import conversion, offers, setup
 from prm.lead_distribution.service.offers import OfferFilter
-from prm.portal.attempts import GENERAL, Refusal, attempt, field_messages, text_of, version_of
-from prm.portal.lead_views import DECLINE_REASONS, SIZE_BANDS, TIME_FRAMES, Clock, clock_of, now_of, product_choices
-from prm.portal.money import AmountError, parse_amount, plain_amount
-from prm.portal.session import page_allow
-from prm.portal.templating import page
+from prm.portal.leads.views import DECLINE_REASONS, SIZE_BANDS, TIME_FRAMES, Clock, clock_of, now_of, product_choices
+from prm.portal.shell.attempts import GENERAL, Refusal, attempt, field_messages, text_of, version_of
+from prm.portal.shell.money import AmountError, parse_amount, plain_amount
+from prm.portal.shell.session import page_allow
+from prm.portal.shell.templating import page
 
 PARTNER_PAGES = [page_allow(Role.PARTNER_ADMIN, Role.PARTNER_USER)]
 INBOX_PAGE_SIZE = 10

@@ -31,7 +31,7 @@ from prm.deal_registration.models import (
 from prm.deal_registration.repository import RegistrationRepository
 from prm.deal_registration.service.programs import list_programs
 from prm.deal_registration.service.state import ENTITY
-from prm.portal.deal_forms import ProductChoice, ProgramChoice
+from prm.portal.deals.forms import ProductChoice, ProgramChoice
 
 CHOICES_SHOWN = 200  # the paging limit; a price list or program list longer than this needs a search box
 WORK_SHOWN = 50

@@ -34,17 +34,16 @@ from prm.deal_registration.schemas import (
 )
 from prm.deal_registration.service import closing, protection, review
 from prm.deal_registration.service.rules import rules_of
-from prm.portal.attempts import GENERAL, Refuse, run_form, text_of, version_of
-from prm.portal.connect_records import external_sharing
-from prm.portal.deal_actions import document_response
-from prm.portal.deal_queries import (
+from prm.portal.connect.records import external_sharing
+from prm.portal.deals.actions import document_response
+from prm.portal.deals.queries import (
     pending_extensions,
     product_names,
     proof_to_verify,
     visible_account,
     visible_opportunity,
 )
-from prm.portal.deal_views import (
+from prm.portal.deals.views import (
     MATCHED_ON,
     OVERRIDE_REASONS,
     REJECTION_REASONS,
@@ -53,9 +52,10 @@ from prm.portal.deal_views import (
     registration_view,
     review_clock,
 )
-from prm.portal.money import format_minor
-from prm.portal.session import page_allow
-from prm.portal.templating import page
+from prm.portal.shell.attempts import GENERAL, Refuse, run_form, text_of, version_of
+from prm.portal.shell.money import format_minor
+from prm.portal.shell.session import page_allow
+from prm.portal.shell.templating import page
 
 REVIEWER_PAGES = [page_allow(Role.CHANNEL_MANAGER, Role.VENDOR_ADMIN)]
 QUEUE_PAGE_SIZE = 25

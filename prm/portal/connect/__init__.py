@@ -1,0 +1,2 @@
+"""Connect pages: linked instances, invitations, published and subscribed fields, shared records.
+Thin over `prm.connect`."""
