@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Collection, Mapping
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import ColumnElement, Select, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -59,6 +59,11 @@ class ScopedRepository(Generic[M]):
         stmt = select(self.model.id).where(self.scope(), self.model.id == record_id)
         return await self.session.scalar(stmt) is not None
 
+    async def count(self) -> int:
+        """How many rows of the model the principal may see."""
+        visible = self.select().with_only_columns(self.model.id).subquery()
+        return int(await self.session.scalar(select(func.count()).select_from(visible)) or 0)
+
     async def page(self, page: PageRequest, *filters: ColumnElement[bool]) -> tuple[list[M], str | None]:
         columns: dict[str, InstrumentedAttribute[Any]] = {
             name: getattr(self.model, attr) for name, attr in self.sortable.items()
@@ -70,3 +75,9 @@ class ScopedRepository(Generic[M]):
     def add(self, record: M) -> M:
         self.session.add(record)
         return record
+
+
+async def count_rows(session: AsyncSession, model: type[Any], *conditions: ColumnElement[bool]) -> int:
+    """Rows of a table that is not tenant data (the outbox, webhook endpoints): for vendor admins only."""
+    stmt = select(func.count()).select_from(model).where(*conditions)
+    return int(await session.scalar(stmt) or 0)

@@ -30,6 +30,11 @@ class CreditRepository(ScopedRepository[Credit]):
     def scope(self) -> ColumnElement[bool]:
         return partner_scope(self.principal, Credit.partner_id, vendor_rows_visible_to_managers=False)
 
+    async def of_source(self, source_type: str, source_id: uuid.UUID) -> list[Credit]:
+        """The credit a source (a won registration) earned, if the viewer may see it."""
+        stmt = self.select().where(Credit.source_type == source_type, Credit.source_id == source_id)
+        return list((await self.session.scalars(stmt)).all())
+
 
 async def record_credit(
     session: AsyncSession,

@@ -180,6 +180,14 @@ class ProductRepository(ScopedRepository[Product]):
     async def sku_taken(self, sku: str) -> bool:
         return await self.session.scalar(select(Product.id).where(Product.sku == sku)) is not None
 
+    async def labels(self, product_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+        """ "Name (SKU)" of each of these products the viewer may read."""
+        wanted = set(product_ids)
+        if not wanted:
+            return {}
+        stmt = self.select().where(Product.id.in_(wanted))
+        return {p.id: f"{p.name} ({p.sku})" for p in await self.session.scalars(stmt)}
+
 
 class CampaignRepository(ScopedRepository[Campaign]):
     """Campaigns are the vendor's marketing: staff and leadership only (guarded in routes)."""

@@ -37,6 +37,7 @@ from prm.deal_registration.models import (
     DealRegistration,
     ExtensionRequest,
     ExtensionStatus,
+    ProofStatus,
     ProtectionOverride,
     RegistrationProduct,
     RegistrationState,
@@ -214,6 +215,39 @@ class RegistrationRepository(ScopedRepository[DealRegistration]):
 
     async def document(self, document_id: uuid.UUID) -> DealDocument | None:
         return await self.session.get(DealDocument, document_id)
+
+    async def proof_to_verify(self, limit: int) -> list[DealRegistration]:
+        """Won registrations whose proof of performance waits for the reviewer, oldest close first."""
+        stmt = (
+            self.select()
+            .where(DealRegistration.proof_status == ProofStatus.SUBMITTED)
+            .order_by(DealRegistration.closed_at, DealRegistration.id)
+            .limit(limit)
+        )
+        return list((await self.session.scalars(stmt)).all())
+
+    async def pending_extensions(self, limit: int) -> list[tuple[DealRegistration, ExtensionRequest]]:
+        """Extension requests waiting for a decision, oldest first, with their registrations."""
+        stmt = (
+            self.select()
+            .join(ExtensionRequest, ExtensionRequest.registration_id == DealRegistration.id)
+            .where(ExtensionRequest.status == ExtensionStatus.PENDING)
+            .add_columns(ExtensionRequest)
+            .order_by(ExtensionRequest.created_at, ExtensionRequest.id)
+            .limit(limit)
+        )
+        return [(row[0], row[1]) for row in await self.session.execute(stmt)]
+
+    async def chain_links(
+        self, registration: DealRegistration
+    ) -> tuple[DealRegistration | None, DealRegistration | None]:
+        """The submission this one resubmits, and the resubmission that replaced it (each if visible)."""
+        previous = None
+        if registration.resubmission_of_id is not None:
+            stmt = self.select().where(DealRegistration.id == registration.resubmission_of_id)
+            previous = await self.session.scalar(stmt)
+        stmt = self.select().where(DealRegistration.resubmission_of_id == registration.id).limit(1)
+        return previous, await self.session.scalar(stmt)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,6 @@
-"""Read-side queries the deal pages need that the deal registration services do not offer.
-
-Every query starts from a scoped repository's `select()`, so the tenant filter always applies:
-a partner reads its own rows, a channel manager those of the partners assigned to them.
-"""
+"""What the deal pages show beside a registration: the programs and products a partner may pick,
+and the records a conflict points at when the viewer may see them. The reads go through the
+domain services, so the tenant filter always applies."""
 
 from __future__ import annotations
 
@@ -15,22 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.auth import Principal
 from prm.core.errors import NotFound
 from prm.core.pagination import PageRequest
-from prm.credits.models import Credit
-from prm.credits.service import CreditRepository
-from prm.crm.models import Account, Opportunity, Product
+from prm.crm.models import Account, Opportunity
 from prm.crm.repository import ProductRepository
 from prm.crm.services.accounts import get_account
 from prm.crm.services.opportunities import get_opportunity
 from prm.crm.services.products import list_products
-from prm.deal_registration.models import (
-    DealRegistration,
-    ExtensionRequest,
-    ExtensionStatus,
-    ProofStatus,
-)
-from prm.deal_registration.repository import RegistrationRepository
 from prm.deal_registration.service.programs import list_programs
-from prm.deal_registration.service.state import ENTITY
 from prm.portal.deals.forms import ProductChoice, ProgramChoice
 
 CHOICES_SHOWN = 200  # the paging limit; a price list or program list longer than this needs a search box
@@ -63,52 +51,6 @@ async def product_choices(session: AsyncSession, principal: Principal) -> dict[s
     return {str(p.id): ProductChoice(id=str(p.id), name=p.name, sku=p.sku) for p in rows}
 
 
-async def product_names(session: AsyncSession, principal: Principal, ids: Iterable[Any]) -> dict[str, str]:
-    wanted = {uuid.UUID(str(i)) for i in ids}
-    if not wanted:
-        return {}
-    stmt = ProductRepository(session, principal).select().where(Product.id.in_(wanted))
-    return {str(p.id): f"{p.name} ({p.sku})" for p in await session.scalars(stmt)}
-
-
-async def credits_for(session: AsyncSession, principal: Principal, registration_id: uuid.UUID) -> list[Credit]:
-    """The margin credit a registration earned, if the viewer may see it."""
-    stmt = (
-        CreditRepository(session, principal)
-        .select()
-        .where(Credit.source_type == ENTITY, Credit.source_id == registration_id)
-    )
-    return list((await session.scalars(stmt)).all())
-
-
-async def proof_to_verify(session: AsyncSession, principal: Principal) -> list[DealRegistration]:
-    """Won registrations whose proof of performance waits for the reviewer, oldest close first."""
-    stmt = (
-        RegistrationRepository(session, principal)
-        .select()
-        .where(DealRegistration.proof_status == ProofStatus.SUBMITTED)
-        .order_by(DealRegistration.closed_at, DealRegistration.id)
-        .limit(WORK_SHOWN)
-    )
-    return list((await session.scalars(stmt)).all())
-
-
-async def pending_extensions(
-    session: AsyncSession, principal: Principal
-) -> list[tuple[DealRegistration, ExtensionRequest]]:
-    """Extension requests waiting for a decision, oldest first, with their registrations."""
-    stmt = (
-        RegistrationRepository(session, principal)
-        .select()
-        .join(ExtensionRequest, ExtensionRequest.registration_id == DealRegistration.id)
-        .where(ExtensionRequest.status == ExtensionStatus.PENDING)
-        .add_columns(ExtensionRequest)
-        .order_by(ExtensionRequest.created_at, ExtensionRequest.id)
-        .limit(WORK_SHOWN)
-    )
-    return [(row[0], row[1]) for row in await session.execute(stmt)]
-
-
 async def visible_opportunity(
     session: AsyncSession, principal: Principal, opportunity_id: uuid.UUID
 ) -> Opportunity | None:
@@ -127,14 +69,7 @@ async def visible_account(session: AsyncSession, principal: Principal, account_i
         return None
 
 
-async def chain_links(
-    session: AsyncSession, principal: Principal, registration: DealRegistration
-) -> tuple[DealRegistration | None, DealRegistration | None]:
-    """The submission this one resubmits, and the resubmission that replaced it (each if visible)."""
-    repo = RegistrationRepository(session, principal)
-    previous = None
-    if registration.resubmission_of_id is not None:
-        stmt = repo.select().where(DealRegistration.id == registration.resubmission_of_id)
-        previous = await session.scalar(stmt)
-    stmt = repo.select().where(DealRegistration.resubmission_of_id == registration.id).limit(1)
-    return previous, await session.scalar(stmt)
+async def product_labels(session: AsyncSession, principal: Principal, ids: Iterable[Any]) -> dict[str, str]:
+    """ "Name (SKU)" by product id (as text, as the templates hold ids) for the products the viewer may read."""
+    labels = await ProductRepository(session, principal).labels(uuid.UUID(str(i)) for i in ids)
+    return {str(product_id): label for product_id, label in labels.items()}

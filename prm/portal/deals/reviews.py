@@ -36,13 +36,7 @@ from prm.deal_registration.service import closing, protection, review
 from prm.deal_registration.service.rules import rules_of
 from prm.portal.connect.records import external_sharing
 from prm.portal.deals.actions import document_response
-from prm.portal.deals.queries import (
-    pending_extensions,
-    product_names,
-    proof_to_verify,
-    visible_account,
-    visible_opportunity,
-)
+from prm.portal.deals.queries import WORK_SHOWN, product_labels, visible_account, visible_opportunity
 from prm.portal.deals.views import (
     MATCHED_ON,
     OVERRIDE_REASONS,
@@ -91,8 +85,9 @@ async def review_queue(db_session: AsyncSession, principal: Principal, cursor: C
     request = PageRequest(limit=QUEUE_PAGE_SIZE, cursor=cursor, sort="review_due_at")
     rows, next_cursor = await review.review_queue(db_session, principal=principal, page=request)
     reads = await views.read_many(db_session, principal, rows)
-    proof = await proof_to_verify(db_session, principal)
-    extensions = await pending_extensions(db_session, principal)
+    registrations = RegistrationRepository(db_session, principal)
+    proof = await registrations.proof_to_verify(WORK_SHOWN)
+    extensions = await registrations.pending_extensions(WORK_SHOWN)
     partner_ids = [r.partner_id for r in reads] + [r.partner_id for r in proof] + [r.partner_id for r, _ in extensions]
     now = now_of(db_session)
     return page(
@@ -130,7 +125,7 @@ async def conflict_columns(session: AsyncSession, principal: Principal, view: Re
     others = await RegistrationRepository(session, principal).unscoped(
         [c.other_registration_id for c in conflicts if c.other_registration_id]
     )
-    names = await product_names(session, principal, [p for c in conflicts for p in c.overlapping_product_ids])
+    names = await product_labels(session, principal, [p for c in conflicts for p in c.overlapping_product_ids])
     columns = []
     for conflict in conflicts:
         other = others.get(conflict.other_registration_id) if conflict.other_registration_id else None

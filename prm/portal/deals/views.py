@@ -16,6 +16,7 @@ from prm.core.auth import Principal
 from prm.core.history import history_of
 from prm.core.pagination import PageRequest
 from prm.credits.models import Credit
+from prm.credits.service import CreditRepository
 from prm.crm.services.directory import emails_of
 from prm.deal_registration import views
 from prm.deal_registration.models import (
@@ -29,7 +30,7 @@ from prm.deal_registration.models import (
 from prm.deal_registration.repository import RegistrationRepository
 from prm.deal_registration.schemas import ConflictHint, ProtectionTerms, RegistrationRead
 from prm.deal_registration.service.state import ENTITY
-from prm.portal.deals.queries import chain_links, credits_for, product_names
+from prm.portal.deals.queries import product_labels
 
 S = RegistrationState
 HISTORY_SHOWN = 200
@@ -209,9 +210,9 @@ async def registration_view(
     read = await views.read_one(session, principal, registration)
     program = await session.get(DealProgram, read.program_id)
     assert program is not None  # a foreign key
-    names = await product_names(session, principal, [line.product_id for line in read.products])
+    names = await product_labels(session, principal, [line.product_id for line in read.products])
     used = await repo.chain_length(read.original_id or read.id) - 1
-    previous, replaced_by = await chain_links(session, principal, registration)
+    previous, replaced_by = await RegistrationRepository(session, principal).chain_links(registration)
     return RegistrationView(
         read=read,
         program=program,
@@ -219,7 +220,7 @@ async def registration_view(
         review=review_clock(read, now),
         protection=protection_clock(read, now),
         extensions=await repo.extensions(read.id),
-        credits=await credits_for(session, principal, read.id),
+        credits=await CreditRepository(session, principal).of_source(ENTITY, read.id),
         history=await history(session, principal, read.id),
         resubmissions_left=max(0, program.max_resubmissions - used),
         previous=previous,

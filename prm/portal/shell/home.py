@@ -16,10 +16,10 @@ from prm.core.auth import Principal, Role
 from prm.core.errors import NotFound
 from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from prm.core.pagination import PageRequest
+from prm.core.repository import count_rows
 from prm.core.webhooks import WebhookEndpoint
 from prm.crm.repository import AccountRepository, OpportunityRepository, PartnerRepository
 from prm.crm.services.partners import get_partner, list_partners
-from prm.portal.shell.queries import count_rows, count_visible
 
 MANAGED_PARTNERS_SHOWN = 50
 
@@ -63,8 +63,8 @@ async def _partner_home(session: AsyncSession, principal: Principal, partner_id:
     return Home(
         heading=partner.name,
         facts=[
-            Fact("Accounts", await count_visible(AccountRepository(session, principal))),
-            Fact("Opportunities", await count_visible(OpportunityRepository(session, principal))),
+            Fact("Accounts", await AccountRepository(session, principal).count()),
+            Fact("Opportunities", await OpportunityRepository(session, principal).count()),
         ],
         links=[
             Link("Register a deal", "/deals/new", "Protect an opportunity you sourced."),
@@ -86,7 +86,7 @@ async def _channel_manager_home(session: AsyncSession, principal: Principal) -> 
     )
     return Home(
         heading="Channel manager",
-        facts=[Fact("Opportunities", await count_visible(OpportunityRepository(session, principal)))],
+        facts=[Fact("Opportunities", await OpportunityRepository(session, principal).count())],
         links=[Link("Review queue", "/reviews", "Deal registrations waiting for your decision.")],
         extra={"partners": partners, "more_partners": more is not None},
     )
@@ -98,7 +98,7 @@ async def _vendor_admin_home(session: AsyncSession, principal: Principal) -> Hom
     return Home(
         heading="Vendor administration",
         facts=[
-            Fact("Partners", await count_visible(PartnerRepository(session, principal)), "/partners"),
+            Fact("Partners", await PartnerRepository(session, principal).count(), "/partners"),
             Fact("Emails in the mailbox", emails, "/mailbox"),
             Fact("Outbox dead letters", dead, "/outbox/dead"),
             Fact("Webhook endpoints", await count_rows(session, WebhookEndpoint), "/webhooks"),
@@ -120,8 +120,8 @@ async def _leadership_home(session: AsyncSession, principal: Principal) -> Home:
     return Home(
         heading="Leadership",
         facts=[
-            Fact("Partners", await count_visible(PartnerRepository(session, principal))),
-            Fact("Opportunities", await count_visible(OpportunityRepository(session, principal))),
+            Fact("Partners", await PartnerRepository(session, principal).count()),
+            Fact("Opportunities", await OpportunityRepository(session, principal).count()),
         ],
         links=[Link("Dashboard", "/dashboard", "Indirect versus direct sales, top partners, scorecards.")],
     )

@@ -5,28 +5,13 @@ Counts start from a scoped repository's `select()`, so the tenant filter always 
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.outbox import OutboxKind, OutboxMessage
 from prm.core.pagination import PageRequest, page_of, paginate_statement
-from prm.core.repository import ScopedRepository
 
 MAILBOX_PAGE_SIZE = 20
-
-
-async def count_visible(repository: ScopedRepository[Any]) -> int:
-    """How many rows of the repository's model the principal may see."""
-    visible = repository.select().with_only_columns(repository.model.id).subquery()
-    return int(await repository.session.scalar(select(func.count()).select_from(visible)) or 0)
-
-
-async def count_rows(session: AsyncSession, model: type[Any], *conditions: ColumnElement[bool]) -> int:
-    """Rows of a table that is not tenant data (the outbox, webhook endpoints): vendor admins only."""
-    stmt = select(func.count()).select_from(model).where(*conditions)
-    return int(await session.scalar(stmt) or 0)
 
 
 async def mailbox_page(session: AsyncSession, *, cursor: str | None) -> tuple[list[OutboxMessage], str | None]:
