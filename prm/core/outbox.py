@@ -411,6 +411,40 @@ async def retry_message(session: AsyncSession, message_id: uuid.UUID) -> OutboxM
     return message
 
 
+async def replay_message(
+    session: AsyncSession, message_id: uuid.UUID, *, kind: OutboxKind, destination: str
+) -> OutboxMessage | None:
+    """Deliver a message of this destination again now, a delivered one too: it keeps its id
+    (the event id receivers see), so a receiver that already has it can tell it is the same event."""
+    message = await session.get(OutboxMessage, message_id)
+    if message is None or message.kind != kind or message.destination != destination:
+        return None
+    message.status = OutboxStatus.PENDING
+    message.next_attempt_at = session.info["clock"].now()
+    message.attempts = 0
+    message.delivered_at = None
+    _mark_written(session)
+    return message
+
+
+async def replay_dead(session: AsyncSession, *, kind: OutboxKind, destination: str) -> int:
+    """Every dead letter of one destination back in line for delivery now, in one statement."""
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.kind == kind,
+            OutboxMessage.destination == destination,
+            OutboxMessage.status == OutboxStatus.DEAD,
+        )
+        .values(status=OutboxStatus.PENDING, next_attempt_at=session.info["clock"].now(), attempts=0)
+        .execution_options(synchronize_session=False)
+    )
+    replayed = int((await session.execute(stmt)).rowcount or 0)  # type: ignore[attr-defined]
+    if replayed:
+        _mark_written(session)
+    return replayed
+
+
 @dataclass(frozen=True)
 class OutboxFigures:
     """One kind's backlog for `/metrics`."""

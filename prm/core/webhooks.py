@@ -15,12 +15,14 @@ from typing import Any
 
 import httpx
 import msgspec
-from sqlalchemy import String, select
+from sqlalchemy import String, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from prm.core.db import Base, Database, IdMixin, TimestampMixin, VersionMixin
-from prm.core.outbox import Claimed, OutboxKind, enqueue, enqueue_bulk
+from prm.core.outbox import Claimed, OutboxKind, OutboxMessage, OutboxStatus, enqueue, enqueue_bulk
+from prm.core.pagination import PageRequest, page_of, paginate_statement
+from prm.core.repository import ScopedRepository
 
 
 class WebhookEndpoint(IdMixin, TimestampMixin, VersionMixin, Base):
@@ -31,6 +33,13 @@ class WebhookEndpoint(IdMixin, TimestampMixin, VersionMixin, Base):
     event_types: Mapped[list[str]]
     active: Mapped[bool] = mapped_column(default=True)
     description: Mapped[str] = mapped_column(String(500), default="")
+
+
+class WebhookRepository(ScopedRepository[WebhookEndpoint]):
+    """Endpoints are the vendor's, not tenant data: the routes and pages admit vendor admins only."""
+
+    model = WebhookEndpoint
+    label = "Webhook"
 
 
 def new_secret() -> str:
@@ -99,6 +108,35 @@ async def publish_events(session: AsyncSession, event_type: str, items: list[dic
     ]
     await enqueue_bulk(session, rows)
     return len(rows)
+
+
+async def delivery_page(
+    session: AsyncSession, endpoint_id: uuid.UUID, page: PageRequest, status: OutboxStatus | None = None
+) -> tuple[list[OutboxMessage], str | None]:
+    """An endpoint's deliveries (its outbox messages), newest first, optionally of one status."""
+    stmt = select(OutboxMessage).where(
+        OutboxMessage.kind == OutboxKind.WEBHOOK, OutboxMessage.destination == str(endpoint_id)
+    )
+    if status is not None:
+        stmt = stmt.where(OutboxMessage.status == status)
+    stmt = paginate_statement(stmt, page, {"created_at": OutboxMessage.created_at}, OutboxMessage.id)
+    return page_of((await session.scalars(stmt)).all(), page)
+
+
+async def dead_letter_counts(session: AsyncSession, endpoint_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many dead letters each of these endpoints has, in one grouped read."""
+    if not endpoint_ids:
+        return {}
+    stmt = (
+        select(OutboxMessage.destination, func.count())
+        .where(
+            OutboxMessage.kind == OutboxKind.WEBHOOK,
+            OutboxMessage.status == OutboxStatus.DEAD,
+            OutboxMessage.destination.in_([str(i) for i in endpoint_ids]),
+        )
+        .group_by(OutboxMessage.destination)
+    )
+    return {uuid.UUID(destination): count for destination, count in await session.execute(stmt)}
 
 
 class WebhookDeliverer:

@@ -9,17 +9,28 @@ from litestar import Controller, Request, Response, delete, get, patch, post
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prm.core.activity import ActivityRead
 from prm.core.auth import Principal, Role, allow
 from prm.core.convert import to_page, to_read
 from prm.core.dbcheck import DatabaseUnavailable, check_schema
 from prm.core.errors import NotFound
+from prm.core.history import history_of
 from prm.core.idempotency import idempotent_create
 from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus, retry_message
 from prm.core.pagination import Page, PageRequest, page_of, paginate_statement
 from prm.core.problems import problem
 from prm.core.runtime import Runtime
+from prm.core.webhooks import WebhookRepository
 from prm.system import webhook_service
-from prm.system.schemas import Health, OutboxRead, WebhookCreate, WebhookCreated, WebhookRead, WebhookUpdate
+from prm.system.schemas import (
+    Health,
+    OutboxRead,
+    ReplayedCount,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookRead,
+    WebhookUpdate,
+)
 
 
 @get("/health", tags=["operations"], summary="Alive", exclude_from_auth=True)
@@ -113,3 +124,41 @@ class WebhookController(Controller):
     @delete("/{webhook_id:uuid}", summary="Delete a webhook endpoint (queued deliveries still go out)")
     async def delete_webhook(self, db_session: AsyncSession, principal: Principal, webhook_id: uuid.UUID) -> None:
         await webhook_service.delete_webhook(db_session, principal=principal, webhook_id=webhook_id)
+
+    @get("/{webhook_id:uuid}/history", summary="Every change and replay: who, when (UTC), what")
+    async def webhook_history(
+        self, db_session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, page: PageRequest
+    ) -> Page[ActivityRead]:
+        return await history_of(
+            db_session, WebhookRepository(db_session, principal), webhook_id, page, entity="webhook"
+        )
+
+    @get(
+        "/{webhook_id:uuid}/deliveries",
+        summary="The endpoint's deliveries, newest first (status=dead: its dead letters)",
+    )
+    async def list_deliveries(
+        self, db_session: AsyncSession, webhook_id: uuid.UUID, page: PageRequest, status: OutboxStatus | None = None
+    ) -> Page[OutboxRead]:
+        _, rows, cursor = await webhook_service.deliveries(db_session, webhook_id=webhook_id, page=page, status=status)
+        return to_page(rows, cursor, OutboxRead)
+
+    @post(
+        "/{webhook_id:uuid}/deliveries/{delivery_id:uuid}/replay",
+        status_code=200,
+        summary="Send one delivery again now, a delivered one too (it keeps its id)",
+    )
+    async def replay_delivery(
+        self, db_session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, delivery_id: uuid.UUID
+    ) -> OutboxRead:
+        message = await webhook_service.replay_delivery(
+            db_session, principal=principal, webhook_id=webhook_id, delivery_id=delivery_id
+        )
+        return to_read(message, OutboxRead)
+
+    @post("/{webhook_id:uuid}/dead-letters/replay", status_code=200, summary="Send every dead letter again now")
+    async def replay_dead_letters(
+        self, db_session: AsyncSession, principal: Principal, webhook_id: uuid.UUID
+    ) -> ReplayedCount:
+        replayed = await webhook_service.replay_dead_letters(db_session, principal=principal, webhook_id=webhook_id)
+        return ReplayedCount(replayed=replayed)

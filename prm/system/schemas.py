@@ -27,6 +27,10 @@ class OutboxRead(msgspec.Struct, kw_only=True):
     delivered_at: datetime | None
 
 
+class ReplayedCount(msgspec.Struct, kw_only=True):
+    replayed: int  # how many dead letters went back in line
+
+
 class WebhookCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     url: WebhookUrl
     event_types: EventTypes = msgspec.field(default_factory=lambda: ["*"])

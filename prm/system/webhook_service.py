@@ -11,11 +11,13 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prm.core.activity import record_activity
 from prm.core.auth import Principal
 from prm.core.errors import NotFound
+from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus, replay_dead, replay_message
 from prm.core.pagination import PageRequest, page_of, paginate_statement
 from prm.core.records import record_created, record_deleted, record_updated
-from prm.core.webhooks import WebhookEndpoint, forget_endpoints, new_secret
+from prm.core.webhooks import WebhookEndpoint, delivery_page, forget_endpoints, new_secret
 from prm.system.schemas import WebhookCreate, WebhookUpdate
 
 SORTABLE = {"created_at": WebhookEndpoint.created_at}
@@ -63,3 +65,47 @@ async def delete_webhook(session: AsyncSession, *, principal: Principal, webhook
     endpoint = await get_webhook(session, webhook_id=webhook_id)
     forget_endpoints(session)
     await record_deleted(session, endpoint, entity="webhook", principal=principal)
+
+
+async def deliveries(
+    session: AsyncSession, *, webhook_id: uuid.UUID, page: PageRequest, status: OutboxStatus | None = None
+) -> tuple[WebhookEndpoint, list[OutboxMessage], str | None]:
+    """An endpoint and one page of its deliveries (newest first), optionally only those of a status."""
+    endpoint = await get_webhook(session, webhook_id=webhook_id)
+    rows, cursor = await delivery_page(session, webhook_id, page, status)
+    return endpoint, rows, cursor
+
+
+async def replay_delivery(
+    session: AsyncSession, *, principal: Principal, webhook_id: uuid.UUID, delivery_id: uuid.UUID
+) -> OutboxMessage:
+    """Send one delivery again now, whatever its state (a delivered event keeps its id)."""
+    endpoint = await get_webhook(session, webhook_id=webhook_id)
+    message = await replay_message(session, delivery_id, kind=OutboxKind.WEBHOOK, destination=str(endpoint.id))
+    if message is None:
+        raise NotFound(f"Delivery {delivery_id} of webhook {webhook_id} not found.")
+    record_activity(
+        session,
+        entity_type="webhook",
+        entity_id=endpoint.id,
+        action="delivery_replayed",
+        actor=principal,
+        changes={"delivery": [None, str(delivery_id)], "event": [None, message.topic]},
+    )
+    return message
+
+
+async def replay_dead_letters(session: AsyncSession, *, principal: Principal, webhook_id: uuid.UUID) -> int:
+    """Every dead letter of the endpoint back in line; how many there were."""
+    endpoint = await get_webhook(session, webhook_id=webhook_id)
+    replayed = await replay_dead(session, kind=OutboxKind.WEBHOOK, destination=str(endpoint.id))
+    if replayed:
+        record_activity(
+            session,
+            entity_type="webhook",
+            entity_id=endpoint.id,
+            action="dead_letters_replayed",
+            actor=principal,
+            changes={"replayed": [0, replayed]},
+        )
+    return replayed

@@ -1,5 +1,6 @@
 """Webhook endpoints: the paged list, register (the signing secret is shown once, on the page
-that answers the form), delete. Vendor admins only; the webhook service is the API's."""
+that answers the form), delete; an endpoint's deliveries by status, with its dead letters, and
+replay (one delivery, or every dead letter). Vendor admins only; the webhook service is the API's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from litestar import Request, Response, get, post
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal
-from prm.core.webhooks import WebhookEndpoint
+from prm.core.outbox import OutboxStatus
+from prm.core.webhooks import WebhookEndpoint, dead_letter_counts
 from prm.portal.admin.common import VENDOR_ADMIN_PAGES, Cursor, Done, back, first_error, listing
 from prm.portal.shell.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of
 from prm.portal.shell.templating import page
@@ -18,6 +20,12 @@ from prm.system import webhook_service as service
 from prm.system.schemas import WebhookCreate
 
 NOTICES = {"deleted": "Webhook deleted: it gets no more events."}
+DELIVERY_NOTICES = {
+    "replayed": "The delivery is back in line: it is sent again within seconds.",
+    "replayed-dead": "Every dead letter is back in line: they are sent again within seconds.",
+    "no-dead": "There were no dead letters to send again.",
+}
+STATUS_TABS = [("", "All"), ("pending", "Pending"), ("delivered", "Delivered"), ("dead", "Dead letters")]
 MESSAGES = {
     "url": "Enter the endpoint's address, starting with http:// or https://.",
     "event_types": "List event types separated by commas (each at most 100 characters, at most 50), or * for all.",
@@ -43,6 +51,7 @@ async def webhooks_page(
         principal,
         status_code=status_code,
         webhooks=rows,
+        dead=await dead_letter_counts(session, [w.id for w in rows]),
         next_cursor=next_cursor,
         first_page=not cursor,
         created=created,
@@ -89,4 +98,53 @@ async def delete_webhook(db_session: AsyncSession, principal: Principal, webhook
     return back("/webhooks", "deleted")
 
 
-WEBHOOK_PAGE_HANDLERS: list[Any] = [webhook_list, create_webhook, delete_webhook]
+@get("/webhooks/{webhook_id:uuid}", name="admin_webhook", guards=VENDOR_ADMIN_PAGES)
+async def webhook_deliveries(
+    db_session: AsyncSession,
+    principal: Principal,
+    webhook_id: uuid.UUID,
+    status: OutboxStatus | None = None,
+    cursor: Cursor = None,
+    done: Done = None,
+) -> Response[Any]:
+    endpoint, rows, next_cursor = await service.deliveries(
+        db_session, webhook_id=webhook_id, page=listing(cursor, "-created_at"), status=status
+    )
+    dead = (await dead_letter_counts(db_session, [endpoint.id])).get(endpoint.id, 0)
+    return page(
+        "admin/webhook.html",
+        principal,
+        endpoint=endpoint,
+        deliveries=rows,
+        dead=dead,
+        status=status.value if status else "",
+        tabs=STATUS_TABS,
+        next_cursor=next_cursor,
+        first_page=not cursor,
+        notice=DELIVERY_NOTICES.get(done or ""),
+        errors={},
+    )
+
+
+@post("/webhooks/{webhook_id:uuid}/deliveries/{delivery_id:uuid}/replay", guards=VENDOR_ADMIN_PAGES)
+async def replay_delivery(
+    db_session: AsyncSession, principal: Principal, webhook_id: uuid.UUID, delivery_id: uuid.UUID
+) -> Response[Any]:
+    await service.replay_delivery(db_session, principal=principal, webhook_id=webhook_id, delivery_id=delivery_id)
+    return back(f"/webhooks/{webhook_id}", "replayed")
+
+
+@post("/webhooks/{webhook_id:uuid}/dead-letters/replay", guards=VENDOR_ADMIN_PAGES)
+async def replay_dead_letters(db_session: AsyncSession, principal: Principal, webhook_id: uuid.UUID) -> Response[Any]:
+    replayed = await service.replay_dead_letters(db_session, principal=principal, webhook_id=webhook_id)
+    return back(f"/webhooks/{webhook_id}", "replayed-dead" if replayed else "no-dead")
+
+
+WEBHOOK_PAGE_HANDLERS: list[Any] = [
+    webhook_list,
+    create_webhook,
+    delete_webhook,
+    webhook_deliveries,
+    replay_delivery,
+    replay_dead_letters,
+]
