@@ -1,6 +1,6 @@
-"""On a phone (390 x 844) the leads inbox and the review queue are readable: their tables collapse
-to one block per row, each cell under its column's name, and no cell lies beyond the right edge
-of the screen. The decline form of a lead opens from the keyboard."""
+"""On a phone (390 x 844) the leads inbox, the review queue, the admin lists and the connect pages
+are readable: their tables collapse to one block per row, each cell under its column's name, and
+no cell lies beyond the right edge of the screen. The decline form of a lead opens from the keyboard."""
 
 from __future__ import annotations
 
@@ -107,3 +107,40 @@ async def test_the_leads_inbox_and_the_review_queue_fit_a_phone(
     await expect(queue.first.locator('td[data-label="Customer"]')).to_be_visible()
     assert await nothing_beyond_the_right_edge(phone) >= 2 * 6
     await phone.screenshot(path=QUEUE_SCREENSHOT, full_page=True)
+
+
+async def test_the_admin_and_connect_tables_fit_a_phone(phone: Page, api: httpx.AsyncClient, world: World) -> None:
+    scene = await lead_scene(api, world)
+    await deal_program(api, world, scene.product_id)
+    lead = await qualified_lead(api, world, scene, company="Initech International Holdings")
+    await route_via_api(api, world, lead, target_kind="partner", partner_id=str(world.partner_a))
+    await qualified_lead(api, world, scene, company="Hooli", email="buyer@hooli.example")  # waits in the queue
+    hook = {"url": "https://hooks.example.com/a/rather/long/path/to/the/receiving/endpoint", "event_types": ["*"]}
+    made = await api.post("/api/v1/webhooks", json=hook, headers=world.admin.headers)
+    assert made.status_code == 201, made.text
+    rule = {"name": "Nordics to Acme", "countries": ["NO", "SE"], "target_kind": "partner"}
+    rule["target_partner_id"] = str(world.partner_a)
+    assert (
+        await api.post("/api/v1/distribution/routing-rules", json=rule, headers=world.admin.headers)
+    ).status_code == 201
+
+    await phone.context.clear_cookies()
+    await sign_in(phone, world.admin)
+    webhook_page = f"/webhooks/{made.json()['id']}"
+    for path in (
+        "/partners",
+        "/programs",
+        "/lead-programs",
+        "/shark-tank",
+        "/users",
+        "/webhooks",
+        webhook_page,
+        "/lead-rules",
+        "/lead-queue",
+    ):
+        reply = await phone.goto(path)
+        assert reply is not None
+        assert reply.status == 200, path
+        labelled = phone.locator("main table.stack-table tbody td[data-label]")
+        assert await labelled.count() > 0, f"{path}: no labelled cells"
+        assert await nothing_beyond_the_right_edge(phone) > 0, path

@@ -296,7 +296,7 @@ async def test_partner_cannot_reach_programs_or_their_rules(sign_in: SignIn, wor
 
 
 def user_rows(page: str) -> list[str]:
-    return re.findall(r'<tr id="user-[0-9a-f-]{36}">\s*<td>[^<]*</td>\s*<td>([^<]+)</td>', page)
+    return re.findall(r'<tr id="user-[0-9a-f-]{36}">\s*<td[^>]*>[^<]*</td>\s*<td data-label="Email">([^<]+)</td>', page)
 
 
 async def test_user_list_pages_with_a_cursor(sign_in: SignIn, world: World, client: Client) -> None:
