@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    and_,
     any_,
     bindparam,
     delete,
@@ -41,6 +42,7 @@ from prm.crm.models import (
     Opportunity,
     OpportunityStage,
     Partner,
+    PartnerTier,
     Product,
     User,
 )
@@ -321,6 +323,50 @@ class LeadStore:
     async def product_ids_by_sku(self) -> dict[str, uuid.UUID]:
         rows = await self.session.execute(select(Product.sku, Product.id).where(Product.active.is_(True)))
         return {row.sku.lower(): row.id for row in rows}
+
+
+_managers_of_partner = select(channel_manager_partners.c.user_id).where(
+    channel_manager_partners.c.partner_id == bindparam("partner_id")
+)
+_USER_AND_MANAGERS = select(User.id, User.email).where(
+    User.active.is_(True),
+    or_(User.id == bindparam("user_id"), and_(User.role == Role.CHANNEL_MANAGER, User.id.in_(_managers_of_partner))),
+)
+_NAMES = select(Partner.id, Partner.name).where(Partner.id.in_(bindparam("ids", expanding=True)))
+_TIER = select(Partner.tier).where(Partner.id == bindparam("partner_id"))
+
+
+class DirectoryStore:
+    """Who to tell: the addresses and names other domains need for notifications and pages,
+    whoever asks (the callers, through prm.crm.services.directory, decide what to show)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def active_emails(self, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not user_ids:
+            return {}
+        stmt = select(User.id, User.email).where(User.id.in_(list(user_ids)), User.active.is_(True))
+        return {row.id: row.email for row in await self.session.execute(stmt)}
+
+    async def user_and_channel_managers(self, *, user_id: uuid.UUID, partner_id: uuid.UUID) -> dict[uuid.UUID, str]:
+        """The address of the user and those of its partner's channel managers (active ones), in one query."""
+        rows = await self.session.execute(_USER_AND_MANAGERS, {"user_id": user_id, "partner_id": partner_id})
+        return {row.id: row.email for row in rows}
+
+    async def vendor_admin_emails(self) -> list[str]:
+        stmt = select(User.email).where(User.role == Role.VENDOR_ADMIN, User.active.is_(True))
+        return list((await self.session.scalars(stmt)).all())
+
+    async def partner_names(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not partner_ids:
+            return {}
+        rows = await self.session.execute(_NAMES, {"ids": list(partner_ids)})
+        return {row.id: row.name for row in rows}
+
+    async def partner_tier(self, partner_id: uuid.UUID) -> PartnerTier | None:
+        tier: PartnerTier | None = await self.session.scalar(_TIER, {"partner_id": partner_id})
+        return tier
 
 
 def _among_ids(column: InstrumentedAttribute[Any], *, postgres: bool) -> ColumnElement[bool]:
