@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar
 
+import msgspec
 from sqlalchemy import (
     ColumnElement,
     Row,
@@ -32,6 +33,7 @@ from prm.core.auth import PARTNER_ROLES, Role
 from prm.core.db import insert_rows
 from prm.core.errors import NotFound
 from prm.core.repository import M, ScopedRepository
+from prm.core.rows import fetch_rows, read_row
 from prm.core.tenancy import channel_manager_partners, managed_partner_ids, partner_scope
 from prm.crm.models import (
     Account,
@@ -223,6 +225,29 @@ class CampaignMemberRepository(ScopedRepository[CampaignMember]):
         return await self.session.scalar(stmt) is not None
 
 
+class PartnerStanding(msgspec.Struct, frozen=True, gc=False):
+    """What routing reads of a partner (hundreds at a time), filled by column name."""
+
+    id: uuid.UUID
+    tier: PartnerTier
+    active: bool
+    name: str
+    country: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+class UserStanding(msgspec.Struct, frozen=True, gc=False):
+    """What routing reads of a user it may target, filled by column name."""
+
+    id: uuid.UUID
+    email: str
+    role: Role
+    partner_id: uuid.UUID | None
+    active: bool
+    name: str
+
+
 class LeadStore:
     """Lead queries that lead distribution's system work needs beyond one caller's scope:
     intake duplicate checks, bulk import, timers acting on leads of any tenant. The callers
@@ -291,18 +316,19 @@ class LeadStore:
     def _postgres(self) -> bool:
         return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
 
-    async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-        """(id, tier, active, name, country, latitude, longitude) of each partner (routing asks about hundreds)."""
+    async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, PartnerStanding]:
+        """The standing of each partner that exists (routing asks about hundreds)."""
         ids = list(partner_ids)
         if not ids:
             return {}
-        connection = await self.session.connection()  # plain rows: hundreds, only read
-        rows = await connection.execute(_partner_standing(postgres=self._postgres), {"ids": ids})
+        # plain rows through the connection: hundreds, only read
+        rows = await fetch_rows(self.session, PartnerStanding, _partner_standing(postgres=self._postgres), {"ids": ids})
         return {row.id: row for row in rows}
 
-    async def user_standing(self, user_id: uuid.UUID) -> Row[Any] | None:
+    async def user_standing(self, user_id: uuid.UUID) -> UserStanding | None:
         stmt = select(User.id, User.email, User.role, User.partner_id, User.active, User.name).where(User.id == user_id)
-        return (await self.session.execute(stmt)).first()
+        row = (await self.session.execute(stmt)).first()
+        return read_row(UserStanding, row) if row is not None else None
 
     async def won_opportunities(self, opportunity_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
         """(id, amount_minor, currency) of those opportunities that are Closed Won."""

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from prm.core.db import Database
 from prm.core.rows import MissingColumns, fetch_rows, read_row, read_rows
 from prm.crm.models import Partner, PartnerTier
+from prm.crm.repository import PartnerStanding, _partner_standing
 from prm.lead_distribution.repository.routing import RosterRow, _program, _roster, _rules
 from prm.lead_distribution.service.eligibility import ProgramTerms
 from prm.lead_distribution.service.lookups import ActiveRule
@@ -108,3 +109,5 @@ def test_routing_statements_select_every_field_of_their_rows() -> None:
     for kind in ("program", "group", "partner"):
         for one_lead in (True, False):
             assert set(RosterRow.__struct_fields__) <= labels(_roster(kind, one_lead))
+    for postgres in (True, False):
+        assert set(PartnerStanding.__struct_fields__) <= labels(_partner_standing(postgres=postgres))

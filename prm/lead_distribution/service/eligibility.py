@@ -12,6 +12,7 @@ from sqlalchemy import Row
 
 from prm.core.rows import read_row
 from prm.crm.models import Lead, PartnerTier
+from prm.crm.repository import PartnerStanding
 from prm.lead_distribution import rules
 from prm.lead_distribution.models import (
     DEFAULT_CLAIM_WINDOW_HOURS,
@@ -93,7 +94,7 @@ def facts_of(lead: Lead) -> rules.LeadFacts:
 class Known:
     """What routing read about a circle of partners for one lead, besides the roster (see Lookups)."""
 
-    standing: Mapping[uuid.UUID, Any]  # (tier, active) per partner; None when it does not exist
+    standing: Mapping[uuid.UUID, PartnerStanding | None]  # None when the partner does not exist
     held: Mapping[uuid.UUID, int]  # leads taken on or given up in this unit of work, not yet stored
     certified: set[uuid.UUID] | None  # certified for the lead's product; None: it names none
     passed: set[uuid.UUID]

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.rows import read_row
 from prm.core.seeds import SeedSource
 from prm.crm.models import Lead
+from prm.crm.repository import PartnerStanding, UserStanding
 from prm.crm.services import lead_pipeline
 from prm.lead_distribution.models import PartnerGroup, TargetKind
 from prm.lead_distribution.repository import ConfigStore
@@ -74,8 +75,8 @@ class Lookups:
         self._programs: dict[uuid.UUID, ProgramTerms | None] = {}
         self._groups: dict[uuid.UUID, PartnerGroup | None] = {}
         self._program_of: dict[uuid.UUID, uuid.UUID | None] = {}
-        self._users: dict[uuid.UUID, Row[Any] | None] = {}
-        self._standing: dict[uuid.UUID, Row[Any] | None] = {}
+        self._users: dict[uuid.UUID, UserStanding | None] = {}
+        self._standing: dict[uuid.UUID, PartnerStanding | None] = {}
         self._rosters: dict[tuple[Circle, uuid.UUID | None], list[RosterRow]] = {}
         self._certified_sets: dict[tuple[Circle, uuid.UUID], set[uuid.UUID]] = {}
         self._passed: dict[uuid.UUID, set[uuid.UUID]] = {}
@@ -113,7 +114,7 @@ class Lookups:
             self._program_of[partner_id] = await self.config.program_of_partner(partner_id)
         return self._program_of[partner_id]
 
-    async def user(self, user_id: uuid.UUID) -> Row[Any] | None:
+    async def user(self, user_id: uuid.UUID) -> UserStanding | None:
         if user_id not in self._users:
             self._users[user_id] = await lead_pipeline.user_standing(self.session, user_id)
         return self._users[user_id]
@@ -188,7 +189,7 @@ class Lookups:
         known = await self.known(circle, roster, lead=lead, group=group)
         return profiles(roster, lead=lead, pool=pool, known=known, group=group)
 
-    async def _standing_of(self, partner_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any] | None]:
+    async def _standing_of(self, partner_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PartnerStanding | None]:
         missing = [p for p in partner_ids if p not in self._standing]
         if missing:
             found = await lead_pipeline.partner_standing(self.session, missing)
