@@ -1,4 +1,5 @@
-"""The base for repositories: every query starts from the caller's tenant scope."""
+"""The base for repositories (every query starts from the caller's tenant scope), and the
+repository of core's own table that callers page through: the outbox."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from prm.core.auth import Principal
 from prm.core.errors import NotFound
+from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus
 from prm.core.pagination import PageRequest, page_of, paginate_statement
 
 M = TypeVar("M")
@@ -81,3 +83,19 @@ async def count_rows(session: AsyncSession, model: type[Any], *conditions: Colum
     """Rows of a table that is not tenant data (the outbox, webhook endpoints): for vendor admins only."""
     stmt = select(func.count()).select_from(model).where(*conditions)
     return int(await session.scalar(stmt) or 0)
+
+
+class OutboxRepository(ScopedRepository[OutboxMessage]):
+    """Outbox messages, dead letters among them: operations data of the vendor's own (the guards
+    in the routes decide who may read it)."""
+
+    model = OutboxMessage
+    label = "Outbox message"
+
+    async def listed(
+        self, page: PageRequest, *, status: OutboxStatus | None = None, kind: OutboxKind | None = None
+    ) -> tuple[list[OutboxMessage], str | None]:
+        filters = [OutboxMessage.status == status] if status is not None else []
+        if kind is not None:
+            filters.append(OutboxMessage.kind == kind)
+        return await self.page(page, *filters)

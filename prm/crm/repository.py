@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar
 
+import msgspec
 from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    and_,
     any_,
     bindparam,
     delete,
@@ -31,6 +33,7 @@ from prm.core.auth import PARTNER_ROLES, Role
 from prm.core.db import insert_rows
 from prm.core.errors import NotFound
 from prm.core.repository import M, ScopedRepository
+from prm.core.rows import fetch_rows, read_row
 from prm.core.tenancy import channel_manager_partners, managed_partner_ids, partner_scope
 from prm.crm.models import (
     Account,
@@ -41,6 +44,7 @@ from prm.crm.models import (
     Opportunity,
     OpportunityStage,
     Partner,
+    PartnerTier,
     Product,
     User,
 )
@@ -229,6 +233,29 @@ class CampaignMemberRepository(ScopedRepository[CampaignMember]):
         return await self.session.scalar(stmt) is not None
 
 
+class PartnerStanding(msgspec.Struct, frozen=True, gc=False):
+    """What routing reads of a partner (hundreds at a time), filled by column name."""
+
+    id: uuid.UUID
+    tier: PartnerTier
+    active: bool
+    name: str
+    country: str | None
+    latitude: float | None
+    longitude: float | None
+
+
+class UserStanding(msgspec.Struct, frozen=True, gc=False):
+    """What routing reads of a user it may target, filled by column name."""
+
+    id: uuid.UUID
+    email: str
+    role: Role
+    partner_id: uuid.UUID | None
+    active: bool
+    name: str
+
+
 class LeadStore:
     """Lead queries that lead distribution's system work needs beyond one caller's scope:
     intake duplicate checks, bulk import, timers acting on leads of any tenant. The callers
@@ -297,18 +324,19 @@ class LeadStore:
     def _postgres(self) -> bool:
         return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
 
-    async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
-        """(id, tier, active, name, country, latitude, longitude) of each partner (routing asks about hundreds)."""
+    async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, PartnerStanding]:
+        """The standing of each partner that exists (routing asks about hundreds)."""
         ids = list(partner_ids)
         if not ids:
             return {}
-        connection = await self.session.connection()  # plain rows: hundreds, only read
-        rows = await connection.execute(_partner_standing(postgres=self._postgres), {"ids": ids})
+        # plain rows through the connection: hundreds, only read
+        rows = await fetch_rows(self.session, PartnerStanding, _partner_standing(postgres=self._postgres), {"ids": ids})
         return {row.id: row for row in rows}
 
-    async def user_standing(self, user_id: uuid.UUID) -> Row[Any] | None:
+    async def user_standing(self, user_id: uuid.UUID) -> UserStanding | None:
         stmt = select(User.id, User.email, User.role, User.partner_id, User.active, User.name).where(User.id == user_id)
-        return (await self.session.execute(stmt)).first()
+        row = (await self.session.execute(stmt)).first()
+        return read_row(UserStanding, row) if row is not None else None
 
     async def won_opportunities(self, opportunity_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
         """(id, amount_minor, currency) of those opportunities that are Closed Won."""
@@ -329,6 +357,50 @@ class LeadStore:
     async def product_ids_by_sku(self) -> dict[str, uuid.UUID]:
         rows = await self.session.execute(select(Product.sku, Product.id).where(Product.active.is_(True)))
         return {row.sku.lower(): row.id for row in rows}
+
+
+_managers_of_partner = select(channel_manager_partners.c.user_id).where(
+    channel_manager_partners.c.partner_id == bindparam("partner_id")
+)
+_USER_AND_MANAGERS = select(User.id, User.email).where(
+    User.active.is_(True),
+    or_(User.id == bindparam("user_id"), and_(User.role == Role.CHANNEL_MANAGER, User.id.in_(_managers_of_partner))),
+)
+_NAMES = select(Partner.id, Partner.name).where(Partner.id.in_(bindparam("ids", expanding=True)))
+_TIER = select(Partner.tier).where(Partner.id == bindparam("partner_id"))
+
+
+class DirectoryStore:
+    """Who to tell: the addresses and names other domains need for notifications and pages,
+    whoever asks (the callers, through prm.crm.services.directory, decide what to show)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def active_emails(self, user_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not user_ids:
+            return {}
+        stmt = select(User.id, User.email).where(User.id.in_(list(user_ids)), User.active.is_(True))
+        return {row.id: row.email for row in await self.session.execute(stmt)}
+
+    async def user_and_channel_managers(self, *, user_id: uuid.UUID, partner_id: uuid.UUID) -> dict[uuid.UUID, str]:
+        """The address of the user and those of its partner's channel managers (active ones), in one query."""
+        rows = await self.session.execute(_USER_AND_MANAGERS, {"user_id": user_id, "partner_id": partner_id})
+        return {row.id: row.email for row in rows}
+
+    async def vendor_admin_emails(self) -> list[str]:
+        stmt = select(User.email).where(User.role == Role.VENDOR_ADMIN, User.active.is_(True))
+        return list((await self.session.scalars(stmt)).all())
+
+    async def partner_names(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not partner_ids:
+            return {}
+        rows = await self.session.execute(_NAMES, {"ids": list(partner_ids)})
+        return {row.id: row.name for row in rows}
+
+    async def partner_tier(self, partner_id: uuid.UUID) -> PartnerTier | None:
+        tier: PartnerTier | None = await self.session.scalar(_TIER, {"partner_id": partner_id})
+        return tier
 
 
 def _among_ids(column: InstrumentedAttribute[Any], *, postgres: bool) -> ColumnElement[bool]:

@@ -1,6 +1,6 @@
 """The deal registration timers, registered with the scheduler's JobRunner.
 
-Each backlog states again the condition its timer acts on (service/protection.py), so
+Each backlog states again the condition its timer acts on (the claims in repository.py), so
 `/metrics` can count what is due and what is overdue; tests/system/test_metrics.py holds the
 count equal to what the timer then does."""
 

@@ -1,13 +1,16 @@
-"""Deal registration queries, scoped to what the caller may see."""
+"""Deal registration queries, scoped to what the caller may see (the protection timers' claims,
+system work, act on every tenant's due rows)."""
 
 from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
+import msgspec
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
@@ -22,14 +25,16 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import InstrumentedAttribute, aliased
 
 from prm.core.auth import Principal, Role
 from prm.core.locks import hold_lock
 from prm.core.pagination import PageRequest, page_of, paginate_statement
 from prm.core.repository import ScopedRepository
+from prm.core.rows import read_rows
 from prm.core.tenancy import partner_scope
 from prm.deal_registration.models import (
     DealDocument,
@@ -205,6 +210,11 @@ class RegistrationRepository(ScopedRepository[DealRegistration]):
     async def extensions(self, registration_id: uuid.UUID) -> list[ExtensionRequest]:
         stmt = select(ExtensionRequest).where(ExtensionRequest.registration_id == registration_id)
         return list((await self.session.scalars(stmt.order_by(ExtensionRequest.created_at))).all())
+
+    async def extension(self, registration_id: uuid.UUID, extension_id: uuid.UUID) -> ExtensionRequest | None:
+        """The registration's extension request (None when it is another registration's)."""
+        extension = await self.session.get(ExtensionRequest, extension_id)
+        return extension if extension is not None and extension.registration_id == registration_id else None
 
     async def extension_page(
         self, registration_id: uuid.UUID, page: PageRequest
@@ -436,3 +446,76 @@ async def lock_customer(session: AsyncSession, *, normalized: str, domain: str |
     keys = sorted({f"name:{normalized}", *([f"domain:{domain}"] if domain else [])})
     for key in keys:
         await hold_lock(session, f"deal-registration-customer:{key}")
+
+
+# The protection timers' claims --------------------------------------------------------------
+
+TIMER_BATCH = 5_000
+
+
+class DueRegistration(msgspec.Struct, frozen=True, gc=False):
+    """A registration a protection timer took, as its UPDATE ... RETURNING gave it back (by column name)."""
+
+    id: uuid.UUID
+    number: str
+    partner_id: uuid.UUID
+    submitted_by_id: uuid.UUID
+    customer_name: str
+    opportunity_id: uuid.UUID | None
+    expires_at: datetime | None
+    review_due_at: datetime | None
+
+
+async def _claim(
+    session: AsyncSession, where: ColumnElement[bool], order: InstrumentedAttribute[Any], values: dict[str, Any]
+) -> Sequence[DueRegistration]:
+    """One conditional UPDATE ... RETURNING over a batch of due rows, in `order` (the most
+    pressing first): a timer that repeats, comes late or races another instance changes each
+    row once.
+
+    The order also picks the plan: without it PostgreSQL may read the batch off a sequential
+    scan of the whole table (the due rows can be anywhere in it); with it the timer's partial
+    index hands over the batch already in order."""
+    ids = select(_R.id).where(where).order_by(order).limit(TIMER_BATCH)
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        ids = ids.with_for_update(skip_locked=True)
+    stmt = (
+        update(_R)
+        .where(_R.id.in_(ids.scalar_subquery()), where)
+        .values(**values, version=_R.version + 1)
+        .returning(
+            _R.id,
+            _R.number,
+            _R.partner_id,
+            _R.submitted_by_id,
+            _R.customer_name,
+            _R.opportunity_id,
+            _R.expires_at,
+            _R.review_due_at,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return read_rows(DueRegistration, (await session.execute(stmt)).all())
+
+
+async def claim_overdue_reviews(session: AsyncSession, now: datetime) -> Sequence[DueRegistration]:
+    """A batch of submitted registrations past review_due_at and not flagged yet, flagged overdue."""
+    where = and_(in_state(RegistrationState.SUBMITTED), _R.review_due_at <= now, _R.overdue_at.is_(None))
+    return await _claim(session, where, _R.review_due_at, {"overdue_at": now})
+
+
+async def claim_due_reminders(session: AsyncSession, now: datetime) -> Sequence[DueRegistration]:
+    """A batch of approved registrations, not reminded, inside the reminder window and not yet
+    expired, marked reminded: the soonest-expiring first (through the unreminded-by-expiry index:
+    the ones already past expiry, which the expiry timer takes, lie before its range instead of in
+    the way)."""
+    where = and_(
+        in_state(RegistrationState.APPROVED), _R.reminder_sent_at.is_(None), _R.expires_at > now, _R.remind_at <= now
+    )
+    return await _claim(session, where, _R.expires_at, {"reminder_sent_at": now})
+
+
+async def claim_expired(session: AsyncSession, now: datetime) -> Sequence[DueRegistration]:
+    """A batch of approved registrations past expires_at, moved to expired."""
+    where = and_(in_state(RegistrationState.APPROVED), _R.expires_at <= now)
+    return await _claim(session, where, _R.expires_at, {"state": RegistrationState.EXPIRED, "expired_at": now})

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, patch, post
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import ActivityRead
@@ -16,9 +15,10 @@ from prm.core.dbcheck import DatabaseUnavailable, check_schema
 from prm.core.errors import NotFound
 from prm.core.history import history_of
 from prm.core.idempotency import idempotent_create
-from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus, retry_message
-from prm.core.pagination import Page, PageRequest, page_of, paginate_statement
+from prm.core.outbox import OutboxKind, OutboxStatus, retry_message
+from prm.core.pagination import Page, PageRequest
 from prm.core.problems import problem
+from prm.core.repository import OutboxRepository
 from prm.core.runtime import Runtime
 from prm.core.webhooks import WebhookRepository
 from prm.system import webhook_service
@@ -64,24 +64,17 @@ class OutboxController(Controller):
     async def list_outbox(
         self,
         db_session: AsyncSession,
+        principal: Principal,
         page: PageRequest,
         status: OutboxStatus | None = None,
         kind: OutboxKind | None = None,
     ) -> Page[OutboxRead]:
-        stmt = select(OutboxMessage)
-        if status is not None:
-            stmt = stmt.where(OutboxMessage.status == status)
-        if kind is not None:
-            stmt = stmt.where(OutboxMessage.kind == kind)
-        stmt = paginate_statement(stmt, page, {"created_at": OutboxMessage.created_at}, OutboxMessage.id)
-        rows, cursor = page_of((await db_session.scalars(stmt)).all(), page)
+        rows, cursor = await OutboxRepository(db_session, principal).listed(page, status=status, kind=kind)
         return to_page(rows, cursor, OutboxRead)
 
     @get("/{message_id:uuid}")
-    async def get_message(self, db_session: AsyncSession, message_id: uuid.UUID) -> OutboxRead:
-        message = await db_session.get(OutboxMessage, message_id)
-        if message is None:
-            raise NotFound(f"Outbox message {message_id} not found.")
+    async def get_message(self, db_session: AsyncSession, principal: Principal, message_id: uuid.UUID) -> OutboxRead:
+        message = await OutboxRepository(db_session, principal).get(message_id)
         return to_read(message, OutboxRead)
 
     @post("/{message_id:uuid}/retry", status_code=200, summary="Send a dead or pending message again now")

@@ -162,6 +162,9 @@ async def walker(app: Litestar, client: httpx.AsyncClient, settings: Settings) -
     invitation = {"peer_url": "http://127.0.0.1:9/", "contact_email": "admin@partner.example"}
     made = await client.post(f"{API}/connect/connections", json=invitation, headers=walker.headers)
     assert made.status_code == 201, made.text
+    hook = {"url": "http://127.0.0.1:9/hook", "event_types": ["*"]}  # its own creation is its first delivery
+    made = await client.post(f"{API}/webhooks", json=hook, headers=walker.headers)
+    assert made.status_code == 201, made.text
     return walker
 
 

@@ -24,7 +24,7 @@ from prm.core.errors import Conflict
 from prm.core.webhooks import publish_event, publish_events
 from prm.crm.models import Lead, LeadStatus
 from prm.crm.normalize import normalize_company
-from prm.crm.repository import LeadStore
+from prm.crm.repository import LeadStore, PartnerStanding, UserStanding
 
 ENTITY = "lead"
 K = TypeVar("K", bound=Hashable)
@@ -305,13 +305,15 @@ async def product_ids_by_sku(session: AsyncSession) -> dict[str, uuid.UUID]:
     return await LeadStore(session).product_ids_by_sku()
 
 
-async def partner_standing(session: AsyncSession, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Any]:
-    """(id, tier, active, name) of each partner: eligibility for routed leads, named in explanations."""
+async def partner_standing(
+    session: AsyncSession, partner_ids: Collection[uuid.UUID]
+) -> dict[uuid.UUID, PartnerStanding]:
+    """Tier, active, name and place of each partner: eligibility for routed leads, named in explanations."""
     return await LeadStore(session).partner_standing(partner_ids)
 
 
-async def user_standing(session: AsyncSession, user_id: uuid.UUID) -> Any | None:
-    """(id, email, role, partner_id, active, name) of a routing target."""
+async def user_standing(session: AsyncSession, user_id: uuid.UUID) -> UserStanding | None:
+    """Email, role, partner, active and name of a routing target."""
     return await LeadStore(session).user_standing(user_id)
 
 

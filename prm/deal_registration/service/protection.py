@@ -8,13 +8,10 @@ instance changes each row once; all the history, emails and events go with that 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, and_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from prm.core.activity import record_activities, record_activity
 from prm.core.auth import Principal
@@ -25,27 +22,26 @@ from prm.core.records import states_changed
 from prm.core.webhooks import publish_event, publish_events
 from prm.crm.services.deal_protection import extend_protection, lapse_protection
 from prm.crm.services.directory import emails_of, vendor_admin_emails
-from prm.deal_registration.models import (
-    DealRegistration,
-    ExtensionRequest,
-    ExtensionStatus,
-    RegistrationState,
-    in_state,
+from prm.deal_registration.models import DealRegistration, ExtensionRequest, ExtensionStatus, RegistrationState
+from prm.deal_registration.repository import (
+    DueRegistration,
+    RegistrationRepository,
+    claim_due_reminders,
+    claim_expired,
+    claim_overdue_reviews,
+    manager_may_review,
 )
-from prm.deal_registration.repository import RegistrationRepository, manager_may_review
 from prm.deal_registration.schemas import ExtensionCreate, ExtensionDecision
 from prm.deal_registration.service import notify
 from prm.deal_registration.service.programs import program_of, terms_of
 from prm.deal_registration.service.state import ENTITY, ensure_state
 
-BATCH = 5_000
-R = DealRegistration
-
 
 async def request_extension(
     session: AsyncSession, *, principal: Principal, registration_id: uuid.UUID, data: ExtensionCreate
 ) -> ExtensionRequest:
-    registration = await RegistrationRepository(session, principal).get(registration_id)
+    registrations = RegistrationRepository(session, principal)
+    registration = await registrations.get(registration_id)
     if not principal.is_partner:
         raise Forbidden("Extensions are requested by the partner.")
     expect_version(registration, data.expected_version)
@@ -56,7 +52,7 @@ async def request_extension(
             f"The registration's terms allow {terms['max_extensions']} extensions; all are used.",
             field="registration_id",
         )
-    if any(e.status is ExtensionStatus.PENDING for e in await _extensions(session, registration.id)):
+    if any(e.status is ExtensionStatus.PENDING for e in await registrations.extensions(registration.id)):
         raise Conflict("An extension request is already waiting for a decision.")
     extension = ExtensionRequest(
         registration_id=registration.id,
@@ -82,11 +78,6 @@ async def request_extension(
     return extension
 
 
-async def _extensions(session: AsyncSession, registration_id: uuid.UUID) -> list[ExtensionRequest]:
-    stmt = select(ExtensionRequest).where(ExtensionRequest.registration_id == registration_id)
-    return list((await session.scalars(stmt)).all())
-
-
 async def decide_extension(
     session: AsyncSession,
     *,
@@ -97,9 +88,10 @@ async def decide_extension(
 ) -> ExtensionRequest:
     if not manager_may_review(principal):
         raise Forbidden("Only channel managers and vendor admins decide extensions.")
-    registration = await RegistrationRepository(session, principal).get(registration_id)
-    extension = await session.get(ExtensionRequest, extension_id)
-    if extension is None or extension.registration_id != registration.id:
+    registrations = RegistrationRepository(session, principal)
+    registration = await registrations.get(registration_id)
+    extension = await registrations.extension(registration.id, extension_id)
+    if extension is None:
         raise NotFound(f"Extension request {extension_id} not found.")
     if extension.status is not ExtensionStatus.PENDING:
         raise Conflict(
@@ -141,42 +133,10 @@ async def _extend(session: AsyncSession, registration: DealRegistration, extensi
 # Timers -------------------------------------------------------------------------------------
 
 
-async def _claim(
-    session: AsyncSession, where: ColumnElement[bool], order: InstrumentedAttribute[Any], values: dict[str, Any]
-) -> Sequence[Row[Any]]:
-    """One conditional UPDATE ... RETURNING over a batch of due rows, in `order` (the most
-    pressing first).
-
-    The order also picks the plan: without it PostgreSQL may read the batch off a sequential
-    scan of the whole table (the due rows can be anywhere in it); with it the timer's partial
-    index hands over the batch already in order."""
-    ids = select(R.id).where(where).order_by(order).limit(BATCH)
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        ids = ids.with_for_update(skip_locked=True)
-    stmt = (
-        update(R)
-        .where(R.id.in_(ids.scalar_subquery()), where)
-        .values(**values, version=R.version + 1)
-        .returning(
-            R.id,
-            R.number,
-            R.partner_id,
-            R.submitted_by_id,
-            R.customer_name,
-            R.opportunity_id,
-            R.expires_at,
-            R.review_due_at,
-        )
-        .execution_options(synchronize_session=False)
-    )
-    return (await session.execute(stmt)).all()
-
-
 async def escalate_overdue_reviews(session: AsyncSession, now: datetime) -> int:
     """Submitted past review_due_at: flag overdue and tell the vendor admins, once."""
-    where = and_(in_state(RegistrationState.SUBMITTED), R.review_due_at <= now, R.overdue_at.is_(None))
     total = 0
-    while rows := await _claim(session, where, R.review_due_at, {"overdue_at": now}):
+    while rows := await claim_overdue_reviews(session, now):
         total += len(rows)
         await record_activities(
             session,
@@ -213,11 +173,8 @@ async def send_expiry_reminders(session: AsyncSession, now: datetime) -> int:
     """Approved, not reminded, inside the reminder window and not yet expired: one reminder each,
     the soonest-expiring first (through the unreminded-by-expiry index: the ones already past
     expiry, which the expiry timer takes, lie before its range instead of in the way)."""
-    where = and_(
-        in_state(RegistrationState.APPROVED), R.reminder_sent_at.is_(None), R.expires_at > now, R.remind_at <= now
-    )
     total = 0
-    while rows := await _claim(session, where, R.expires_at, {"reminder_sent_at": now}):
+    while rows := await claim_due_reminders(session, now):
         total += len(rows)
         await record_activities(
             session, [{"entity_type": ENTITY, "entity_id": r.id, "action": "expiry_reminder_sent"} for r in rows]
@@ -242,9 +199,8 @@ async def send_expiry_reminders(session: AsyncSession, now: datetime) -> int:
 
 async def expire_registrations(session: AsyncSession, now: datetime) -> int:
     """Approved past expires_at: expired; the opportunity stays, unprotected."""
-    where = and_(in_state(RegistrationState.APPROVED), R.expires_at <= now)
     total = 0
-    while rows := await _claim(session, where, R.expires_at, {"state": RegistrationState.EXPIRED, "expired_at": now}):
+    while rows := await claim_expired(session, now):
         total += len(rows)
         await record_activities(
             session,
@@ -279,7 +235,7 @@ async def expire_registrations(session: AsyncSession, now: datetime) -> int:
     return total
 
 
-def _event(row: Row[Any], state: str | None = None) -> dict[str, Any]:
+def _event(row: DueRegistration, state: str | None = None) -> dict[str, Any]:
     return {
         "id": str(row.id),
         "number": row.number,

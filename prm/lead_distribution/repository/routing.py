@@ -6,7 +6,8 @@ product and whether it passed on the lead before.
 Plain rows, no ORM objects: routing reads these for every lead, often for hundreds of partners,
 and only looks at them. The statements are built once with bound parameters (building and
 keying a statement costs more than running it), and partners are chosen by circle in SQL,
-never by a long list of ids.
+never by a long list of ids. Every column is labelled as the field it fills, and the rows are read
+by those labels (prm.core.rows), never by position.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime
+from decimal import Decimal
 from functools import cache
 from typing import Any
 
+import msgspec
 from advanced_alchemy.types import GUID
-from sqlalchemy import Row, Select, Text, and_, bindparam, case, cast, exists, func, literal_column, select
+from sqlalchemy import Row, Select, Text, and_, bindparam, case, cast, exists, func, literal_column, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prm.core.rows import fetch_rows
 from prm.lead_distribution.models import (
     CertifiedProduct,
     GroupMember,
@@ -40,10 +44,16 @@ TOOK_IT = (OfferStatus.ACCEPTED, OfferStatus.CONVERTED)
 PASSED = (OfferStatus.DECLINED, OfferStatus.EXPIRED)
 
 
+PROGRAM = "program_"  # the prefix of the program columns' labels: `program_name` fills ProgramTerms.name
+
+
 def _program_terms(p: Any) -> tuple[Any, ...]:
-    """The program columns routing uses, in ProgramTerms order (the tiers as JSON text)."""
+    """The program columns routing uses, labelled as ProgramTerms' fields after PROGRAM (the
+    tiers as JSON text); the id first."""
+    columns = (p.name, p.active, p.min_acceptance_pct, p.max_open_leads)
     hours = (p.response_hours, p.hot_response_hours, p.claim_window_hours)
-    return (p.id, p.name, p.active, cast(p.eligible_tiers, Text), p.min_acceptance_pct, p.max_open_leads, *hours)
+    tiers = cast(p.eligible_tiers, Text).label(f"{PROGRAM}eligible_tiers")
+    return (p.id.label(f"{PROGRAM}id"), *(c.label(PROGRAM + c.key) for c in (*columns, *hours)), tiers)
 
 
 @cache
@@ -55,7 +65,7 @@ def _rules() -> Select[Any]:
     conditions += cast(r.size_bands, Text) + comma + cast(r.product_ids, Text) + comma + cast(r.score_bands, Text)
     conditions += comma + cast(r.sources, Text) + literal_column("']'")
     return (
-        select(r.id, r.name, r.position, conditions.label("conditions"), r.target_kind, r.target_user_id)
+        select(r.id, r.name, r.position, conditions.label("conditions_json"), r.target_kind, r.target_user_id)
         .add_columns(r.target_partner_id, r.target_group_id, r.program_id, *_program_terms(LeadProgram)[1:])
         .outerjoin(LeadProgram, LeadProgram.id == r.program_id)
         .where(r.active.is_(True))
@@ -105,7 +115,7 @@ def _roster(kind: str, for_one_lead: bool) -> Select[Any]:
         .outerjoin(answered, answered.c.partner_id == ids.c.partner_id)
     )
     if not for_one_lead:
-        return stmt
+        return stmt.add_columns(null().label("certified"), null().label("passed"))
     c = CertifiedProduct
     certified = exists().where(c.partner_id == ids.c.partner_id, c.product_id == bindparam("product", type_=GUID()))
     passed = exists().where(o.lead_id == bindparam("lead"), o.partner_id == ids.c.partner_id, o.status.in_(PASSED))
@@ -120,6 +130,22 @@ def _kind(circle: Circle) -> tuple[str, uuid.UUID | None]:
     return "partner", circle.partner_id
 
 
+class RosterRow(msgspec.Struct, frozen=True, gc=False):
+    """A partner of a circle as routing reads it (see RoutingStore.roster), filled by column name."""
+
+    partner_id: uuid.UUID
+    member: bool  # whether it belongs to the program; its terms there are None when not
+    weight: int | None
+    max_open_leads: int | None
+    territories: str | None  # JSON text
+    holding: int
+    decided: int | None
+    accepted: int | None
+    avg_seconds: float | Decimal | None
+    certified: bool | None  # None unless read for one lead
+    passed: bool | None
+
+
 class RoutingStore:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -130,11 +156,12 @@ class RoutingStore:
         return list((await connection.execute(stmt, values or {})).all())
 
     async def active_rules(self) -> list[Row[Any]]:
+        """The rule's columns (conditions_json: its six condition lists as one JSON text), then
+        its program's terms labelled after PROGRAM (None without a program row)."""
         return await self._rows(_rules())
 
     async def program(self, program_id: uuid.UUID) -> Row[Any] | None:
-        """(id, name, active, eligible_tiers as JSON text, min_acceptance_pct, max_open_leads,
-        response_hours, hot_response_hours, claim_window_hours) of the program."""
+        """The program's terms, labelled after PROGRAM (eligible_tiers as JSON text)."""
         rows = await self._rows(_program(), {"program": program_id})
         return rows[0] if rows else None
 
@@ -145,18 +172,18 @@ class RoutingStore:
         program_id: uuid.UUID | None,
         since: datetime,
         lead: tuple[uuid.UUID, uuid.UUID | None] | None = None,
-    ) -> list[Row[Any]]:
+    ) -> list[RosterRow]:
         """Per partner of the circle: partner_id; member (whether it belongs to the program), weight,
         max_open_leads, territories (its terms there, the territories as JSON text); holding (the leads it
         holds, as stored); decided, accepted, avg_seconds (its direct offers offered since `since`
         and answered: how many, how many taken, average seconds to accept; None without any).
         With `lead` = (lead id, product id): certified (for that product) and passed (it
-        declined that lead or let an offer of it expire)."""
+        declined that lead or let an offer of it expire); without it both are None."""
         kind, key = _kind(circle)
         values: dict[str, Any] = {"circle": key, "program": program_id, "since": since}
         if lead is not None:
             values |= {"lead": lead[0], "product": lead[1]}
-        return await self._rows(_roster(kind, lead is not None), values)
+        return await fetch_rows(self.session, RosterRow, _roster(kind, lead is not None), values)
 
     async def certified_for(self, among: Circle, product_id: uuid.UUID) -> set[uuid.UUID]:
         """The circle's partners certified for the product (routing many leads asks once per pair)."""

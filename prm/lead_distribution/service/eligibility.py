@@ -8,8 +8,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+from sqlalchemy import Row
 
+from prm.core.rows import read_row
 from prm.crm.models import Lead, PartnerTier
+from prm.crm.repository import PartnerStanding
 from prm.lead_distribution import rules
 from prm.lead_distribution.models import (
     DEFAULT_CLAIM_WINDOW_HOURS,
@@ -18,6 +21,7 @@ from prm.lead_distribution.models import (
     DEFAULT_RESPONSE_HOURS,
     PartnerGroup,
 )
+from prm.lead_distribution.repository.routing import PROGRAM, RosterRow
 
 _TIERS = {tier: tier.value for tier in PartnerTier}
 # Reasons a channel manager cannot override: the partner cannot take the lead at all.
@@ -39,9 +43,11 @@ class ProgramTerms:
     claim_window_hours: int
 
     @classmethod
-    def of(cls, program_id: uuid.UUID, name: str, active: bool, tiers: str, *terms: Any) -> ProgramTerms:
-        """From the columns RoutingStore reads (the tiers as JSON text)."""
-        return cls(program_id, name, active, msgspec.json.decode(tiers, type=list[str]), *terms)
+    def of(cls, row: Row[Any]) -> ProgramTerms:
+        """From a row of RoutingStore.program or .active_rules: its columns labelled after PROGRAM
+        (the tiers as JSON text)."""
+        tiers = msgspec.json.decode(row._mapping[f"{PROGRAM}eligible_tiers"], type=list[str])
+        return read_row(cls, row, prefix=PROGRAM, eligible_tiers=tiers)
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,7 @@ def facts_of(lead: Lead) -> rules.LeadFacts:
 class Known:
     """What routing read about a circle of partners for one lead, besides the roster (see Lookups)."""
 
-    standing: Mapping[uuid.UUID, Any]  # (tier, active) per partner; None when it does not exist
+    standing: Mapping[uuid.UUID, PartnerStanding | None]  # None when the partner does not exist
     held: Mapping[uuid.UUID, int]  # leads taken on or given up in this unit of work, not yet stored
     certified: set[uuid.UUID] | None  # certified for the lead's product; None: it names none
     passed: set[uuid.UUID]
@@ -102,7 +108,7 @@ class Known:
 
 
 def profiles(
-    roster: Sequence[Any], *, lead: Lead, pool: Pool, known: Known, group: PartnerGroup | None = None
+    roster: Sequence[RosterRow], *, lead: Lead, pool: Pool, known: Known, group: PartnerGroup | None = None
 ) -> list[rules.PartnerProfile]:
     """One profile per partner of the roster (RoutingStore.roster rows), in partner-id order
     (the order a weighted pick draws in: a UUID's number orders as its text does)."""
@@ -112,23 +118,22 @@ def profiles(
     program_cap, everyone = pool.cap(None), pool.program is None
     standing_of, held, certified, passed = known.standing.get, known.held, known.certified, known.passed
     found = []
-    for pid, member, weight, member_cap, territories, holding, decided, accepted, seconds, *_ in sorted(
-        roster, key=lambda row: row[0].int
-    ):
+    for row in sorted(roster, key=lambda row: row.partner_id.int):
+        pid, member, member_cap, seconds = row.partner_id, row.member, row.max_open_leads, row.avg_seconds
         standing = standing_of(pid)
         found.append(
             rules.PartnerProfile(
                 partner_id=str(pid),
                 active=bool(standing and standing.active),
                 tier=_TIERS[standing.tier] if standing else "unknown",
-                territories=known.territories_of(territories) if member else [],
+                territories=known.territories_of(row.territories) if member and row.territories else [],
                 certified_products=product if certified is None or pid in certified else no_product,
-                holding=holding + held.get(pid, 0),
+                holding=row.holding + held.get(pid, 0),
                 cap=member_cap if member and member_cap is not None else program_cap,
-                decided=decided or 0,
-                accepted=int(accepted or 0),
+                decided=row.decided or 0,
+                accepted=int(row.accepted or 0),
                 avg_accept_seconds=int(seconds) if seconds is not None else None,
-                base_weight=weight if member else 100,
+                base_weight=row.weight if member and row.weight is not None else 100,
                 passed_on_this_lead=pid in passed,
                 member=everyone or bool(member),
                 group_claims=known.claims.get(pid, 0),

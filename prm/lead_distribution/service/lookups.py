@@ -21,14 +21,16 @@ import msgspec
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prm.core.rows import read_row
 from prm.core.seeds import SeedSource
 from prm.crm.models import Lead
+from prm.crm.repository import PartnerStanding, UserStanding
 from prm.crm.services import lead_pipeline
 from prm.lead_distribution.models import PartnerGroup, TargetKind
 from prm.lead_distribution.repository import ConfigStore
 from prm.lead_distribution.repository.base import Circle
 from prm.lead_distribution.repository.loads import pending_loads
-from prm.lead_distribution.repository.routing import RoutingStore
+from prm.lead_distribution.repository.routing import RosterRow, RoutingStore
 from prm.lead_distribution.rules import Conditions, PartnerProfile, Place
 from prm.lead_distribution.service.eligibility import Known, Pool, ProgramTerms, profiles
 
@@ -52,10 +54,9 @@ class ActiveRule:
 
     @classmethod
     def of(cls, row: Row[Any]) -> ActiveRule:
-        """From a row of RoutingStore.active_rules."""
-        id_, name, position, conditions, kind, user_id, partner_id, group_id, program_id, *terms = row
-        program = ProgramTerms.of(program_id, *terms) if program_id is not None and terms[0] is not None else None
-        return cls(id_, name, position, conditions, kind, user_id, partner_id, group_id, program_id, program)
+        """From a row of RoutingStore.active_rules, by column name (its program's terms too)."""
+        has_program = row.program_id is not None and row.program_name is not None
+        return read_row(cls, row, program=ProgramTerms.of(row) if has_program else None)
 
     @cached_property
     def conditions(self) -> Conditions:
@@ -74,9 +75,9 @@ class Lookups:
         self._programs: dict[uuid.UUID, ProgramTerms | None] = {}
         self._groups: dict[uuid.UUID, PartnerGroup | None] = {}
         self._program_of: dict[uuid.UUID, uuid.UUID | None] = {}
-        self._users: dict[uuid.UUID, Row[Any] | None] = {}
-        self._standing: dict[uuid.UUID, Row[Any] | None] = {}
-        self._rosters: dict[tuple[Circle, uuid.UUID | None], list[Row[Any]]] = {}
+        self._users: dict[uuid.UUID, UserStanding | None] = {}
+        self._standing: dict[uuid.UUID, PartnerStanding | None] = {}
+        self._rosters: dict[tuple[Circle, uuid.UUID | None], list[RosterRow]] = {}
         self._certified_sets: dict[tuple[Circle, uuid.UUID], set[uuid.UUID]] = {}
         self._passed: dict[uuid.UUID, set[uuid.UUID]] = {}
         self._territories: dict[str, list[str]] = {}  # JSON text -> list, most partners share a few
@@ -99,7 +100,7 @@ class Lookups:
             return None
         if program_id not in self._programs:
             row = await self.store.program(program_id)
-            program = ProgramTerms.of(*row) if row is not None else None
+            program = ProgramTerms.of(row) if row is not None else None
             self._programs[program_id] = program if program is not None and program.active else None
         return self._programs[program_id]
 
@@ -113,7 +114,7 @@ class Lookups:
             self._program_of[partner_id] = await self.config.program_of_partner(partner_id)
         return self._program_of[partner_id]
 
-    async def user(self, user_id: uuid.UUID) -> Row[Any] | None:
+    async def user(self, user_id: uuid.UUID) -> UserStanding | None:
         if user_id not in self._users:
             self._users[user_id] = await lead_pipeline.user_standing(self.session, user_id)
         return self._users[user_id]
@@ -140,7 +141,7 @@ class Lookups:
         standing = (await self._standing_of([key])).get(key)
         return str(standing.name) if standing is not None else "a partner that is not there"
 
-    async def roster(self, circle: Circle, program: ProgramTerms | None, lead: Lead) -> list[Row[Any]]:
+    async def roster(self, circle: Circle, program: ProgramTerms | None, lead: Lead) -> list[RosterRow]:
         """The circle's partners with their terms in `program` (see RoutingStore.roster)."""
         since, program_id = self.now - STATS_WINDOW, program.id if program else None
         if not self.many:
@@ -151,14 +152,14 @@ class Lookups:
         return self._rosters[key]
 
     async def known(
-        self, circle: Circle, roster: Sequence[Row[Any]], *, lead: Lead, group: PartnerGroup | None
+        self, circle: Circle, roster: Sequence[RosterRow], *, lead: Lead, group: PartnerGroup | None
     ) -> Known:
         ids = [row.partner_id for row in roster]
         if self.many:
             certified, passed = await self._certified(circle, lead.product_id), await self.passed(lead.id)
         else:
-            certified = {r[0] for r in roster if r.certified} if lead.product_id else None
-            passed = {r[0] for r in roster if r.passed}
+            certified = {r.partner_id for r in roster if r.certified} if lead.product_id else None
+            passed = {r.partner_id for r in roster if r.passed}
         return Known(
             standing=await self._standing_of(ids),
             held=self._held(),
@@ -188,7 +189,7 @@ class Lookups:
         known = await self.known(circle, roster, lead=lead, group=group)
         return profiles(roster, lead=lead, pool=pool, known=known, group=group)
 
-    async def _standing_of(self, partner_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Row[Any] | None]:
+    async def _standing_of(self, partner_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PartnerStanding | None]:
         missing = [p for p in partner_ids if p not in self._standing]
         if missing:
             found = await lead_pipeline.partner_standing(self.session, missing)

@@ -17,12 +17,14 @@ from litestar.response import Redirect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Principal, Role
+from prm.core.outbox import OutboxKind
+from prm.core.pagination import PageRequest
+from prm.core.repository import OutboxRepository
 from prm.core.tokens import TokenService
 from prm.crm.routes.auth import sign_in_from
 from prm.crm.services.signin import TooManyAttempts
 from prm.crm.services.users import principal_of, sign_out_everywhere
 from prm.portal.shell.home import home_for
-from prm.portal.shell.queries import mailbox_page
 from prm.portal.shell.session import (
     cleared_session_cookie,
     page_allow,
@@ -34,6 +36,7 @@ from prm.portal.shell.templating import page
 from prm.settings import Settings
 
 MAX_EMAIL = 320
+MAILBOX_PAGE_SIZE = 20
 MAX_PASSWORD = 200
 
 
@@ -119,7 +122,8 @@ async def mailbox(
     principal: Principal,
     cursor: Annotated[str | None, Parameter(max_length=500)] = None,
 ) -> Response[Any]:
-    emails, next_cursor = await mailbox_page(db_session, cursor=cursor)
+    newest_first = PageRequest(limit=MAILBOX_PAGE_SIZE, cursor=cursor, sort="-created_at")
+    emails, next_cursor = await OutboxRepository(db_session, principal).listed(newest_first, kind=OutboxKind.EMAIL)
     return page("mailbox.html", principal, emails=emails, next_cursor=next_cursor, first_page=cursor is None)
 
 
