@@ -129,14 +129,14 @@ async def test_stale_partner_edit_is_refused_and_changes_nothing(sign_in: SignIn
     ] == "Acme Resellers"
 
 
-ADMIN_ONLY = ("/partners", "/programs", "/lead-programs", "/shark-tank", "/webhooks")
+ADMIN_ONLY = ("/programs", "/lead-programs", "/shark-tank", "/webhooks")
 
 
 async def test_partners_and_channel_managers_cannot_reach_vendor_admin_pages(
     sign_in: SignIn, world: World, client: Client
 ) -> None:
     home = (await (await sign_in(world.admin)).get("/")).text
-    for path in ADMIN_ONLY:
+    for path in (*ADMIN_ONLY, "/partners"):
         assert f'href="{path}"' in home
     for actor in (world.pa_admin, world.pa_user, world.cm_a, world.leader):
         await sign_in(actor)
@@ -144,7 +144,11 @@ async def test_partners_and_channel_managers_cannot_reach_vendor_admin_pages(
         for path in ADMIN_ONLY:
             assert f'href="{path}"' not in shown.split("<main")[0], (actor.email, path)
             assert (await client.get(path)).status_code == 403, (actor.email, path)
-        for path in (f"/partners/{world.partner_b}", f"/partners/{world.partner_a}"):
+    # Partners are read (without their forms) by the other vendor roles, as in the API.
+    for actor in (world.pa_admin, world.pa_user):
+        await sign_in(actor)
+        assert 'href="/partners"' not in (await client.get("/")).text.split("<main")[0]
+        for path in ("/partners", f"/partners/{world.partner_b}", f"/partners/{world.partner_a}"):
             reply = await client.get(path)
             assert reply.status_code == 403
             assert "Globex" not in reply.text

@@ -9,12 +9,13 @@ from litestar.datastructures import FormMultiDict
 from litestar.params import Parameter
 from litestar.response import Redirect
 
-from prm.core.auth import Role
+from prm.core.auth import VENDOR_READERS, Role
 from prm.core.pagination import PageRequest
 from prm.portal.shell.attempts import GENERAL
 from prm.portal.shell.session import page_allow
 
 VENDOR_ADMIN_PAGES = [page_allow(Role.VENDOR_ADMIN)]
+VENDOR_READER_PAGES = [page_allow(*VENDOR_READERS)]  # read-only for all but vendor admins
 PAGE_SIZE = 50
 CHOICES_SHOWN = 200  # a picker's list: the paging limit
 

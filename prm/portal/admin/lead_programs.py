@@ -1,5 +1,6 @@
 """Lead programs: the paged list, create and edit (eligible tiers, response and claim clocks,
-the cap on open leads, and the score bands whose web leads qualify by themselves), deactivate.
+the cap on open leads, and the score bands whose web leads qualify by themselves), deactivate;
+on a program's page its members with their territories: enrol, change, remove.
 
 Vendor admins only, as in the API; the distribution setup service holds the rules.
 """
@@ -18,8 +19,9 @@ from prm.crm.models import PartnerTier
 from prm.lead_distribution.models import LeadProgram
 from prm.lead_distribution.repository import ProgramRepository
 from prm.lead_distribution.rules import Band
-from prm.lead_distribution.schemas import ProgramCreate, ProgramUpdate
+from prm.lead_distribution.schemas import MemberPut, ProgramCreate, ProgramUpdate
 from prm.lead_distribution.service import setup
+from prm.portal.admin import members
 from prm.portal.admin.common import VENDOR_ADMIN_PAGES, Cursor, Done, back, first_error, listed, listing, number
 from prm.portal.shell.attempts import run_form, text_of, version_of
 from prm.portal.shell.templating import page
@@ -29,7 +31,7 @@ NOTICES = {
     "saved": "Lead program saved.",
     "deactivated": "Lead program deactivated.",
     "activated": "Lead program active again.",
-}
+} | members.NOTICES
 NUMBERS = {
     "response_hours": ("Partner responds within (hours)", "1 to 1440"),
     "hot_response_hours": ("Hot leads: responds within (hours)", "1 to 1440"),
@@ -138,6 +140,10 @@ async def lead_program_page(
     done: str | None = None,
     errors: dict[str, str] | None = None,
     values: dict[str, Any] | None = None,
+    cursor: str | None = None,
+    member: uuid.UUID | None = None,
+    member_errors: dict[str, str] | None = None,
+    member_values: dict[str, str] | None = None,
     status_code: int = 200,
 ) -> Response[Any]:
     program = await ProgramRepository(session, principal).get(program_id)
@@ -148,14 +154,23 @@ async def lead_program_page(
         program=program,
         notice=NOTICES.get(done or ""),
         **_context(values or _form_values(program), errors or {}),
+        **await members.members_context(
+            session, principal, program, cursor=cursor, editing=member, errors=member_errors, values=member_values
+        ),
     )
 
 
 @get("/lead-programs/{program_id:uuid}", name="admin_lead_program", guards=VENDOR_ADMIN_PAGES)
 async def lead_program_detail(
-    db_session: AsyncSession, principal: Principal, program_id: uuid.UUID, done: Done = None
+    db_session: AsyncSession,
+    principal: Principal,
+    program_id: uuid.UUID,
+    done: Done = None,
+    cursor: Cursor = None,
+    member: uuid.UUID | None = None,
 ) -> Response[Any]:
-    return await lead_program_page(db_session, principal, program_id, done=done)
+    """The program, its members (a page of them), and the member form (`member`: change that one)."""
+    return await lead_program_page(db_session, principal, program_id, done=done, cursor=cursor, member=member)
 
 
 async def _update(
@@ -205,10 +220,62 @@ async def set_lead_program_active(
     return await _update(db_session, principal, program_id, body, values=None, done=done)
 
 
+@post("/lead-programs/{program_id:uuid}/members", guards=VENDOR_ADMIN_PAGES)
+async def put_lead_program_member(
+    request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, program_id: uuid.UUID
+) -> Response[Any]:
+    """Enrol the chosen partner, or change its terms if it is a member already (the API's PUT)."""
+    raw = await request.form()
+    values = members.form_values(raw)
+    partner_id = members.partner_id_of(values)
+    editing = partner_id if text_of(raw, "editing") else None
+
+    async def refuse(status: int, errors: dict[str, str]) -> Response[Any]:
+        return await lead_program_page(
+            db_session,
+            principal,
+            program_id,
+            member=editing,
+            member_errors=errors,
+            member_values=values,
+            status_code=status,
+        )
+
+    if partner_id is None:
+        return await refuse(400, {"partner_id": members.MESSAGES["partner_id"]})
+
+    async def call(data: MemberPut) -> bool:
+        await setup.partner_exists(db_session, principal, partner_id, field="partner_id")
+        known = await ProgramRepository(db_session, principal).member(program_id, partner_id) is not None
+        await setup.put_member(db_session, principal=principal, program_id=program_id, partner_id=partner_id, data=data)
+        return known
+
+    return await run_form(
+        db_session,
+        MemberPut,
+        members.body(values),
+        messages=members.messages_for(values),
+        call=call,
+        refuse=refuse,
+        worked=lambda known: back(f"/lead-programs/{program_id}", "member_saved" if known else "enrolled"),
+    )
+
+
+@post("/lead-programs/{program_id:uuid}/members/{partner_id:uuid}/remove", guards=VENDOR_ADMIN_PAGES)
+async def remove_lead_program_member(
+    db_session: AsyncSession, principal: Principal, program_id: uuid.UUID, partner_id: uuid.UUID
+) -> Response[Any]:
+    """Not a member (removed meanwhile, in another tab): the 404 page, as the API answers."""
+    await setup.remove_member(db_session, principal=principal, program_id=program_id, partner_id=partner_id)
+    return back(f"/lead-programs/{program_id}", "removed")
+
+
 LEAD_PROGRAM_PAGE_HANDLERS: list[Any] = [
     lead_program_list,
     create_lead_program,
     lead_program_detail,
     edit_lead_program,
     set_lead_program_active,
+    put_lead_program_member,
+    remove_lead_program_member,
 ]

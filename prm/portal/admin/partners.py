@@ -1,7 +1,10 @@
-"""Partner organisations: the paged list, create, edit (tier, place, website) and deactivate.
+"""Partner organisations: the paged list, create, edit (tier, place, website), deactivate, and
+the products each is certified for.
 
-Vendor admins only, as in the API; the partner service holds every rule (unique name, the
-country check, coordinates given or geocoded).
+As in the API, vendor admins change them; channel managers (their own partners) and leadership
+read the list and a partner's page without its forms. The partner service holds every rule
+(unique name, the country check, coordinates given or geocoded); the distribution setup
+service holds the certifications.
 """
 
 from __future__ import annotations
@@ -16,12 +19,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.auth import Principal, Role
 from prm.core.pagination import PageRequest
 from prm.crm.models import Partner, PartnerTier
+from prm.crm.repository import ProductRepository
 from prm.crm.schemas import ChannelManagerAssignment, PartnerCreate, PartnerUpdate
 from prm.crm.services import partners as service
+from prm.crm.services.products import list_products
 from prm.crm.services.users import list_users
+from prm.lead_distribution.schemas import CertificationsPut
+from prm.lead_distribution.service import setup
 from prm.portal.admin.common import (
     CHOICES_SHOWN,
     VENDOR_ADMIN_PAGES,
+    VENDOR_READER_PAGES,
     Cursor,
     Done,
     back,
@@ -40,6 +48,7 @@ NOTICES = {
     "deactivated": "Partner deactivated: it gets no new leads and cannot register deals.",
     "activated": "Partner active again.",
     "managers": "Channel managers saved.",
+    "certifications": "Certifications saved: leads for these products may now be routed to this partner.",
 }
 FIELDS = ("name", "tier", "country", "region", "city", "website", "latitude", "longitude")
 MESSAGES = {
@@ -93,6 +102,7 @@ async def partners_page(
         partners=rows,
         next_cursor=next_cursor,
         first_page=not cursor,
+        can_change=principal.role is Role.VENDOR_ADMIN,
         tiers=TIERS,
         notice=NOTICES.get(done or ""),
         errors=errors,
@@ -101,7 +111,7 @@ async def partners_page(
     )
 
 
-@get("/partners", name="admin_partners", guards=VENDOR_ADMIN_PAGES)
+@get("/partners", name="admin_partners", guards=VENDOR_READER_PAGES)
 async def partner_list(
     db_session: AsyncSession, principal: Principal, cursor: Cursor = None, done: Done = None
 ) -> Response[Any]:
@@ -139,21 +149,22 @@ async def partner_page(
     done: str | None = None,
     errors: dict[str, str] | None = None,
     values: dict[str, str] | None = None,
+    certified: list[str] | None = None,
     status_code: int = 200,
 ) -> Response[Any]:
+    """The partner's page: its forms for a vendor admin, the same facts read-only for the other
+    vendor roles (`certified`: the boxes as sent, on a refused certifications form)."""
     partner = await service.get_partner(session, principal=principal, partner_id=partner_id)
-    managers = await service.channel_managers_of(session, principal=principal, partner_id=partner_id)
-    staff, _ = await list_users(
-        session, principal=principal, page=PageRequest(limit=CHOICES_SHOWN, sort="name"), role=Role.CHANNEL_MANAGER
-    )
+    can_change = principal.role is Role.VENDOR_ADMIN
     errors = errors or {}
     return page(
         "admin/partner.html",
         principal,
         status_code=status_code,
         partner=partner,
-        channel_managers=[(str(u.id), f"{u.name} <{u.email}>") for u in staff if u.active],
-        assigned=[str(m) for m in managers],
+        can_change=can_change,
+        **(await _managers(session, principal, partner_id) if can_change else {}),
+        **await _certifications(session, principal, partner_id, certified, with_choices=can_change),
         tiers=TIERS,
         notice=NOTICES.get(done or ""),
         errors=errors,
@@ -162,7 +173,41 @@ async def partner_page(
     )
 
 
-@get("/partners/{partner_id:uuid}", name="admin_partner", guards=VENDOR_ADMIN_PAGES)
+async def _managers(session: AsyncSession, principal: Principal, partner_id: uuid.UUID) -> dict[str, Any]:
+    managers = await service.channel_managers_of(session, principal=principal, partner_id=partner_id)
+    staff, _ = await list_users(
+        session, principal=principal, page=PageRequest(limit=CHOICES_SHOWN, sort="name"), role=Role.CHANNEL_MANAGER
+    )
+    return {
+        "channel_managers": [(str(u.id), f"{u.name} <{u.email}>") for u in staff if u.active],
+        "assigned": [str(m) for m in managers],
+    }
+
+
+async def _certifications(
+    session: AsyncSession,
+    principal: Principal,
+    partner_id: uuid.UUID,
+    checked: list[str] | None,
+    *,
+    with_choices: bool,
+) -> dict[str, Any]:
+    """The products the partner is certified for, as "Name (SKU)"; for the form, the active
+    products to choose from, and any certified product no longer active, so saving keeps it."""
+    ids = await setup.certifications(session, principal=principal, partner_id=partner_id)
+    labels = await ProductRepository(session, principal).labels(ids)
+    found: dict[str, Any] = {"certified_products": sorted(labels.values(), key=str.casefold)}
+    if with_choices:
+        by_name = PageRequest(limit=CHOICES_SHOWN, sort="name")
+        products, _ = await list_products(session, principal=principal, page=by_name, active=True)
+        choices = [(str(p.id), f"{p.name} ({p.sku})") for p in products]
+        listed_ids = {p.id for p in products}
+        choices += [(str(i), f"{labels[i]}, no longer active") for i in ids if i not in listed_ids and i in labels]
+        found |= {"product_choices": choices, "certified": checked if checked is not None else [str(i) for i in ids]}
+    return found
+
+
+@get("/partners/{partner_id:uuid}", name="admin_partner", guards=VENDOR_READER_PAGES)
 async def partner_detail(
     db_session: AsyncSession, principal: Principal, partner_id: uuid.UUID, done: Done = None
 ) -> Response[Any]:
@@ -243,6 +288,33 @@ async def set_channel_managers(
     )
 
 
+@post("/partners/{partner_id:uuid}/certifications", guards=VENDOR_ADMIN_PAGES)
+async def set_certifications(
+    request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, partner_id: uuid.UUID
+) -> Response[Any]:
+    """The products checked replace the partner's certifications (none checked: none left)."""
+    chosen = listed(await request.form(), "product_ids")
+
+    async def refuse(status: int, errors: dict[str, str]) -> Response[Any]:
+        shown = {("product_ids" if k.startswith("product_ids") else k): v for k, v in errors.items()}
+        return await partner_page(db_session, principal, partner_id, errors=shown, certified=chosen, status_code=status)
+
+    async def call(data: CertificationsPut) -> list[uuid.UUID]:
+        return await setup.set_certifications(
+            db_session, principal=principal, partner_id=partner_id, product_ids=data.product_ids
+        )
+
+    return await run_form(
+        db_session,
+        CertificationsPut,
+        {"product_ids": chosen},
+        messages={"product_ids": "Choose products from the list."},
+        call=call,
+        refuse=refuse,
+        worked=lambda _: back(f"/partners/{partner_id}", "certifications"),
+    )
+
+
 PARTNER_PAGE_HANDLERS: list[Any] = [
     partner_list,
     create_partner,
@@ -250,4 +322,5 @@ PARTNER_PAGE_HANDLERS: list[Any] = [
     edit_partner,
     set_partner_active,
     set_channel_managers,
+    set_certifications,
 ]
