@@ -8,10 +8,11 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Row, and_, exists, false, insert, or_, select, true, update
+from sqlalchemy import ColumnElement, Row, Select, and_, exists, false, insert, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Role
+from prm.core.db import insert_rows
 from prm.core.pagination import PageRequest
 from prm.core.repository import ScopedRepository
 from prm.core.tenancy import managed_partner_ids, partner_scope
@@ -94,14 +95,18 @@ class OfferStore:
         if decisions:
             await self.session.execute(insert(RoutingDecision).execution_options(render_nulls=True), list(decisions))
 
-    async def add_candidates(self, rows: Sequence[dict[str, Any]]) -> None:
-        """(offer_id, partner_id) rows: who may see and claim each shark-tank offer."""
-        if rows:
-            await self.session.execute(insert(OfferCandidate), list(rows))
+    async def add_candidates(self, rows: list[dict[str, Any]]) -> None:
+        """(offer_id, partner_id) rows: who may see and claim each shark-tank offer, in one Core
+        executemany (a group of a thousand members: no ORM bookkeeping per row)."""
+        await insert_rows(self.session, OfferCandidate, rows)
 
     async def candidates_of(self, offer_id: uuid.UUID) -> list[uuid.UUID]:
-        stmt = select(OfferCandidate.partner_id).where(OfferCandidate.offer_id == offer_id)
-        return list((await self.session.scalars(stmt)).all())
+        return list((await self.session.scalars(self.candidate_ids(offer_id))).all())
+
+    @staticmethod
+    def candidate_ids(offer_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+        """The query of a shark-tank offer's candidates (to use as a subquery)."""
+        return select(OfferCandidate.partner_id).where(OfferCandidate.offer_id == offer_id)
 
     async def add(self, offers: Sequence[dict[str, Any]]) -> None:
         """New offers (column values, ids included), each counted against its partner at once."""
