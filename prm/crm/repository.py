@@ -289,13 +289,13 @@ class LeadStore:
     def _postgres(self) -> bool:
         return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
 
-    async def admin_emails_of(self, partner_ids: Select[tuple[uuid.UUID]]) -> list[str]:
-        """The addresses of the active admins of the partners `partner_ids` selects: a subquery,
-        so a shark-tank offer's thousand candidates are never bound and read back one by one."""
-        stmt = select(User.email).where(
+    @staticmethod
+    def admin_addresses(partner_ids: Select[tuple[uuid.UUID]]) -> Select[tuple[str]]:
+        """The query of the addresses of the active admins of the partners `partner_ids` selects
+        (a subquery: a shark-tank offer's thousand candidates are never bound one by one)."""
+        return select(User.email).where(
             User.partner_id.in_(partner_ids), User.role == Role.PARTNER_ADMIN, User.active.is_(True)
         )
-        return list((await self.session.scalars(stmt)).all())
 
     async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Row[Any]]:
         """(id, tier, active, name, country, latitude, longitude) of each partner (routing asks about hundreds)."""

@@ -17,7 +17,7 @@ from sqlalchemy import event, select
 from prm.core.auth import Role
 from prm.core.outbox import OutboxKind, OutboxMessage
 from prm.crm.models import Partner, PartnerTier, User
-from tests.conftest import Actor, World
+from tests.conftest import START, Actor, World
 from tests.lead_distribution.conftest import API, offers_for, ok, qualified_lead
 from tests.lead_distribution.test_shark_tank import group
 
@@ -87,8 +87,13 @@ async def shark_tank_emails(app: Litestar) -> dict[str, list[dict[str, Any]]]:
             )
         )
         found: dict[str, list[dict[str, Any]]] = {}
+        ids = set()
         for row in rows:
             found.setdefault(row.destination, []).append(row.payload)
+            assert (row.status, row.attempts, row.next_attempt_at) == ("pending", 0, START)
+            assert row.id.version == 7  # time-ordered ids, as every other message's
+            ids.add(row.id)
+        assert len(ids) == sum(len(payloads) for payloads in found.values())
         return found
 
 
@@ -142,7 +147,11 @@ async def test_a_group_route_offers_every_eligible_member_in_statements_independ
     assert sorted(large_emails) == sorted(a.email for m in eligible for a in m.admins)
     assert all(len(payloads) == 1 for payloads in large_emails.values())
     [payload] = large_emails[eligible[0].admins[0].email]
-    assert payload["to"] == eligible[0].admins[0].email
+    assert (sorted(payload), payload["to"], payload["html"]) == (
+        ["html", "subject", "text", "to"],
+        eligible[0].admins[0].email,
+        None,
+    )
     assert payload["subject"].startswith("Shark tank: Large Co is open to claim until ")
     assert "The first eligible partner to claim it gets it." in payload["text"]
     assert "peter@initech.example" not in payload["text"]  # limited details only

@@ -302,9 +302,9 @@ async def partner_contacts(
     return await LeadStore(session).partner_people(partner_ids, admins_only=admins_only) if partner_ids else []
 
 
-async def partner_admin_emails(session: AsyncSession, partner_ids: Select[tuple[uuid.UUID]]) -> list[str]:
-    """Active admins of the partners `partner_ids` (a query of partner ids) selects: their addresses."""
-    return await LeadStore(session).admin_emails_of(partner_ids)
+def partner_admin_addresses(partner_ids: Select[tuple[uuid.UUID]]) -> Select[tuple[str]]:
+    """The query of the active admins' addresses of the partners `partner_ids` (a query) selects."""
+    return LeadStore.admin_addresses(partner_ids)
 
 
 async def product_ids_by_sku(session: AsyncSession) -> dict[str, uuid.UUID]:

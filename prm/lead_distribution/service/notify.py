@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Role
-from prm.core.outbox import Email, enqueue_email, enqueue_emails
+from prm.core.outbox import Email, enqueue_email, enqueue_email_to_each, enqueue_emails
 from prm.crm.models import Lead
 from prm.crm.services import lead_pipeline
 from prm.lead_distribution.models import LeadOffer, WebForm
@@ -53,26 +53,30 @@ def _direct(notice: OfferNotice, people: Sequence[Any]) -> list[Email]:
     ]
 
 
-async def _shark_tank(session: AsyncSession, notice: OfferNotice) -> list[Email]:
-    """The admins of every candidate (eligible member), found through the offer's candidate rows:
-    a group of a thousand is one query for the addresses, one text for all."""
-    admins = await lead_pipeline.partner_admin_emails(session, OfferStore.candidate_ids(notice.offer.id))
-    subject = f"Shark tank: {notice.lead.company} is open to claim until {notice.offer.respond_by:%Y-%m-%d %H:%M} UTC"
-    text = _teaser(notice.lead) + "\nThe first eligible partner to claim it gets it.\n"
-    return [Email(to=address, topic="lead_distribution.shark_tank", subject=subject, text=text) for address in admins]
+async def _shark_tank(session: AsyncSession, notice: OfferNotice) -> None:
+    """The active admins of every candidate (eligible member), found through the offer's
+    candidate rows, in one INSERT ... SELECT: a group of a thousand costs Python one text."""
+    due = f"{notice.offer.respond_by:%Y-%m-%d %H:%M} UTC"
+    await enqueue_email_to_each(
+        session,
+        lead_pipeline.partner_admin_addresses(OfferStore.candidate_ids(notice.offer.id)),
+        topic="lead_distribution.shark_tank",
+        subject=f"Shark tank: {notice.lead.company} is open to claim until {due}",
+        text=_teaser(notice.lead) + "\nThe first eligible partner to claim it gets it.\n",
+    )
 
 
 async def offers_made(session: AsyncSession, notices: Sequence[OfferNotice]) -> None:
-    """Everyone the offers concern, queued with one INSERT: the people of the partners offered
-    a lead directly read with one query, each group's candidates' admins with one query."""
+    """Everyone the offers concern: the people of the partners offered a lead directly, read with
+    one query and queued with one INSERT; the admins of each group's candidates with one
+    INSERT ... SELECT per group offer."""
     direct = [notice for notice in notices if not notice.to_group]
     partners = {notice.offer.partner_id for notice in direct if notice.offer.partner_id is not None}
     people = await lead_pipeline.partner_contacts(session, partners)
-    emails = [email for notice in direct for email in _direct(notice, people)]
+    await enqueue_emails(session, [email for notice in direct for email in _direct(notice, people)])
     for notice in notices:
         if notice.to_group:
-            emails += await _shark_tank(session, notice)
-    await enqueue_emails(session, emails)
+            await _shark_tank(session, notice)
 
 
 async def returned_to_queue(session: AsyncSession, returned: Sequence[tuple[Lead, str]]) -> None:
