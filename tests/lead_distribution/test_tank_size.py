@@ -19,6 +19,7 @@ from prm.core.outbox import OutboxKind, OutboxMessage
 from prm.crm.models import Partner, PartnerTier, User
 from tests.conftest import START, Actor, World
 from tests.lead_distribution.conftest import API, offers_for, ok, qualified_lead
+from tests.lead_distribution.test_routing import rule
 from tests.lead_distribution.test_shark_tank import group
 
 
@@ -160,3 +161,42 @@ async def test_a_group_route_offers_every_eligible_member_in_statements_independ
     assert (
         len([to for to, p in emails.items() if "Small Co" in p[0]["subject"]]) == 10 + 2
     )  # two partners of ten have a second admin
+
+
+async def test_leads_routed_together_into_groups_each_get_their_own_candidates_and_emails(
+    client: httpx.AsyncClient, world: World, app: Litestar, password_hash: str
+) -> None:
+    """Several shark-tank offers in one unit of work (bulk auto-route): one statement writes all
+    their candidate rows, each offer's emails go to its own group's admins with its own text."""
+    north = await members(world, app, password_hash, "north", 6)
+    south = await members(world, app, password_hash, "south", 4)
+    north_tank = await group(client, world, [str(m.partner_id) for m in north], name="North tank")
+    south_tank = await group(client, world, [str(m.partner_id) for m in [*south, north[0]]], name="South tank")
+    await rule(
+        client, world, name="South", countries=["MX"], target_kind="shark_tank", target_group_id=south_tank["id"]
+    )
+    await rule(client, world, name="North", target_kind="shark_tank", target_group_id=north_tank["id"])
+    leads = [
+        await qualified_lead(client, world.admin, company="Alpha Co", country="US"),
+        await qualified_lead(client, world.admin, company="Beta Co", country="MX"),
+        await qualified_lead(client, world.admin, company="Gamma Co", country="CA"),
+    ]
+    body = {"leads": [{"id": lead["id"], "expected_version": lead["version"]} for lead in leads]}
+    items = (await ok(await client.post(f"{API}/leads/auto-route", json=body, headers=world.admin.headers)))["items"]
+    assert [i["outcome"] for i in items] == ["offered_to_group"] * 3
+
+    emails = await shark_tank_emails(app)
+    north_admins = sorted(a.email for m in north for a in m.admins)
+    south_admins = sorted(a.email for m in [*south, north[0]] for a in m.admins)
+    for company, admins in (("Alpha Co", north_admins), ("Beta Co", south_admins), ("Gamma Co", north_admins)):
+        assert (
+            sorted(to for to, sent in emails.items() for p in sent if f"Shark tank: {company} " in p["subject"])
+            == admins
+        )
+    # Each member sees exactly the offers of its groups' leads.
+    for admin, companies in (
+        (north[0].admins[0], {"Alpha Co", "Beta Co", "Gamma Co"}),
+        (south[0].admins[0], {"Beta Co"}),
+    ):
+        board = await offers_for(client, admin, kind="shark_tank")
+        assert {o["lead"]["company"] for o in board} == companies

@@ -6,9 +6,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Row, Select, and_, exists, false, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Role
@@ -72,6 +89,15 @@ class OfferRepository(ScopedRepository[LeadOffer]):
         return or_(LeadOffer.partner_id == principal.partner_id, open_to_me)
 
 
+@cache
+def _candidates_from_arrays() -> Insert:
+    """PostgreSQL: INSERT ... SELECT * FROM unnest(:offers, :partners), the pairs side by side."""
+    ids = postgresql.ARRAY(postgresql.UUID(as_uuid=True))
+    pairs = func.unnest(bindparam("offers", type_=ids), bindparam("partners", type_=ids))
+    table = pairs.table_valued("offer_id", "partner_id").render_derived()
+    return insert(OfferCandidate).from_select(["offer_id", "partner_id"], select(table.c.offer_id, table.c.partner_id))
+
+
 class OfferStore:
     """Unscoped offer queries for routing and timers; every state change is a conditional UPDATE."""
 
@@ -96,9 +122,14 @@ class OfferStore:
             await self.session.execute(insert(RoutingDecision).execution_options(render_nulls=True), list(decisions))
 
     async def add_candidates(self, rows: list[dict[str, Any]]) -> None:
-        """(offer_id, partner_id) rows: who may see and claim each shark-tank offer, in one Core
-        executemany (a group of a thousand members: no ORM bookkeeping per row)."""
-        await insert_rows(self.session, OfferCandidate, rows)
+        """(offer_id, partner_id) rows: who may see and claim each shark-tank offer, in one
+        statement: on PostgreSQL from two array parameters (a group of a thousand members is two
+        values to bind, not two thousand), elsewhere a Core executemany."""
+        if rows and is_postgres(self.session):
+            arrays = {"offers": [r["offer_id"] for r in rows], "partners": [r["partner_id"] for r in rows]}
+            await (await self.session.connection()).execute(_candidates_from_arrays(), arrays)
+        else:
+            await insert_rows(self.session, OfferCandidate, rows)
 
     async def candidates_of(self, offer_id: uuid.UUID) -> list[uuid.UUID]:
         return list((await self.session.scalars(self.candidate_ids(offer_id))).all())
