@@ -324,6 +324,14 @@ class LeadStore:
     def _postgres(self) -> bool:
         return self.session.bind is not None and self.session.bind.dialect.name == "postgresql"
 
+    @staticmethod
+    def admin_addresses(partner_ids: Select[tuple[uuid.UUID]]) -> Select[tuple[str]]:
+        """The query of the addresses of the active admins of the partners `partner_ids` selects
+        (a subquery: a shark-tank offer's thousand candidates are never bound one by one)."""
+        return select(User.email).where(
+            User.partner_id.in_(partner_ids), User.role == Role.PARTNER_ADMIN, User.active.is_(True)
+        )
+
     async def partner_standing(self, partner_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, PartnerStanding]:
         """The standing of each partner that exists (routing asks about hundreds)."""
         ids = list(partner_ids)

@@ -14,6 +14,7 @@ from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from sqlalchemy import Select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import plain, record_activities, record_activity
@@ -299,6 +300,11 @@ async def partner_contacts(
 ) -> list[Any]:
     """Active users of these partners: (id, email, partner_id, role)."""
     return await LeadStore(session).partner_people(partner_ids, admins_only=admins_only) if partner_ids else []
+
+
+def partner_admin_addresses(partner_ids: Select[tuple[uuid.UUID]]) -> Select[tuple[str]]:
+    """The query of the active admins' addresses of the partners `partner_ids` (a query) selects."""
+    return LeadStore.admin_addresses(partner_ids)
 
 
 async def product_ids_by_sku(session: AsyncSession) -> dict[str, uuid.UUID]:

@@ -6,12 +6,30 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, Row, and_, exists, false, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Role
+from prm.core.db import insert_rows
 from prm.core.pagination import PageRequest
 from prm.core.repository import ScopedRepository
 from prm.core.tenancy import managed_partner_ids, partner_scope
@@ -71,6 +89,15 @@ class OfferRepository(ScopedRepository[LeadOffer]):
         return or_(LeadOffer.partner_id == principal.partner_id, open_to_me)
 
 
+@cache
+def _candidates_from_arrays() -> Insert:
+    """PostgreSQL: INSERT ... SELECT * FROM unnest(:offers, :partners), the pairs side by side."""
+    ids = postgresql.ARRAY(postgresql.UUID(as_uuid=True))
+    pairs = func.unnest(bindparam("offers", type_=ids), bindparam("partners", type_=ids))
+    table = pairs.table_valued("offer_id", "partner_id").render_derived()
+    return insert(OfferCandidate).from_select(["offer_id", "partner_id"], select(table.c.offer_id, table.c.partner_id))
+
+
 class OfferStore:
     """Unscoped offer queries for routing and timers; every state change is a conditional UPDATE."""
 
@@ -94,14 +121,23 @@ class OfferStore:
         if decisions:
             await self.session.execute(insert(RoutingDecision).execution_options(render_nulls=True), list(decisions))
 
-    async def add_candidates(self, rows: Sequence[dict[str, Any]]) -> None:
-        """(offer_id, partner_id) rows: who may see and claim each shark-tank offer."""
-        if rows:
-            await self.session.execute(insert(OfferCandidate), list(rows))
+    async def add_candidates(self, rows: list[dict[str, Any]]) -> None:
+        """(offer_id, partner_id) rows: who may see and claim each shark-tank offer, in one
+        statement: on PostgreSQL from two array parameters (a group of a thousand members is two
+        values to bind, not two thousand), elsewhere a Core executemany."""
+        if rows and is_postgres(self.session):
+            arrays = {"offers": [r["offer_id"] for r in rows], "partners": [r["partner_id"] for r in rows]}
+            await (await self.session.connection()).execute(_candidates_from_arrays(), arrays)
+        else:
+            await insert_rows(self.session, OfferCandidate, rows)
 
     async def candidates_of(self, offer_id: uuid.UUID) -> list[uuid.UUID]:
-        stmt = select(OfferCandidate.partner_id).where(OfferCandidate.offer_id == offer_id)
-        return list((await self.session.scalars(stmt)).all())
+        return list((await self.session.scalars(self.candidate_ids(offer_id))).all())
+
+    @staticmethod
+    def candidate_ids(offer_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+        """The query of a shark-tank offer's candidates (to use as a subquery)."""
+        return select(OfferCandidate.partner_id).where(OfferCandidate.offer_id == offer_id)
 
     async def add(self, offers: Sequence[dict[str, Any]]) -> None:
         """New offers (column values, ids included), each counted against its partner at once."""

@@ -182,8 +182,7 @@ class Outcomes:
         shark_tank = offer["kind"] is OfferKind.SHARK_TANK
         if shark_tank:
             self.candidates += [{"offer_id": offer["id"], "partner_id": p} for p in placement.group_candidates]
-        members = placement.group_candidates if shark_tank else None
-        self.notices.append(notify.OfferNotice(LeadOffer(**offer), lead, members))
+        self.notices.append(notify.OfferNotice(LeadOffer(**offer), lead, to_group=shark_tank))
 
     async def write(self) -> None:
         store = OfferStore(self.session)
