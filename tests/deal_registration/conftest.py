@@ -10,8 +10,10 @@ import pytest
 from litestar import Litestar
 from sqlalchemy import select
 
+from prm.core.clock import ManualClock
 from prm.core.outbox import OutboxKind, OutboxMessage
 from tests.conftest import World
+from tests.factories.deals import Deals, make_deals
 
 
 @dataclass
@@ -76,3 +78,9 @@ async def emails_to(app: Litestar, address: str) -> list[dict[str, Any]]:
             .order_by(OutboxMessage.created_at)
         )
         return [row.payload for row in rows]
+
+
+@pytest.fixture
+async def deals(client: httpx.AsyncClient, app: Litestar, world: World, clock: ManualClock) -> Deals:
+    """Two products and a program with the default terms (5 %, 90 days, 14-day reminder, one extension)."""
+    return await make_deals(client, app, world, clock)
