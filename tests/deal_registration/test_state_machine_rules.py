@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -101,40 +102,48 @@ STATES: dict[str, Callable[[Deals], Awaitable[Case]]] = {
 LIMITS = {("approved, extensions used", "request_extension"), ("rejected, resubmissions used", "resubmit")}
 
 
-async def _take(deals: Deals, action: Action, case: Case) -> httpx.Response | None:
-    """Take `action` on the case's registration as its taker would; None when there is nothing
-    to take it on (no extension request to decide)."""
-    registration, world = case.registration, deals.world
-    reviewer = world.cm_a
-    match action.name:
-        case "edit":
-            body = {"expected_version": registration["version"], "customer_name": "Umbrella Corp"}
-            return await deals.client.patch(f"{DEALS}/{registration['id']}", json=body, headers=world.pa_user.headers)
-        case "submit" | "cancel":
-            return await deals.act(registration, action.name)
-        case "resubmit":
-            return await deals.resubmit(registration)
-        case "request_extension":
-            return await deals.act(registration, "extensions", reason="The board meets next quarter")
-        case "close_won":
-            return await deals.close_won(registration)
-        case "close_lost":
-            return await deals.act(registration, "close-lost", reason="Budget cut")
-        case "approve":
-            return await deals.act(registration, "approve", actor=reviewer)
-        case "reject":
-            return await deals.act(registration, "reject", actor=reviewer, reason="other", explanation="Not now.")
-        case "mark_duplicate":
-            other = await deals.submitted(customer_name="Initech", customer_website=None)
-            body = {"duplicate_of_id": other["id"], "explanation": "Registered twice."}
-            return await deals.act(registration, "mark-duplicate", actor=reviewer, **body)
-        case "decide_extension":
-            if case.extension is None:
-                return None
-            return await deals.decide_extension(registration, case.extension)
-        case "decide_proof":
-            return await deals.act(registration, "proof/decision", actor=reviewer, approve=True)
-    raise AssertionError(action.name)
+async def _edit(deals: Deals, case: Case) -> httpx.Response:
+    registration = case.registration
+    body = {"expected_version": registration["version"], "customer_name": "Umbrella Corp"}
+    return await deals.client.patch(f"{DEALS}/{registration['id']}", json=body, headers=deals.world.pa_user.headers)
+
+
+async def _mark_duplicate(deals: Deals, case: Case) -> httpx.Response:
+    other = await deals.submitted(customer_name="Initech", customer_website=None)
+    body = {"duplicate_of_id": other["id"], "explanation": "Registered twice."}
+    return await deals.act(case.registration, "mark-duplicate", actor=deals.world.cm_a, **body)
+
+
+async def _decide_extension(deals: Deals, case: Case) -> httpx.Response | None:
+    """None when there is no extension request to decide."""
+    if case.extension is None:
+        return None
+    return await deals.decide_extension(case.registration, case.extension)
+
+
+def _post(path: str, reviewer: bool = False, **body: Any) -> Take:
+    async def take(deals: Deals, case: Case) -> httpx.Response:
+        actor = deals.world.cm_a if reviewer else deals.world.pa_user
+        return await deals.act(case.registration, path, actor=actor, **body)
+
+    return take
+
+
+Take = Callable[[Deals, Case], Awaitable[httpx.Response | None]]
+TAKE: dict[str, Take] = {
+    "edit": _edit,
+    "submit": _post("submit"),
+    "cancel": _post("cancel"),
+    "resubmit": lambda deals, case: deals.resubmit(case.registration),
+    "request_extension": _post("extensions", reason="The board meets next quarter"),
+    "close_won": lambda deals, case: deals.close_won(case.registration),
+    "close_lost": _post("close-lost", reason="Budget cut"),
+    "approve": _post("approve", reviewer=True),
+    "reject": _post("reject", reviewer=True, reason="other", explanation="Not now."),
+    "mark_duplicate": _mark_duplicate,
+    "decide_extension": _decide_extension,
+    "decide_proof": _post("proof/decision", reviewer=True, approve=True),
+}
 
 
 def _assert_problem(reply: httpx.Response, status: int, state: str | None) -> None:
@@ -143,7 +152,9 @@ def _assert_problem(reply: httpx.Response, status: int, state: str | None) -> No
     assert reply.headers["content-type"].startswith("application/problem+json")
     problem = reply.json()
     assert problem["status"] == status
-    assert problem["title"] and problem["detail"] and problem["type"]
+    assert problem["title"]
+    assert problem["detail"]
+    assert problem["type"]
     if state is not None:
         assert problem["current_state"] == state, problem
 
@@ -157,7 +168,7 @@ async def test_an_action_is_accepted_exactly_when_allowed_actions_names_it(
     taker = deals.world.pa_user if action.taker == PARTNER else deals.world.cm_a
     allowed = action.name in (await deals.read(case.registration, taker))["allowed_actions"]
 
-    reply = await _take(deals, action, case)
+    reply = await TAKE[action.name](deals, case)
 
     if reply is None:
         assert not allowed, f"{action.name} is offered with nothing to take it on"

@@ -15,13 +15,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from litestar import Litestar
 
 from prm.core.clock import ManualClock
-from tests.conftest import Actor, World
+
+if TYPE_CHECKING:  # the root conftest may import these factories
+    from tests.conftest import Actor, World
 
 API = "/api/v1"
 DEALS = f"{API}/deal-registrations"
@@ -76,7 +78,9 @@ class Deals:
 
     async def change_program(self, **changes: Any) -> Json:
         """The vendor admin changes the program (its current version read first)."""
-        current = expect(await self.client.get(f"{PROGRAMS}/{self.program['id']}", headers=self.world.admin.headers), 200)
+        current = expect(
+            await self.client.get(f"{PROGRAMS}/{self.program['id']}", headers=self.world.admin.headers), 200
+        )
         self.program = await update_program(self.client, self.world.admin, current, **changes)
         return self.program
 
