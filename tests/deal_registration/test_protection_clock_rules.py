@@ -235,3 +235,31 @@ async def test_a_registration_keeps_its_approved_terms_when_the_program_changes(
     assert after["terms"] == {**changes, "margin_bps": 500}
     assert at(after["expires_at"]) == clock.now() + timedelta(days=5)
     assert "request_extension" not in after["allowed_actions"]
+
+
+async def test_once_protection_ends_nothing_of_the_holder_moves_before_the_timer_runs(
+    terms: Deals, clock: ManualClock
+) -> None:
+    """At its end the protection stops holding the customer (another partner may be approved),
+    so the holder can no longer extend it, nor close under it, even while the expiry timer is late."""
+    holder = await terms.approved()
+    move_to(clock, at(holder["expires_at"]) - SECOND)
+    waiting = await terms.request_extension(holder)
+    move_to(clock, at(holder["expires_at"]))
+
+    rival = await terms.submitted(seller=terms.world.pb_user, customer_name="Umbrella Corp")
+    assert (await terms.decided(rival, "approve", reviewer=terms.world.cm_b))["state"] == "approved"
+
+    holder = await terms.read(holder)
+    assert (holder["state"], holder["allowed_actions"]) == ("approved", [])
+    refused = [
+        await terms.decide_extension(holder, waiting),
+        await terms.act(holder, "extensions", reason="The board meets next quarter"),
+        await terms.close_won(holder),
+        await terms.act(holder, "close-lost", reason="Budget cut"),
+    ]
+    assert [(r.status_code, r.json().get("current_state")) for r in refused] == [(409, "expired")] * 4
+    assert (await terms.read(holder))["version"] == holder["version"]
+
+    assert (await terms.run_timers())[EXPIRE] == 1
+    assert (await terms.read(holder))["allowed_actions"] == ["resubmit"]
