@@ -18,9 +18,10 @@ import httpx
 import pytest
 
 from prm.core.clock import ManualClock
-from tests.factories.deals import DEALS, Deals, Json, expect
+from tests.factories.deals import DEALS, Deals, Json, at, expect
 
 PARTNER, REVIEWER = "partner", "reviewer"
+ENDED = "approved, protection ended"
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,13 @@ async def _out_of_resubmissions(deals: Deals) -> Case:
     return Case(await strict.rejected())
 
 
+async def _protection_ended(deals: Deals) -> Case:
+    """Approved, its end reached, the expiry timer not run yet."""
+    registration = await deals.approved()
+    deals.clock.advance(at(registration["expires_at"]) - deals.clock.now())
+    return Case(registration)
+
+
 async def _simple(deals: Deals, state: str) -> Case:
     make: Callable[[], Awaitable[Json]] = getattr(deals, state)
     return Case(await make())
@@ -87,6 +95,7 @@ STATES: dict[str, Callable[[Deals], Awaitable[Case]]] = {
     "approved": lambda d: _simple(d, "approved"),
     "approved, extension pending": _with_pending_extension,
     "approved, extensions used": _extensions_used,
+    ENDED: _protection_ended,
     "rejected": lambda d: _simple(d, "rejected"),
     "rejected, resubmitted": _resubmitted,
     "rejected, resubmissions used": _out_of_resubmissions,
@@ -179,7 +188,9 @@ async def _check(deals: Deals, state: str, action: Action) -> None:
     else:
         # Refused by something other than the registration's state: a waiting or decided extension request.
         by_state = action.name != "decide_extension" and state != "approved, extension pending"
-        _assert_problem(reply, 409, before if by_state else None)
+        # An approval's own actions end with its protection: refused as expired before the timer says so.
+        ended = state == ENDED and action.name in {"close_won", "close_lost", "request_extension"}
+        _assert_problem(reply, 409, ("expired" if ended else before) if by_state else None)
     after = await deals.read(case.registration)
     assert (after["state"], after["version"]) == (before, case.registration["version"])  # nothing half-written
 
@@ -203,6 +214,7 @@ EXPECTED_ALLOWED = {
     "approved": (["close_won", "close_lost", "request_extension"], []),
     "approved, extension pending": (["close_won", "close_lost"], ["decide_extension"]),
     "approved, extensions used": (["close_won", "close_lost"], []),
+    ENDED: ([], []),
     "rejected": (["resubmit"], []),
     "rejected, resubmitted": ([], []),
     "rejected, resubmissions used": ([], []),
