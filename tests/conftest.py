@@ -35,6 +35,7 @@ from prm.core.tokens import generate_private_key_pem
 from prm.crm.models import Partner, PartnerTier, User
 from prm.models import metadata
 from prm.settings import Settings, load_settings
+from tests.factories.deals import Deals, make_deals
 
 PG_URL = os.environ.get("PRM_TEST_DATABASE_URL", "")
 SECRET = "test-secret-" + "x" * 40
@@ -281,3 +282,10 @@ async def world(app: Litestar, password_hash: str) -> World:
 
     actors = {name: actor(row) for name, row in users.items()}
     return World(partner_a=partner_a.id, partner_b=partner_b.id, db=db, **actors)
+
+
+@pytest.fixture
+async def deals(client: httpx.AsyncClient, app: Litestar, world: World, clock: ManualClock) -> Deals:
+    """Deal registrations made through the API (tests/factories/deals.py): two products and a
+    program with the default terms (5 % margin in USD, 90 days' protection, one extension)."""
+    return await make_deals(client, app, world, clock)

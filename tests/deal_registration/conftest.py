@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from prm.core.outbox import OutboxKind, OutboxMessage
 from tests.conftest import World
+from tests.factories.deals import make_products, make_program
 
 
 @dataclass
@@ -22,30 +23,17 @@ class Catalog:
 
 @pytest.fixture
 async def catalog(client: httpx.AsyncClient, world: World) -> Catalog:
-    products = []
-    for sku, price in (("FW-100", 500_00), ("FW-200", 1_200_00), ("SUP-1Y", 300_00)):
-        reply = await client.post(
-            "/api/v1/products",
-            json={"sku": sku, "name": sku, "list_price_minor": price, "currency": "USD"},
-            headers=world.admin.headers,
-        )
-        assert reply.status_code == 201, reply.text
-        products.append(reply.json()["id"])
-    program = await client.post(
-        "/api/v1/deal-programs",
-        json={
-            "name": "Northwind Deal Registration",
-            "margin_bps": 500,
-            "currency": "USD",
-            "benefits": "5% additional margin on registered deals",
-            "required_fields": ["products", "estimated_amount_minor", "contact_email", "expected_close_date"],
-            "eligible_tiers": ["gold", "silver"],
-            "min_deal_minor": 10_000_00,
-        },
-        headers=world.admin.headers,
+    products = await make_products(client, world.admin, "FW-100", "FW-200", "SUP-1Y")
+    program = await make_program(
+        client,
+        world.admin,
+        name="Northwind Deal Registration",
+        benefits="5% additional margin on registered deals",
+        required_fields=["products", "estimated_amount_minor", "contact_email", "expected_close_date"],
+        eligible_tiers=["gold", "silver"],
+        min_deal_minor=10_000_00,
     )
-    assert program.status_code == 201, program.text
-    return Catalog(program=program.json(), product_ids=products)
+    return Catalog(program=program, product_ids=products)
 
 
 def registration_body(catalog: Catalog, **overrides: Any) -> dict[str, Any]:

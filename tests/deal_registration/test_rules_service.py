@@ -16,7 +16,7 @@ from prm.deal_registration.schemas import Approve, ProgramUpdate, ProofDecision
 from prm.deal_registration.service import closing, programs, protection, review
 from prm.deal_registration.service.state import ALLOWED, ensure_state
 from tests.conftest import World
-from tests.factories import approved, make_products, make_program, principal, register
+from tests.factories.service import approved, make_products, make_program, principal, register
 
 S = RegistrationState
 PDF = b"%PDF-1.4\n%%EOF\n"

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from prm.core.clock import ManualClock
 from tests.conftest import World
-from tests.deal_registration.conftest import Catalog, registration_body
+from tests.factories.deals import Deals
 
 TOKEN = "metrics-token-for-the-tests-0123456789"
 ESCALATE = "deal_registration.escalate_overdue_reviews"
@@ -70,7 +70,7 @@ async def test_requests_are_counted_per_route_template_and_status(client: httpx.
 
 
 async def test_outbox_backlog_and_dead_letters_move_with_deliveries(
-    client: httpx.AsyncClient, world: World, catalog: Catalog, app: Litestar
+    client: httpx.AsyncClient, world: World, deals: Deals, app: Litestar
 ) -> None:
     hook = await client.post(
         "/api/v1/webhooks",
@@ -80,10 +80,7 @@ async def test_outbox_backlog_and_dead_letters_move_with_deliveries(
     assert hook.status_code == 201, hook.text
     before = await scrape(client)
     assert figure(before, "prm_outbox_pending", kind="email") == 0
-    submitted = await client.post(
-        "/api/v1/deal-registrations", json=registration_body(catalog), headers=world.pa_user.headers
-    )
-    assert submitted.status_code == 201, submitted.text
+    await deals.submitted()
 
     queued = await scrape(client)
     assert figure(queued, "prm_outbox_pending", kind="email") >= 2  # the auto-response and the manager's notice
@@ -98,12 +95,9 @@ async def test_outbox_backlog_and_dead_letters_move_with_deliveries(
 
 
 async def test_timers_due_overdue_and_last_run_move_with_the_clock(
-    client: httpx.AsyncClient, world: World, catalog: Catalog, app: Litestar, clock: ManualClock
+    client: httpx.AsyncClient, deals: Deals, app: Litestar, clock: ManualClock
 ) -> None:
-    submitted = await client.post(
-        "/api/v1/deal-registrations", json=registration_body(catalog), headers=world.pa_user.headers
-    )
-    assert submitted.status_code == 201, submitted.text
+    await deals.submitted()
     fresh = await scrape(client)
     assert figure(fresh, "prm_timer_due", job=ESCALATE) == 0
     assert figure(fresh, "prm_job_last_run_timestamp_seconds", job=ESCALATE) == 0

@@ -21,6 +21,7 @@ from prm.deal_registration.models import DealProgram, DealRegistration, ProofSta
 from prm.deal_registration.repository import RegistrationRepository, manager_may_review
 from prm.deal_registration.service.programs import terms_of
 from prm.deal_registration.service.rules import needs_second_approval, rules_of
+from prm.deal_registration.service.state import protection_ended
 
 S = RegistrationState
 RESUBMITTABLE = frozenset({S.REJECTED, S.EXPIRED})
@@ -34,6 +35,7 @@ class Facts:
     pending_extension: bool
     resubmissions_used: int  # submissions in its chain before this one's resubmission
     resubmitted: bool  # a resubmission has replaced it already
+    protection_ended: bool  # approved, its end passed, the expiry timer not yet run
 
 
 async def facts_of(
@@ -46,12 +48,14 @@ async def facts_of(
     lengths = await repo.chain_lengths({r.original_id or r.id for r in registrations})
     resubmitted = await repo.resubmitted(ids)
     pending = await repo.with_pending_extension(ids)
+    now = session.info["clock"].now()
     return {
         r.id: Facts(
             program=programs[r.program_id],
             pending_extension=r.id in pending,
             resubmissions_used=lengths.get(r.original_id or r.id, 1) - 1,
             resubmitted=r.id in resubmitted,
+            protection_ended=protection_ended(r, now),
         )
         for r in registrations
     }
@@ -75,6 +79,8 @@ def _partner_actions(registration: DealRegistration, facts: Facts) -> list[str]:
     if state is S.SUBMITTED:
         return ["cancel"]
     if state is S.APPROVED:
+        if facts.protection_ended:
+            return []  # nothing until the expiry timer marks it expired (then: resubmit)
         terms = terms_of(registration, facts.program)
         extend = registration.extensions_used < terms["max_extensions"] and not facts.pending_extension
         return ["close_won", "close_lost"] + (["request_extension"] if extend else [])

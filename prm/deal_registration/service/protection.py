@@ -34,7 +34,7 @@ from prm.deal_registration.repository import (
 from prm.deal_registration.schemas import ExtensionCreate, ExtensionDecision
 from prm.deal_registration.service import notify
 from prm.deal_registration.service.programs import program_of, terms_of
-from prm.deal_registration.service.state import ENTITY, ensure_state
+from prm.deal_registration.service.state import ENTITY, ensure_protected, ensure_state
 
 
 async def request_extension(
@@ -46,6 +46,7 @@ async def request_extension(
         raise Forbidden("Extensions are requested by the partner.")
     expect_version(registration, data.expected_version)
     ensure_state(registration, "extend", frozenset({RegistrationState.APPROVED}))
+    ensure_protected(registration, "extend", session.info["clock"].now())
     terms = terms_of(registration, await program_of(session, registration))
     if registration.extensions_used >= terms["max_extensions"]:
         raise RuleViolation(
@@ -117,6 +118,7 @@ async def decide_extension(
 
 async def _extend(session: AsyncSession, registration: DealRegistration, extension: ExtensionRequest) -> None:
     ensure_state(registration, "extend", frozenset({RegistrationState.APPROVED}))
+    ensure_protected(registration, "extend", session.info["clock"].now())
     terms = terms_of(registration, await program_of(session, registration))
     if registration.expires_at is None:
         raise Conflict("expires_at is not set.")

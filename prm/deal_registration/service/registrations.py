@@ -42,7 +42,7 @@ from prm.deal_registration.service import notify, review
 from prm.deal_registration.service.actions import RESUBMITTABLE
 from prm.deal_registration.service.programs import program_of, programs_for
 from prm.deal_registration.service.rules import rules_of
-from prm.deal_registration.service.state import record_event, transition
+from prm.deal_registration.service.state import ALLOWED, ensure_state, record_event, transition
 
 S = RegistrationState
 EDITABLE_FIELDS = [f for f in RegistrationUpdate.__struct_fields__ if f not in ("expected_version", "products")]
@@ -273,6 +273,9 @@ async def submit_registration(
     """Submit a saved draft: the program's rules as they stand now, then the review clock."""
     repo = RegistrationRepository(session, principal)
     registration = await repo.get(registration_id)
+    # A state conflict first: what is no longer a draft is not judged by today's program rules.
+    expect_version(registration, expected_version)
+    ensure_state(registration, "submit", ALLOWED["submit"][0])
     program = await program_of(session, registration)
     await _check_eligibility(session, program, registration.partner_id)
     lines = (await repo.products_of([registration.id])).get(registration.id, [])

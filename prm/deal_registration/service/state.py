@@ -7,6 +7,8 @@ who, when (UTC), from/to and why in the history, and published as a webhook even
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.activity import record_activity
@@ -37,6 +39,22 @@ def ensure_state(registration: DealRegistration, action: str, allowed: frozenset
         )
 
 
+def protection_ended(registration: DealRegistration, now: datetime) -> bool:
+    """An approval's protection ends at expires_at, whether or not the expiry timer has run yet."""
+    expires_at = registration.expires_at
+    return registration.state is S.APPROVED and expires_at is not None and expires_at <= now
+
+
+def ensure_protected(registration: DealRegistration, action: str, now: datetime) -> None:
+    """What an approval allows (closing, extending) ends with its protection: 409, as expired."""
+    if protection_ended(registration, now):
+        raise Conflict(
+            f"Cannot {action.replace('_', ' ')} registration {registration.number}: its protection ended at "
+            f"{registration.expires_at:%Y-%m-%d %H:%M:%S} UTC.",
+            current_state=S.EXPIRED.value,
+        )
+
+
 async def transition(
     session: AsyncSession,
     registration: DealRegistration,
@@ -50,6 +68,7 @@ async def transition(
     if expected_version is not None:
         expect_version(registration, expected_version)
     ensure_state(registration, action, allowed)
+    ensure_protected(registration, action, session.info["clock"].now())
     before = registration.state
     registration.state = target
     await session.flush()  # the versioned UPDATE: a concurrent decision loses here with 409
