@@ -153,6 +153,13 @@ async def make_outbox_message(client: Client, world: World) -> Made:
     return Made(ids={"id": messages[0]["id"], "webhook": hook.ids["id"]}, hidden={messages[0]["id"]})
 
 
+async def make_webhook_with_delivery(client: Client, world: World) -> Made:
+    """A webhook endpoint (`id`) with one delivery queued for it (`delivery`)."""
+    message = await make_outbox_message(client, world)
+    webhook, delivery = message.ids["webhook"], message.ids["id"]
+    return Made(ids={"id": webhook, "delivery": delivery}, hidden={webhook, delivery})
+
+
 # --- deal registration ----------------------------------------------------------------------------
 
 DEALS = f"{API}/deal-registrations"

@@ -137,6 +137,7 @@ async def real_ids(client: Client, world: World) -> dict[str, str]:
         "product_id": (await make_product(client, world)).ids["id"],
         "message_id": message.ids["id"],
         "webhook_id": message.ids["webhook"],
+        "delivery_id": message.ids["id"],  # the webhook's own delivery
         "registration_id": registration.ids["id"],
         "extension_id": registration.ids["extension"],
         "credit_id": (await credit_in(client, world, "pending")).ids["id"],

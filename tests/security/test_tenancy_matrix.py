@@ -96,6 +96,7 @@ from tests.security.factories import (
     make_user,
     make_vendor_lead,
     make_webhook,
+    make_webhook_with_delivery,
     marker,
     new_vendor_lead,
     register,
@@ -668,7 +669,7 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         name="webhooks",
-        make=make_webhook,
+        make=make_webhook_with_delivery,
         listing=f"{API}/webhooks",
         listers=ADMIN,
         outsiders=NOT_VENDOR_ADMIN,
@@ -676,6 +677,10 @@ RESOURCES: tuple[Resource, ...] = (
         ops=(
             Op("PATCH", f"{API}/webhooks/{{id}}", ADMIN, change(description="rotated")),
             Op("DELETE", f"{API}/webhooks/{{id}}", ADMIN, setup=make_webhook),
+            Op("GET", f"{API}/webhooks/{{id}}/history", ADMIN),
+            Op("GET", f"{API}/webhooks/{{id}}/deliveries", ADMIN),
+            Op("POST", f"{API}/webhooks/{{id}}/deliveries/{{delivery}}/replay", ADMIN),
+            Op("POST", f"{API}/webhooks/{{id}}/dead-letters/replay", ADMIN),
         ),
     ),
     Resource(
