@@ -222,6 +222,14 @@ async def test_rules_editor_then_route_by_rules(
     await expect(page.get_by_role("status")).to_have_text("Rule deactivated.")
     await expect(rows.first).to_contain_text("inactive")
 
+    # Its conditions change in place, from the keyboard: the rule keeps its place.
+    await page.get_by_role("link", name="Edit Firewall leads to the tank").click()
+    await expect(page.get_by_label("Countries")).to_have_value("")
+    await page.get_by_label("Countries").fill("Canada, US")
+    await page.get_by_label("Countries").press("Enter")
+    await expect(page.get_by_role("status")).to_have_text("Rule saved.")
+    await expect(rows.nth(1)).to_contain_text("country CA, US · product Firewall 100 (FW-100)")
+
     lead = await qualified_lead(api, world, scene, company="Aviato", country="CA")
     await switch_user(page, world.cm_a, next_path=f"/lead-queue/{lead['id']}")
     await page.get_by_role("button", name="Route by rules").click()

@@ -380,6 +380,67 @@ async def test_rules_editor_add_reorder_deactivate(
     assert reply.status_code == 403
 
 
+async def test_a_rules_conditions_and_target_are_edited_in_place(
+    client: httpx.AsyncClient, world: World, scene: LeadScene, sign_in: SignIn
+) -> None:
+    await sign_in(world.admin)
+    made = {"name": "US to A", "countries": "us", "score_bands": ["hot"], "target": f"partner:{world.partner_a}"}
+    assert (await post_form(client, "/lead-rules", made, page="/lead-rules")).status_code == 303
+    other = {"name": "Anything else", "target": f"shark_tank:{scene.group_id}"}
+    assert (await post_form(client, "/lead-rules", other, page="/lead-rules")).status_code == 303
+    [rule, _] = (await ok(await client.get(f"{API}/routing-rules", headers=world.admin.headers)))["items"]
+    path = f"/lead-rules/{rule['id']}"
+    assert f'href="{path}"' in (await client.get("/lead-rules")).text
+    form = (await client.get(path)).text
+    assert 'value="US"' in form  # the form opens with the rule as it is
+    assert f'value="partner:{world.partner_a}" selected' in form
+
+    bad = {"name": "US to A", "countries": "US, Atlantis", "target": f"partner:{world.partner_a}"}
+    reply = await post_form(client, path, bad | {"expected_version": str(rule["version"])}, page=path)
+    assert reply.status_code == 400
+    assert "countries by name or ISO code" in field_error(reply.text, "countries")
+    assert 'value="US, Atlantis"' in reply.text
+    unchanged = await ok(await client.get(f"{API}/routing-rules/{rule['id']}", headers=world.admin.headers))
+    assert unchanged["version"] == rule["version"]
+
+    edit = {
+        "name": "Nordics to the tank",
+        "countries": "Norway, SE",
+        "regions": "Oslo",
+        "product_ids": [scene.product_id],
+        "sources": ["web"],
+        "target": f"shark_tank:{scene.group_id}",
+        "expected_version": str(rule["version"]),
+    }
+    reply = await post_form(client, path, edit, page=path)
+    assert reply.status_code == 303
+    assert reply.headers["location"] == f"/lead-rules?done=saved#rule-{rule['id']}"
+    saved = await ok(await client.get(f"{API}/routing-rules/{rule['id']}", headers=world.admin.headers))
+    assert (saved["name"], saved["countries"], saved["regions"]) == ("Nordics to the tank", ["NO", "SE"], ["Oslo"])
+    assert (saved["score_bands"], saved["sources"], saved["product_ids"]) == ([], ["web"], [scene.product_id])
+    assert (saved["target_kind"], saved["target_group_id"], saved["target_partner_id"]) == (
+        "shark_tank",
+        scene.group_id,
+        None,
+    )
+    assert (saved["position"], saved["active"]) == (1, True)  # its place and state stay
+    listing = (await client.get("/lead-rules?done=saved")).text
+    assert "Rule saved." in listing
+    assert "country NO, SE · region Oslo" in listing
+
+    stale = await post_form(client, path, edit | {"name": "Late"}, page=path)  # the version read before the save
+    assert stale.status_code == 409
+    assert (await ok(await client.get(f"{API}/routing-rules/{rule['id']}", headers=world.admin.headers)))[
+        "name"
+    ] == "Nordics to the tank"
+
+    await sign_in(world.cm_a)
+    assert (await client.get(path)).status_code == 403
+    token = await csrf_token(client, "/lead-rules")  # a forged post with the manager's own token
+    refused = await client.post(path, data={"_csrf_token": token, **edit})
+    assert refused.status_code == 403
+
+
 CSV = (
     "First name,Last name,Company,Email,Country\n"
     "Ann,Lee,Hooli,ann@hooli.example,US\n"

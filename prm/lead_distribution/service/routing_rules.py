@@ -172,6 +172,10 @@ async def update_rule(
     return rule
 
 
+async def get_rule(session: AsyncSession, *, principal: Principal, rule_id: uuid.UUID) -> RoutingRule:
+    return await RuleRepository(session, principal).get(rule_id)
+
+
 async def list_rules(session: AsyncSession) -> list[RoutingRule]:
     return await ConfigStore(session).rules(active_only=False)
 

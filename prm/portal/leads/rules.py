@@ -26,13 +26,14 @@ from prm.lead_distribution.rules import Band
 from prm.lead_distribution.schemas import ImportMode, ImportReport, RowError, RuleCreate, RuleOrder, RuleUpdate
 from prm.lead_distribution.service import imports, routing_rules
 from prm.portal.leads.views import SIZE_BANDS, SOURCES, parse_target, product_choices, routing_targets, target_names
-from prm.portal.shell.attempts import GENERAL, Refusal, attempt, field_messages, text_of, version_of
+from prm.portal.shell.attempts import GENERAL, Refusal, attempt, checked, field_messages, text_of, version_of
 from prm.portal.shell.session import check_streamed_csrf, page_allow
 from prm.portal.shell.templating import page
 
 CONSOLE_PAGES = [page_allow(Role.CHANNEL_MANAGER, Role.VENDOR_ADMIN)]
 RULE_NOTICES = {
     "added": "Rule added.",
+    "saved": "Rule saved.",
     "moved": "Order saved.",
     "deactivated": "Rule deactivated.",
     "activated": "Rule active again.",
@@ -101,43 +102,69 @@ def _codes(text: str) -> list[str]:
     return [part.strip().upper() for part in text.replace(";", ",").split(",") if part.strip()]
 
 
-def _rule_body(values: dict[str, Any]) -> tuple[RuleCreate | None, dict[str, str]]:
+TARGET_FIELDS = ("target_user_id", "target_partner_id", "target_group_id", "program_id")
+FIELD_MESSAGES = {
+    "countries": "Enter countries by name or ISO code, separated by commas, like US, Canada.",
+    "regions": "Regions are separated by commas, each at most 100 characters.",
+    "name": "A name has at most 200 characters.",
+}
+
+
+def _rule_fields(values: dict[str, Any], *, every_target_field: bool) -> tuple[dict[str, Any] | None, dict[str, str]]:
+    """The API body of the form's rule; with `every_target_field` the targets not chosen are sent
+    as null (a change of target kind clears the old one)."""
     target = parse_target(values["target"])
     if not values["name"]:
         return None, {"name": "Name the rule."}
     if target is None:
         return None, {"target": "Choose where matching leads go."}
     kind, target_id = target
-    body = {
+    chosen = TARGET_FIELD.get(kind.value, "target_user_id")
+    targets = dict.fromkeys(TARGET_FIELDS) if every_target_field else {}
+    return {
         "name": values["name"],
         "target_kind": kind.value,
-        TARGET_FIELD.get(kind.value, "target_user_id"): str(target_id),
+        **targets,
+        chosen: str(target_id),
         "countries": _codes(values["countries"]),
         "regions": [r.strip() for r in values["regions"].split(",") if r.strip()],
         "size_bands": values["size_bands"],
         "product_ids": values["product_ids"],
         "score_bands": values["score_bands"],
         "sources": values["sources"],
+    }, {}
+
+
+def _rule_body(values: dict[str, Any]) -> tuple[RuleCreate | None, dict[str, str]]:
+    body, errors = _rule_fields(values, every_target_field=False)
+    return (None, errors) if body is None else checked(RuleCreate, body, FIELD_MESSAGES)
+
+
+def _form_values(raw: FormMultiDict) -> dict[str, Any]:
+    values: dict[str, Any] = {n: text_of(raw, n) for n in ("name", "target", "countries", "regions")}
+    return values | {n: _listed(raw, n) for n in ("size_bands", "product_ids", "score_bands", "sources")}
+
+
+def _values_of(rule: RoutingRule) -> dict[str, Any]:
+    """The edit form's fields, filled from the rule as it is."""
+    target_id = rule.target_user_id or rule.target_partner_id or rule.target_group_id or rule.program_id
+    return {
+        "name": rule.name,
+        "target": f"{rule.target_kind.value}:{target_id}" if target_id else "",
+        "countries": ", ".join(rule.countries),
+        "regions": ", ".join(rule.regions),
+        "size_bands": list(rule.size_bands),
+        "product_ids": list(rule.product_ids),
+        "score_bands": list(rule.score_bands),
+        "sources": list(rule.sources),
+        "expected_version": rule.version,
     }
-    try:
-        return msgspec.convert(body, RuleCreate), {}
-    except msgspec.ValidationError as exc:
-        text = str(exc)
-        field = next((f for f in ("countries", "regions", "name") if f"$.{f}" in text), GENERAL)
-        message = {
-            "countries": "Enter countries by name or ISO code, separated by commas, like US, Canada.",
-            "regions": "Regions are separated by commas, each at most 100 characters.",
-            "name": "A name has at most 200 characters.",
-        }.get(field, text)
-        return None, {field: message}
 
 
 @post("/lead-rules", guards=CONSOLE_PAGES)
 async def add_rule(request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal) -> Response[Any]:
     _require_admin(principal)
-    raw = await request.form()
-    values: dict[str, Any] = {n: text_of(raw, n) for n in ("name", "target", "countries", "regions")}
-    values |= {n: _listed(raw, n) for n in ("size_bands", "product_ids", "score_bands", "sources")}
+    values = _form_values(await request.form())
     data, errors = _rule_body(values)
     if data is None:
         return await rules_page(db_session, principal, errors=errors, values=values, status_code=400)
@@ -146,6 +173,69 @@ async def add_rule(request: Request[Any, Any, Any], db_session: AsyncSession, pr
         errors = {RULE_MESSAGE_FIELDS.get(k, k): v for k, v in field_messages(outcome).items()}
         return await rules_page(db_session, principal, errors=errors, values=values, status_code=outcome.status)
     return Redirect("/lead-rules?done=added", status_code=303)
+
+
+async def _edit_page(
+    session: AsyncSession,
+    principal: Principal,
+    rule: RoutingRule,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, str] | None = None,
+    status_code: int = 200,
+) -> Response[Any]:
+    targets = await routing_targets(session, principal)
+    errors = errors or {}
+    return page(
+        "leads_rule_edit.html",
+        principal,
+        status_code=status_code,
+        rule=rule,
+        targets=targets,
+        products=await product_choices(session, principal),
+        size_bands=list(SIZE_BANDS.items()),
+        score_bands=[(b.value, b.value) for b in Band],
+        sources=list(SOURCES.items()),
+        errors=errors,
+        first_error=next((k for k in errors if k != GENERAL), None),
+        values=values or _values_of(rule),
+    )
+
+
+@get("/lead-rules/{rule_id:uuid}", name="lead_rule", guards=CONSOLE_PAGES)
+async def rule_form(db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID) -> Response[Any]:
+    _require_admin(principal)
+    return await _edit_page(
+        db_session, principal, await routing_rules.get_rule(db_session, principal=principal, rule_id=rule_id)
+    )
+
+
+@post("/lead-rules/{rule_id:uuid}", guards=CONSOLE_PAGES)
+async def edit_rule(
+    request: Request[Any, Any, Any], db_session: AsyncSession, principal: Principal, rule_id: uuid.UUID
+) -> Response[Any]:
+    """The rule's conditions, name and target, changed in one update (its place and state stay)."""
+    _require_admin(principal)
+    rule = await routing_rules.get_rule(db_session, principal=principal, rule_id=rule_id)
+    raw = await request.form()
+    values = _form_values(raw) | {"expected_version": text_of(raw, "expected_version")}
+    body, errors = _rule_fields(values, every_target_field=True)
+    data = None
+    if body is not None:
+        data, errors = checked(RuleUpdate, body | {"expected_version": version_of(raw)}, FIELD_MESSAGES)
+    if data is None:
+        return await _edit_page(db_session, principal, rule, values=values, errors=errors, status_code=400)
+    change = data
+    outcome = await attempt(
+        db_session, lambda: routing_rules.update_rule(db_session, principal=principal, rule_id=rule_id, data=change)
+    )
+    if isinstance(outcome, Refusal):
+        errors = {RULE_MESSAGE_FIELDS.get(k, k): v for k, v in field_messages(outcome).items()}
+        rule = await routing_rules.get_rule(
+            db_session, principal=principal, rule_id=rule_id
+        )  # as it is after the rollback
+        return await _edit_page(db_session, principal, rule, values=values, errors=errors, status_code=outcome.status)
+    return Redirect(f"/lead-rules?done=saved#rule-{rule_id}", status_code=303)
 
 
 def _moved(rules: list[RoutingRule], rule_id: uuid.UUID, direction: str) -> list[uuid.UUID]:
@@ -293,4 +383,13 @@ async def _import_upload(session: AsyncSession, principal: Principal, upload: Up
     return _import_page(principal, report=outcome, mode=mode)
 
 
-LEAD_RULE_HANDLERS: list[Any] = [rules_list, add_rule, move_rule, set_rule_active, import_form, import_leads]
+LEAD_RULE_HANDLERS: list[Any] = [
+    rules_list,
+    add_rule,
+    rule_form,
+    edit_rule,
+    move_rule,
+    set_rule_active,
+    import_form,
+    import_leads,
+]
