@@ -4,8 +4,10 @@ ordered rules, the seeded weighted pick and its replay, and every decision's exp
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 
 import httpx
 from litestar import Litestar
@@ -81,6 +83,14 @@ async def test_manual_routing_offers_a_partner_limited_details(
     mails = await emails_to(app, world.pa_admin.email)
     assert len(mails) == 1
     assert "Initech" in mails[0]["subject"]
+    # The deadline as the pages write it ("4 Mar 2026, 09:00 UTC"), the offer's own moment.
+    due = re.search(r"answer by (\d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2}) UTC\)$", mails[0]["subject"])
+    assert due, mails[0]["subject"]
+    respond_by = datetime.fromisoformat(offer["respond_by"].replace("Z", "+00:00"))
+    assert datetime.strptime(due.group(1), "%d %b %Y, %H:%M").replace(tzinfo=UTC) == respond_by.replace(
+        second=0, microsecond=0
+    )
+    assert f"by {due.group(1)} UTC" in mails[0]["text"]
     assert "peter@initech.example" not in mails[0]["text"]
     assert await emails_to(app, world.pb_admin.email) == []
 

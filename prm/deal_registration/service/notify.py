@@ -6,13 +6,14 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from prm.core.dates import date_text
 from prm.core.outbox import enqueue_email
 from prm.crm.services.directory import emails_of, user_and_channel_manager_emails
 from prm.deal_registration.models import DealRegistration
 
 
 def _when(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "-"
+    return date_text(moment)
 
 
 async def _to_submitter(

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from prm.core.activity import record_activities, record_activity
 from prm.core.auth import Principal
 from prm.core.changes import expect_version
+from prm.core.dates import date_text
 from prm.core.errors import Conflict, Forbidden, NotFound, RuleViolation
 from prm.core.outbox import Email, enqueue_emails
 from prm.core.records import states_changed
@@ -162,7 +163,7 @@ async def escalate_overdue_reviews(session: AsyncSession, now: datetime) -> int:
                     topic="deal_registration.overdue",
                     subject=f"Overdue review: deal registration {r.number}",
                     text=f"{r.number} for {r.customer_name} was due for a decision by "
-                    f"{r.review_due_at:%Y-%m-%d %H:%M} UTC and is still waiting.\n",
+                    f"{date_text(r.review_due_at)} and is still waiting.\n",
                 )
                 for r in rows
                 for admin in admins
@@ -190,7 +191,7 @@ async def send_expiry_reminders(session: AsyncSession, now: datetime) -> int:
                     topic="deal_registration.expiry_reminder",
                     subject=f"Deal registration {r.number} expires {r.expires_at:%Y-%m-%d}",
                     text=f"The protection of {r.number} for {r.customer_name} ends on "
-                    f"{r.expires_at:%Y-%m-%d %H:%M} UTC. Close the deal or request an extension.\n",
+                    f"{date_text(r.expires_at)}. Close the deal or request an extension.\n",
                 )
                 for r in rows
                 if r.submitted_by_id in emails

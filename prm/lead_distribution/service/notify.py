@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from prm.core.auth import Role
+from prm.core.dates import date_text
 from prm.core.outbox import Email, enqueue_email, enqueue_email_to_each, enqueue_emails
 from prm.crm.models import Lead
 from prm.crm.services import lead_pipeline
@@ -40,7 +41,7 @@ def _direct(notice: OfferNotice, people: Sequence[Any]) -> list[Email]:
     offer, lead = notice.offer, notice.lead
     mine = [p for p in people if p.partner_id == offer.partner_id]
     to = sorted({p.email for p in mine if p.role is Role.PARTNER_ADMIN or p.id == offer.user_id})
-    due = f"{offer.respond_by:%Y-%m-%d %H:%M} UTC"
+    due = date_text(offer.respond_by)
     return [
         Email(
             to=address,
@@ -56,7 +57,7 @@ def _direct(notice: OfferNotice, people: Sequence[Any]) -> list[Email]:
 async def _shark_tank(session: AsyncSession, notice: OfferNotice) -> None:
     """The active admins of every candidate (eligible member), found through the offer's
     candidate rows, in one INSERT ... SELECT: a group of a thousand costs Python one text."""
-    due = f"{notice.offer.respond_by:%Y-%m-%d %H:%M} UTC"
+    due = date_text(notice.offer.respond_by)
     await enqueue_email_to_each(
         session,
         lead_pipeline.partner_admin_addresses(OfferStore.candidate_ids(notice.offer.id)),

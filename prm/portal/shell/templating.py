@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.response import Template
 
 from prm.core.auth import Principal
+from prm.core.dates import date_text
 from prm.portal.shell.money import format_bps, format_minor
 
 # Browsers get the pages and their own assets only: no inline script, no third-party origin.
@@ -22,21 +23,6 @@ SECURITY_HEADERS = {
 def iso_utc(moment: datetime) -> str:
     """The machine-readable UTC value for <time datetime="...">."""
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def date_text(value: date | datetime | None) -> str:
-    """The one way a page writes a date, "4 Mar 2026", or a moment, "4 Mar 2026, 09:00 UTC"
-    (static/app.js writes a <time> the same way in the viewer's own zone); nothing is "—"."""
-    if value is None:
-        return "—"
-    day = f"{value.day} {MONTHS[value.month - 1]} {value.year}"
-    if not isinstance(value, datetime):
-        return day
-    moment = value.astimezone(UTC)
-    return f"{moment.day} {MONTHS[moment.month - 1]} {moment.year}, {moment:%H:%M} UTC"
 
 
 def register_filters(engine: JinjaTemplateEngine) -> None:
