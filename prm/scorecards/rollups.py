@@ -89,14 +89,21 @@ COMPACT_EVERY_SECONDS = 60
 
 def _compaction(table: str) -> str:
     """Fold a table's delta rows into one row per key, keys summing to nothing left out; how many
-    rows fewer there are. The DELETE sees the rows committed when it starts: rows of writers
-    still in flight (or committed since) are not deleted and stay, so every sum stays exact."""
+    rows fewer there are. Only keys with more than one row (or summing to nothing) are rewritten:
+    a key already folded is read, not written, so a quiet minute writes nothing. The DELETE sees
+    the rows committed when it starts: rows of writers still in flight (or committed since) are
+    not deleted and stay, so every sum stays exact."""
     keys, measures = CELL_KEYS[table]
     key, measure = ", ".join(keys), ", ".join(measures)
     sums = ", ".join(f"sum({m})" for m in measures)
     nonzero = " OR ".join(f"sum({m}) <> 0" for m in measures)
+    # PARTITION BY puts NULL keys together, as GROUP BY does; the rows are named by ctid.
+    window = f"OVER (PARTITION BY {key})"
+    empty = " AND ".join(f"sum({m}) {window} = 0" for m in measures)
     return (
-        f"WITH gone AS (DELETE FROM {table} RETURNING {key}, {measure}),"  # noqa: S608 - names from CELL_KEYS
+        f"WITH ranked AS (SELECT ctid AS row_id, count(*) {window} AS n, {empty} AS empty FROM {table}),"  # noqa: S608 - names from CELL_KEYS
+        f" gone AS (DELETE FROM {table} WHERE ctid IN (SELECT row_id FROM ranked WHERE n > 1 OR empty)"
+        f" RETURNING {key}, {measure}),"
         f" kept AS (INSERT INTO {table} ({key}, {measure}) SELECT {key}, {sums} FROM gone GROUP BY {key}"
         f" HAVING {nonzero} RETURNING 1)"
         " SELECT (SELECT count(*) FROM gone) - (SELECT count(*) FROM kept)"

@@ -433,6 +433,36 @@ async def test_a_compaction_beside_an_open_writer_keeps_the_totals_exact(
     assert amounts == sum(row[-1] for row in before["scorecard_opportunity_cells"]) + len(await opportunity_ids(world))
 
 
+async def row_ids(world: World) -> dict[str, set[str]]:
+    """Where each cell row lies (its ctid): a row rewritten moves, a row left alone stays."""
+    async with world.db.unit_of_work() as session:
+        return {
+            table: {str(r) for r in (await session.execute(text(f"SELECT ctid FROM {table}"))).scalars()}
+            for table in rollups.CELL_TABLES
+        }
+
+
+async def test_a_compaction_rewrites_only_the_cells_that_changed(
+    client: httpx.AsyncClient, world: World, clock: ManualClock, app: Litestar
+) -> None:
+    await opportunity_writes(client, world, clock)
+    assert await app.state.runtime.jobs.run("scorecards.compact_cells") > 0
+    folded = await row_ids(world)
+    assert await app.state.runtime.jobs.run("scorecards.compact_cells") == 0
+    assert await row_ids(world) == folded  # a quiet minute writes nothing
+
+    account = await ok(await client.post("/api/v1/accounts", json={"name": "Hooli"}, headers=world.admin.headers), 201)
+    await opportunity(client, world, account["id"], stage="Proposal", amount_minor=1_000)  # a cell that has a row
+    assert await app.state.runtime.jobs.run("scorecards.compact_cells") > 0
+    after = await row_ids(world)
+    table = "scorecard_opportunity_cells"
+    assert len(folded[table] - after[table]) == 1  # that one cell's row was rewritten, no other
+    for other in rollups.CELL_TABLES:
+        if other != table:
+            assert after[other] == folded[other], other
+    await assert_exact(world)
+
+
 async def opportunity_ids(world: World) -> list[str]:
     async with world.db.unit_of_work() as session:
         return [str(i) for i in (await session.execute(text("SELECT id FROM opportunities"))).scalars()]
