@@ -8,8 +8,10 @@ with `.venv` linked to this virtualenv, so `var/` is the test's own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -85,11 +87,17 @@ def _free_port() -> int:
         return port
 
 
+class PortTaken(Exception):
+    """Another process bound the probed port before `prm serve` did."""
+
+
 def _wait_until_healthy(process: subprocess.Popen[str], url: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             output = process.stdout.read() if process.stdout else ""
+            if "address already in use" in output.lower():
+                raise PortTaken(output)
             pytest.fail(f"the README's commands stopped with {process.returncode}:\n{output}")
         try:
             if httpx.get(f"{url}/health", timeout=2).status_code == 200:
@@ -101,7 +109,8 @@ def _wait_until_healthy(process: subprocess.Popen[str], url: str) -> None:
 
 
 def _stop(process: subprocess.Popen[str]) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):  # the group may be gone already
+        os.killpg(process.pid, signal.SIGTERM)
     try:
         process.wait(timeout=30)
     except subprocess.TimeoutExpired:
@@ -109,29 +118,53 @@ def _stop(process: subprocess.Popen[str]) -> None:
         process.wait(timeout=30)
 
 
-def test_the_readme_postgres_steps_work_as_written(workdir: Path, throwaway_name: str) -> None:
+def _readme_script(throwaway_name: str, port: int) -> str:
+    """The README's steps after `make install`; only the database name and the port change:
+    another `prm` or a developer's `prm` database may be there already."""
     steps = _readme_postgres_steps()
     assert steps[0] == "make install"  # done already: the tests run in that virtualenv
-    port = _free_port()
-    # Only the database name and the port change: another `prm` or a developer's `prm` database
-    # may be there already.
     script = "\n".join(steps[1:])
     script = script.replace("5432/prm", f"5432/{throwaway_name}")
     script = re.sub(r"(createdb .*) prm$", rf"\1 {throwaway_name}", script, flags=re.MULTILINE)
     script = script.replace("serve --workers 2", f"serve --workers 2 --port {port}")
     assert throwaway_name in script
     assert f"--port {port}" in script
-    process = subprocess.Popen(  # noqa: S603 - the README's own commands
-        ["/bin/bash", "-euo", "pipefail", "-c", script],
-        cwd=workdir,
-        env=_environment(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    return script
+
+
+def _serve_as_the_readme_says(workdir: Path, throwaway_name: str) -> tuple[subprocess.Popen[str], int]:
+    """The README's commands, serving; on a port another process took between the probe and the
+    bind, again from the start (database dropped) on another port."""
+    for _attempt in range(5):
+        port = _free_port()
+        process = subprocess.Popen(  # noqa: S603 - the README's own commands
+            ["/bin/bash", "-euo", "pipefail", "-c", _readme_script(throwaway_name, port)],
+            cwd=workdir,
+            env=_environment(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            _wait_until_healthy(process, f"http://127.0.0.1:{port}")
+        except PortTaken:
+            _stop(process)
+            asyncio.run(
+                _pg_admin(_database_url("postgres"), f'DROP DATABASE IF EXISTS "{throwaway_name}" WITH (FORCE)')
+            )
+            shutil.rmtree(workdir / "var", ignore_errors=True)  # `prm init` starts afresh too
+            continue
+        except BaseException:
+            _stop(process)
+            raise
+        return process, port
+    pytest.fail("every probed port was taken before prm serve bound it")
+
+
+def test_the_readme_postgres_steps_work_as_written(workdir: Path, throwaway_name: str) -> None:
+    process, port = _serve_as_the_readme_says(workdir, throwaway_name)
     try:
-        _wait_until_healthy(process, f"http://127.0.0.1:{port}")
         token = httpx.post(
             f"http://127.0.0.1:{port}/api/v1/auth/token",
             data={"grant_type": "password", "username": "admin@northwind.example", "password": DEMO_PASSWORD},
