@@ -93,9 +93,16 @@ class OutboxRepository(ScopedRepository[OutboxMessage]):
     label = "Outbox message"
 
     async def listed(
-        self, page: PageRequest, *, status: OutboxStatus | None = None, kind: OutboxKind | None = None
+        self,
+        page: PageRequest,
+        *,
+        status: OutboxStatus | None = None,
+        kind: OutboxKind | None = None,
+        destination: str | None = None,
     ) -> tuple[list[OutboxMessage], str | None]:
         filters = [OutboxMessage.status == status] if status is not None else []
         if kind is not None:
             filters.append(OutboxMessage.kind == kind)
+        if destination is not None:
+            filters.append(OutboxMessage.destination == destination)
         return await self.page(page, *filters)

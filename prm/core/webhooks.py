@@ -21,7 +21,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from prm.core.db import Base, Database, IdMixin, TimestampMixin, VersionMixin
 from prm.core.outbox import Claimed, OutboxKind, OutboxMessage, OutboxStatus, enqueue, enqueue_bulk
-from prm.core.pagination import PageRequest, page_of, paginate_statement
 from prm.core.repository import ScopedRepository
 
 
@@ -108,19 +107,6 @@ async def publish_events(session: AsyncSession, event_type: str, items: list[dic
     ]
     await enqueue_bulk(session, rows)
     return len(rows)
-
-
-async def delivery_page(
-    session: AsyncSession, endpoint_id: uuid.UUID, page: PageRequest, status: OutboxStatus | None = None
-) -> tuple[list[OutboxMessage], str | None]:
-    """An endpoint's deliveries (its outbox messages), newest first, optionally of one status."""
-    stmt = select(OutboxMessage).where(
-        OutboxMessage.kind == OutboxKind.WEBHOOK, OutboxMessage.destination == str(endpoint_id)
-    )
-    if status is not None:
-        stmt = stmt.where(OutboxMessage.status == status)
-    stmt = paginate_statement(stmt, page, {"created_at": OutboxMessage.created_at}, OutboxMessage.id)
-    return page_of((await session.scalars(stmt)).all(), page)
 
 
 async def dead_letter_counts(session: AsyncSession, endpoint_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:

@@ -131,9 +131,16 @@ class WebhookController(Controller):
         summary="The endpoint's deliveries, newest first (status=dead: its dead letters)",
     )
     async def list_deliveries(
-        self, db_session: AsyncSession, webhook_id: uuid.UUID, page: PageRequest, status: OutboxStatus | None = None
+        self,
+        db_session: AsyncSession,
+        principal: Principal,
+        webhook_id: uuid.UUID,
+        page: PageRequest,
+        status: OutboxStatus | None = None,
     ) -> Page[OutboxRead]:
-        _, rows, cursor = await webhook_service.deliveries(db_session, webhook_id=webhook_id, page=page, status=status)
+        _, rows, cursor = await webhook_service.deliveries(
+            db_session, principal=principal, webhook_id=webhook_id, page=page, status=status
+        )
         return to_page(rows, cursor, OutboxRead)
 
     @post(

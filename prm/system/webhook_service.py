@@ -17,7 +17,8 @@ from prm.core.errors import NotFound
 from prm.core.outbox import OutboxKind, OutboxMessage, OutboxStatus, replay_dead, replay_message
 from prm.core.pagination import PageRequest, page_of, paginate_statement
 from prm.core.records import record_created, record_deleted, record_updated
-from prm.core.webhooks import WebhookEndpoint, delivery_page, forget_endpoints, new_secret
+from prm.core.repository import OutboxRepository
+from prm.core.webhooks import WebhookEndpoint, forget_endpoints, new_secret
 from prm.system.schemas import WebhookCreate, WebhookUpdate
 
 SORTABLE = {"created_at": WebhookEndpoint.created_at}
@@ -68,11 +69,18 @@ async def delete_webhook(session: AsyncSession, *, principal: Principal, webhook
 
 
 async def deliveries(
-    session: AsyncSession, *, webhook_id: uuid.UUID, page: PageRequest, status: OutboxStatus | None = None
+    session: AsyncSession,
+    *,
+    principal: Principal,
+    webhook_id: uuid.UUID,
+    page: PageRequest,
+    status: OutboxStatus | None = None,
 ) -> tuple[WebhookEndpoint, list[OutboxMessage], str | None]:
     """An endpoint and one page of its deliveries (newest first), optionally only those of a status."""
     endpoint = await get_webhook(session, webhook_id=webhook_id)
-    rows, cursor = await delivery_page(session, webhook_id, page, status)
+    rows, cursor = await OutboxRepository(session, principal).listed(
+        page, status=status, kind=OutboxKind.WEBHOOK, destination=str(endpoint.id)
+    )
     return endpoint, rows, cursor
 
 

@@ -108,7 +108,7 @@ async def webhook_deliveries(
     done: Done = None,
 ) -> Response[Any]:
     endpoint, rows, next_cursor = await service.deliveries(
-        db_session, webhook_id=webhook_id, page=listing(cursor, "-created_at"), status=status
+        db_session, principal=principal, webhook_id=webhook_id, page=listing(cursor, "-created_at"), status=status
     )
     dead = (await dead_letter_counts(db_session, [endpoint.id])).get(endpoint.id, 0)
     return page(
